@@ -1,0 +1,227 @@
+// Command distchat is a real-time chat server with its web UI inside: run it and open
+// http://localhost:8080.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/distchat/distchat/server"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command-line settings; every flag can also be set with a DISTCHAT_*
+// environment variable (the flag wins).
+type options struct {
+	addr            string
+	data            string
+	allowedOrigins  string
+	maxMessageBytes int64
+	maxBodyBytes    int
+	rateLimit       float64
+	rateBurst       int
+	sendQueue       int
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+	showVersion     bool
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("distchat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var envErrs []error
+	env := func(name string) string { return getenv("DISTCHAT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))) }
+	str := func(p *string, name, def, usage string) {
+		if v := env(name); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage)
+	}
+	num := func(p flag.Value, name, def, usage string) {
+		if v := env(name); v != "" {
+			def = v
+		}
+		if err := p.Set(def); err != nil {
+			envErrs = append(envErrs, fmt.Errorf("DISTCHAT_%s=%q: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), def, err))
+		}
+		fs.Var(p, name, usage)
+	}
+	str(&o.addr, "addr", ":8080", "address to listen on (host:port; port 0 picks a free one)")
+	str(&o.data, "data", "./data", "data directory (message storage)")
+	str(&o.allowedOrigins, "allowed-origins", "", "comma-separated origins allowed to open WebSockets besides the page's own (\"*\": any)")
+	num((*int64Value)(&o.maxMessageBytes), "max-message-bytes", "65536", "largest WebSocket frame a client may send; larger closes with 1009")
+	num((*intValue)(&o.maxBodyBytes), "max-body-bytes", "16384", "largest message body")
+	num((*float64Value)(&o.rateLimit), "rate-limit", "10", "requests per second per connection (0 disables)")
+	num((*intValue)(&o.rateBurst), "rate-burst", "30", "requests a connection may send at once before the rate limit applies")
+	num((*intValue)(&o.sendQueue), "send-queue", "256", "objects queued per connection before it counts as too slow")
+	num((*durationValue)(&o.shutdownTimeout), "shutdown-timeout", "5s", "how long a graceful shutdown may take")
+	str(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	str(&o.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	if err := errors.Join(envErrs...); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
+		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "distchat:", err)
+		return 2
+	}
+	if o.showVersion {
+		fmt.Fprintln(stdout, "distchat", version)
+		return 0
+	}
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "distchat:", err)
+		return 2
+	}
+
+	srv, err := server.New(server.Config{
+		AllowedOrigins:  splitList(o.allowedOrigins),
+		MaxMessageBytes: o.maxMessageBytes,
+		MaxBodyBytes:    o.maxBodyBytes,
+		RateLimit:       o.rateLimit,
+		RateBurst:       o.rateBurst,
+		SendQueue:       o.sendQueue,
+		UI:              uiFS(),
+		Version:         version,
+		Logger:          log,
+	})
+	if err != nil {
+		log.Error("starting server", "err", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		log.Error("listening", "addr", o.addr, "err", err)
+		return 1
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr()))
+	log.Info("started", "version", version, "addr", ln.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		log.Error("serving", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown was not clean", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// browseURL is the address a person opens: wildcard hosts become localhost.
+func browseURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Flag values for numbers whose defaults may come from the environment.
+type (
+	intValue      int
+	int64Value    int64
+	float64Value  float64
+	durationValue time.Duration
+)
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	*v = intValue(n)
+	return err
+}
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	*v = int64Value(n)
+	return err
+}
+func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *float64Value) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	*v = float64Value(f)
+	return err
+}
+func (v *float64Value) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	*v = durationValue(d)
+	return err
+}
+func (v *durationValue) String() string { return time.Duration(*v).String() }

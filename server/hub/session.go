@@ -1,0 +1,207 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/time/rate"
+
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// Session is one connection's state in the hub: who it is, which rooms it is in, its rate
+// limit. Its methods run on the connection's reader goroutine only, one request at a time,
+// so its fields need no lock.
+type Session struct {
+	hub     *Hub
+	conn    Conn
+	user    protocol.User
+	rooms   map[string]*room
+	current string
+	limiter *rate.Limiter // nil: unlimited
+	closed  bool
+}
+
+// Connect creates a session for user on conn and joins room, which sends the welcome.
+func (h *Hub) Connect(conn Conn, user protocol.User, roomName string) (*Session, error) {
+	s := &Session{hub: h, conn: conn, user: user, rooms: make(map[string]*room)}
+	if h.cfg.RateLimit > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst)
+	}
+	r, err := h.acquire(roomName)
+	if err != nil {
+		return nil, err
+	}
+	s.rooms[roomName] = r
+	s.current = roomName
+	welcome := &protocol.Welcome{
+		Type: protocol.TypeWelcome, ID: user.ID, Name: user.Name,
+		Room: roomName, Rooms: []string{roomName},
+		Limits: h.cfg.Limits, Version: h.cfg.Version,
+	}
+	if !r.do(op{kind: opJoin, s: s, welcome: welcome}) {
+		h.release(r)
+		return nil, ErrClosed
+	}
+	return s, nil
+}
+
+// User returns who the session is.
+func (s *Session) User() protocol.User { return s.user }
+
+// HandleFrame decodes one text frame from the client and handles every request in it.
+func (s *Session) HandleFrame(frame []byte) {
+	protocol.DecodeFrame(frame, func(req protocol.Request, perr *protocol.Error) {
+		if perr != nil {
+			s.fail(perr, req.Ref)
+			return
+		}
+		s.handle(req)
+	})
+}
+
+// HandleBinary answers a binary frame, which the protocol does not use.
+func (s *Session) HandleBinary() {
+	s.fail(&protocol.Error{Code: protocol.CodeUnsupported, Message: "binary frames are not supported; send JSON or plain text"}, "")
+}
+
+func (s *Session) handle(req protocol.Request) {
+	if req.Type != protocol.TypeTyping && s.limiter != nil && !s.limiter.Allow() {
+		s.fail(&protocol.Error{Code: protocol.CodeRateLimited, Message: fmt.Sprintf(
+			"rate limit is %g requests/s with bursts of %d; %s dropped, send it again later",
+			s.hub.cfg.RateLimit, s.hub.cfg.RateBurst, req.Type)}, req.Ref)
+		return
+	}
+	switch req.Type {
+	case protocol.TypeMessage:
+		s.publish(req)
+	case protocol.TypeJoin:
+		s.join(req)
+	case protocol.TypeLeave:
+		s.leave(req)
+	case protocol.TypeHistory:
+		s.history(req)
+	case protocol.TypePresence:
+		if r := s.member(req); r != nil {
+			r.do(op{kind: opPresence, s: s})
+		}
+	case protocol.TypeTyping:
+		if r := s.member(req); r != nil {
+			r.post(op{kind: opTyping, s: s})
+		}
+	}
+}
+
+// member returns the joined room a request names (or the current room), or answers
+// not_member.
+func (s *Session) member(req protocol.Request) *room {
+	name := req.Room
+	if name == "" {
+		name = s.current
+	}
+	if r := s.rooms[name]; r != nil {
+		return r
+	}
+	s.fail(&protocol.Error{Code: protocol.CodeNotMember, Message: fmt.Sprintf("join room %q first", name)}, req.Ref)
+	return nil
+}
+
+func (s *Session) publish(req protocol.Request) {
+	r := s.member(req)
+	if r == nil {
+		return
+	}
+	if perr := protocol.ValidateBody(req.Body, s.hub.cfg.MaxBodyBytes); perr != nil {
+		s.fail(perr, req.Ref)
+		return
+	}
+	var dedupe string
+	if req.Ref != "" {
+		// Refs are chosen by clients; scope them to the sender's name so that two
+		// clients counting refs from 1 do not collide.
+		dedupe = s.user.Name + "\x00" + req.Ref
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.hub.cfg.PublishTimeout)
+	defer cancel()
+	stored, _, err := s.hub.broker.Publish(ctx, protocol.Message{
+		Room: r.name, From: s.user, Body: req.Body, Ref: req.Ref,
+	}, dedupe)
+	if err != nil {
+		s.hub.log.Warn("storing message failed", "room", r.name, "err", err)
+		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, req.Ref)
+		return
+	}
+	s.conn.Send(protocol.Encode(protocol.Ack{
+		Type: protocol.TypeAck, Ref: req.Ref, Room: stored.Room, Seq: stored.Seq, ID: stored.ID, TS: stored.TS,
+	}))
+}
+
+func (s *Session) join(req protocol.Request) {
+	r := s.rooms[req.Room]
+	if r == nil {
+		var err error
+		if r, err = s.hub.acquire(req.Room); err != nil {
+			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the server is shutting down"}, req.Ref)
+			return
+		}
+		s.rooms[req.Room] = r
+	}
+	s.current = req.Room
+	r.do(op{kind: opJoin, s: s, since: req.Since, ref: req.Ref})
+}
+
+func (s *Session) leave(req protocol.Request) {
+	if r := s.rooms[req.Room]; r != nil {
+		r.do(op{kind: opLeave, s: s})
+		delete(s.rooms, req.Room)
+		s.hub.release(r)
+		if s.current == req.Room {
+			s.current = ""
+			for name := range s.rooms {
+				s.current = name
+				break
+			}
+		}
+	}
+	s.conn.Send(protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Room: req.Room, Ref: req.Ref}))
+}
+
+func (s *Session) history(req protocol.Request) {
+	r := s.member(req)
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.hub.cfg.PublishTimeout)
+	defer cancel()
+	msgs, more, err := s.hub.broker.Before(ctx, r.name, req.Before, req.Limit)
+	if err != nil {
+		s.hub.log.Warn("reading history failed", "room", r.name, "err", err)
+		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
+		return
+	}
+	s.conn.Send(protocol.Encode(protocol.History{
+		Type: protocol.TypeHistory, Room: r.name, Messages: protocol.OutMessages(msgs), HasMore: more, Ref: req.Ref,
+	}))
+}
+
+func (s *Session) fail(perr *protocol.Error, ref string) {
+	s.conn.Send(protocol.EncodeError(perr, ref))
+}
+
+// Close leaves every room, telling the other members. It runs once, when the connection
+// has ended.
+func (s *Session) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for name, r := range s.rooms {
+		r.do(op{kind: opLeave, s: s})
+		s.hub.release(r)
+		delete(s.rooms, name)
+	}
+}
+
+// IsClosed reports whether err means the hub is shut down.
+func IsClosed(err error) bool { return errors.Is(err, ErrClosed) }

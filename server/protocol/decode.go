@@ -1,0 +1,144 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// History page sizes.
+const (
+	DefaultHistoryLimit = 50
+	MaxHistoryLimit     = 100
+)
+
+// Request is one object sent by a client. Room empty means the connection's current room.
+type Request struct {
+	Type   string  `json:"type"`
+	Room   string  `json:"room"`
+	Body   string  `json:"body"`
+	Ref    string  `json:"ref"`
+	Since  *uint64 `json:"since"`
+	Before uint64  `json:"before"`
+	Limit  int     `json:"limit"`
+}
+
+// DecodeFrame splits one client text frame into requests and calls fn for each, in order,
+// with either the request or the reason it was refused (the request then carries whatever
+// ref could be read, so the error can name it).
+//
+// A frame whose first non-space byte is '{' holds one or more JSON objects separated by
+// '\n'. Any other frame is the body of one message to the current room.
+func DecodeFrame(frame []byte, fn func(Request, *Error)) {
+	trimmed := bytes.TrimLeft(frame, " \t\r\n")
+	if len(trimmed) == 0 {
+		fn(Request{Type: TypeMessage}, &Error{CodeEmptyBody, "empty frame"})
+		return
+	}
+	if trimmed[0] != '{' {
+		body := strings.TrimRight(string(frame), "\r\n")
+		fn(Request{Type: TypeMessage, Body: body}, nil)
+		return
+	}
+	for len(trimmed) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(trimmed, '\n'); i >= 0 {
+			line, trimmed = trimmed[:i], trimmed[i+1:]
+		} else {
+			line, trimmed = trimmed, nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		req, err := decodeObject(line)
+		fn(req, err)
+	}
+}
+
+func decodeObject(line []byte) (Request, *Error) {
+	var req Request
+	if line[0] != '{' {
+		return req, &Error{CodeBadJSON, "each line of a JSON frame must be one JSON object"}
+	}
+	if err := json.Unmarshal(line, &req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			req = Request{Ref: refOf(line)}
+			return req, &Error{CodeBadRequest, fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)}
+		}
+		return Request{}, &Error{CodeBadJSON, "invalid JSON: " + err.Error()}
+	}
+	if err := req.validate(); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+// refOf recovers the ref of an object whose other fields failed to decode.
+func refOf(line []byte) string {
+	var r struct {
+		Ref string `json:"ref"`
+	}
+	if json.Unmarshal(line, &r) != nil || len(r.Ref) > MaxRefLen {
+		return ""
+	}
+	return r.Ref
+}
+
+// validate checks what can be checked without knowing the connection: type, room syntax,
+// ref and limit ranges. Body rules depend on server limits and are checked by ValidateBody.
+func (r *Request) validate() *Error {
+	if len(r.Ref) > MaxRefLen {
+		ref := r.Ref
+		r.Ref = ""
+		return &Error{CodeBadRequest, fmt.Sprintf("ref is %d bytes, at most %d allowed", len(ref), MaxRefLen)}
+	}
+	switch r.Type {
+	case TypeMessage, TypeTyping, TypePresence, TypeHistory:
+		if r.Room != "" && !ValidRoom(r.Room) {
+			return &Error{CodeInvalidRoom, "room names are 1-64 characters a-z, 0-9, - and _"}
+		}
+	case TypeJoin, TypeLeave:
+		if !ValidRoom(r.Room) {
+			return &Error{CodeInvalidRoom, "room names are 1-64 characters a-z, 0-9, - and _"}
+		}
+	case "":
+		return &Error{CodeUnknownType, "missing \"type\""}
+	default:
+		return &Error{CodeUnknownType, fmt.Sprintf("unknown type %q", truncate(r.Type, 32))}
+	}
+	if r.Type == TypeHistory {
+		if r.Limit < 0 || r.Limit > MaxHistoryLimit {
+			return &Error{CodeBadRequest, fmt.Sprintf("limit must be 1-%d", MaxHistoryLimit)}
+		}
+		if r.Limit == 0 {
+			r.Limit = DefaultHistoryLimit
+		}
+	}
+	return nil
+}
+
+// ValidateBody checks a message body against the server's limit.
+func ValidateBody(body string, maxBytes int) *Error {
+	if strings.TrimSpace(body) == "" {
+		return &Error{CodeEmptyBody, "message body is empty"}
+	}
+	if len(body) > maxBytes {
+		return &Error{CodeTooLong, fmt.Sprintf("message body is %d bytes, at most %d allowed", len(body), maxBytes)}
+	}
+	if !utf8.ValidString(body) {
+		return &Error{CodeBadRequest, "message body is not valid UTF-8"}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

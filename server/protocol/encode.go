@@ -1,0 +1,130 @@
+package protocol
+
+import "encoding/json"
+
+// Server objects. Each is encoded once (Encode) and the bytes are shared by every recipient.
+
+// OutMessage is a Message as sent on the wire, with its type.
+type OutMessage struct {
+	Type string `json:"type"`
+	Message
+}
+
+// Limits tells clients what the server enforces.
+type Limits struct {
+	MaxMessageBytes int64   `json:"max_message_bytes"`
+	MaxBodyBytes    int     `json:"max_body_bytes"`
+	Rate            float64 `json:"rate"`
+	Burst           int     `json:"burst"`
+}
+
+// Welcome is the first object a connection receives.
+type Welcome struct {
+	Type    string       `json:"type"`
+	ID      string       `json:"id"`
+	Name    string       `json:"name"`
+	Room    string       `json:"room"`
+	Rooms   []string     `json:"rooms"`
+	Online  []User       `json:"online"`
+	History []OutMessage `json:"history"`
+	LastSeq uint64       `json:"last_seq"`
+	HasMore bool         `json:"has_more"`
+	Limits  Limits       `json:"limits"`
+	Version string       `json:"version"`
+}
+
+// Joined answers a client's join.
+type Joined struct {
+	Type    string       `json:"type"`
+	Room    string       `json:"room"`
+	Online  []User       `json:"online"`
+	History []OutMessage `json:"history"`
+	LastSeq uint64       `json:"last_seq"`
+	HasMore bool         `json:"has_more"`
+	Ref     string       `json:"ref,omitempty"`
+}
+
+// Left answers a client's leave.
+type Left struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	Ref  string `json:"ref,omitempty"`
+}
+
+// MemberEvent tells a room that someone joined or left.
+type MemberEvent struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	User User   `json:"user"`
+	TS   int64  `json:"ts"`
+}
+
+// Presence is the complete list of users in a room.
+type Presence struct {
+	Type   string `json:"type"`
+	Room   string `json:"room"`
+	Online []User `json:"online"`
+}
+
+// Typing tells a room that someone is typing.
+type Typing struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	User User   `json:"user"`
+}
+
+// History is a page of a room's messages, oldest first.
+type History struct {
+	Type     string       `json:"type"`
+	Room     string       `json:"room"`
+	Messages []OutMessage `json:"messages"`
+	HasMore  bool         `json:"has_more"`
+	Ref      string       `json:"ref,omitempty"`
+}
+
+// Ack confirms that a client's message was stored.
+type Ack struct {
+	Type string `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+	Room string `json:"room"`
+	Seq  uint64 `json:"seq"`
+	ID   string `json:"id"`
+	TS   int64  `json:"ts"`
+}
+
+// ErrorObject refuses a request. The connection stays open.
+type ErrorObject struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+// Encode marshals a server object. The types above cannot fail to marshal, so a failure is
+// a programming error.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("protocol: encode: " + err.Error())
+	}
+	return b
+}
+
+// EncodeMessage encodes a message object, once per broadcast.
+func EncodeMessage(m *Message) []byte {
+	return Encode(OutMessage{Type: TypeMessage, Message: *m})
+}
+
+// EncodeError encodes an error object.
+func EncodeError(e *Error, ref string) []byte {
+	return Encode(ErrorObject{Type: TypeError, Code: e.Code, Message: e.Message, Ref: ref})
+}
+
+// OutMessages wraps stored messages for a welcome, joined or history object.
+func OutMessages(ms []Message) []OutMessage {
+	out := make([]OutMessage, len(ms))
+	for i := range ms {
+		out[i] = OutMessage{Type: TypeMessage, Message: ms[i]}
+	}
+	return out
+}

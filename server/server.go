@@ -1,0 +1,200 @@
+// Package server assembles distchat: the broker, the hub, the WebSocket endpoint, the HTTP
+// API and the embedded UI, behind one echo instance, with an ordered shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/protocol"
+	"github.com/distchat/distchat/server/webui"
+	"github.com/distchat/distchat/server/ws"
+)
+
+// Config is everything the server needs. Zero fields take defaults.
+type Config struct {
+	// AllowedOrigins widens the WebSocket same-origin check ("*" allows any origin).
+	AllowedOrigins []string
+	// MaxMessageBytes is the largest frame a client may send (default 64 KiB).
+	MaxMessageBytes int64
+	// MaxBodyBytes is the largest message body (default 16 KiB).
+	MaxBodyBytes int
+	// RateLimit is requests per second per connection, 0 for none; RateBurst the burst.
+	RateLimit float64
+	RateBurst int
+	// SendQueue is the per-connection send queue length (default 256).
+	SendQueue int
+	// PongWait is how long a silent client is kept (default 60 s).
+	PongWait time.Duration
+	// WriteWait bounds one write to a client (default 10 s).
+	WriteWait time.Duration
+	// Broker stores and distributes messages; nil means an in-memory broker.
+	Broker broker.Broker
+	// UI is the built web app (web/dist); nil serves a placeholder page.
+	UI fs.FS
+	// Version is reported by /api/health and welcome.
+	Version string
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is one distchat node.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	echo   *echo.Echo
+	http   *http.Server
+	hub    *hub.Hub
+	broker broker.Broker
+	ws     *ws.Server
+}
+
+// HTTP server timeouts. WebSocket connections are hijacked and keep their own deadlines.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// New builds a server. It takes ownership of cfg.Broker and closes it on Shutdown.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = ws.DefaultMaxMessageBytes
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = hub.DefaultMaxBodyBytes
+	}
+	if int64(cfg.MaxBodyBytes) > cfg.MaxMessageBytes {
+		cfg.MaxBodyBytes = int(cfg.MaxMessageBytes)
+	}
+	if cfg.Broker == nil {
+		cfg.Broker = broker.NewMemory(0, 2*time.Minute)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker}
+
+	h, err := hub.New(hub.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		RateLimit:    cfg.RateLimit,
+		RateBurst:    cfg.RateBurst,
+		Version:      cfg.Version,
+		Limits: protocol.Limits{
+			MaxMessageBytes: cfg.MaxMessageBytes,
+			MaxBodyBytes:    cfg.MaxBodyBytes,
+			Rate:            cfg.RateLimit,
+			Burst:           cfg.RateBurst,
+		},
+	}, cfg.Broker, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("starting hub: %w", err)
+	}
+	s.hub = h
+	s.ws = ws.NewServer(ws.Options{
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		SendQueue:       cfg.SendQueue,
+		PongWait:        cfg.PongWait,
+		WriteWait:       cfg.WriteWait,
+	}, cfg.AllowedOrigins, cfg.Logger)
+	s.echo = s.routes()
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP handler (for tests with httptest).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, closes every WebSocket with 1001 (going away),
+// waits for HTTP requests and connections to end, then stops the hub and the broker. It
+// returns when all is done or ctx expires.
+func (s *Server) Shutdown(ctx context.Context) error {
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	wsErr := s.ws.Shutdown(ctx)
+	httpErr := <-httpDone
+	s.hub.Close()
+	brokerErr := s.broker.Close()
+	return errors.Join(httpErr, wsErr, brokerErr)
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	e.Use(securityHeaders)
+
+	api := e.Group("/api")
+	api.GET("/health", s.health)
+	api.GET("/rooms", s.rooms)
+	api.Any("/*", func(c echo.Context) error {
+		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + c.Request().URL.Path})
+	})
+	e.GET("/ws", s.serveWS)
+
+	ui := s.cfg.UI
+	if ui == nil || !webui.HasIndex(ui) {
+		s.log.Warn("this binary has no built web UI; serving a placeholder page")
+	}
+	if ui == nil {
+		ui = emptyFS{}
+	}
+	e.Any("/*", echo.WrapHandler(webui.Handler(ui)))
+	return e
+}
+
+// securityHeaders keeps the UI from being framed or sniffed, and limits what a page could
+// load if some text ever slipped through as HTML.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+		return next(c)
+	}
+}
+
+func (s *Server) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{
+		"status":      "ok",
+		"version":     s.cfg.Version,
+		"connections": s.ws.Count(),
+	})
+}
+
+func (s *Server) rooms(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{"rooms": s.hub.Rooms()})
+}
+
+type emptyFS struct{}
+
+func (emptyFS) Open(string) (fs.File, error) { return nil, fs.ErrNotExist }

@@ -1,0 +1,168 @@
+package ws
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
+
+// Server upgrades HTTP requests to connections and keeps track of them, so that shutdown
+// can close every one with 1001 (http.Server.Shutdown does not wait for hijacked
+// connections).
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	allowed  map[string]bool
+	allowAll bool
+
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// Session is what the caller attaches to an accepted connection.
+type Session interface {
+	// OnFrame handles one frame from the reader goroutine. text is false for binary frames.
+	OnFrame(data []byte, text bool)
+	// OnClose runs once, after the reader stopped.
+	OnClose()
+}
+
+// NewServer returns a Server. allowedOrigins widens the same-origin policy with exact
+// origins ("https://chat.example.com") or "*" for any origin.
+func NewServer(opts Options, allowedOrigins []string, log *slog.Logger) *Server {
+	s := &Server{
+		opts:    opts.withDefaults(),
+		log:     log,
+		allowed: make(map[string]bool),
+		conns:   make(map[*Conn]struct{}),
+	}
+	for _, o := range allowedOrigins {
+		o = strings.TrimRight(strings.ToLower(strings.TrimSpace(o)), "/")
+		switch o {
+		case "":
+		case "*":
+			s.allowAll = true
+		default:
+			s.allowed[o] = true
+		}
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+		// Buffers are taken from the pool only while a frame is written, so idle
+		// connections hold none.
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     s.checkOrigin,
+	}
+	return s
+}
+
+// checkOrigin accepts clients without an Origin header (command-line tools), same-origin
+// browsers and the configured origins.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) || s.allowAll {
+		return true
+	}
+	return s.allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
+}
+
+// Serve upgrades the request and serves the connection until it ends. accept is called
+// once the connection is open and returns its Session, or an error object to send before
+// closing with closeCode. A failed upgrade answers 4xx and calls nothing.
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn) (Session, []byte, int)) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	wc, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// The upgrader has already answered with a 4xx status.
+		s.log.Debug("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	c := newConn(wc, s.opts, s.log)
+	if !s.track(c) {
+		c.Close(websocket.CloseGoingAway, "server is shutting down")
+		c.run(func([]byte, bool) {})
+		return
+	}
+	defer s.untrack(c)
+
+	sess, refusal, code := accept(c)
+	if sess == nil {
+		if refusal != nil {
+			c.Send(refusal)
+		}
+		c.Close(code, "")
+		c.run(func([]byte, bool) {})
+		return
+	}
+	c.run(sess.OnFrame)
+	sess.OnClose()
+}
+
+func (s *Server) track(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Count returns the number of open connections.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown refuses new connections, closes every open one with 1001 and waits until they
+// have all ended or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for c := range s.conns {
+		c.Close(websocket.CloseGoingAway, "server shutting down")
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
