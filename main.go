@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server"
+	"github.com/distchat/distchat/server/broker"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -35,6 +36,11 @@ func main() {
 type options struct {
 	addr            string
 	data            string
+	store           string
+	natsURL         string
+	roomMaxMessages int64
+	roomMaxAge      time.Duration
+	syncAlways      bool
 	allowedOrigins  string
 	maxMessageBytes int64
 	maxBodyBytes    int
@@ -52,12 +58,25 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs := flag.NewFlagSet("distchat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var envErrs []error
-	env := func(name string) string { return getenv("DISTCHAT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))) }
+	env := func(name string) string {
+		return getenv("DISTCHAT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	}
 	str := func(p *string, name, def, usage string) {
 		if v := env(name); v != "" {
 			def = v
 		}
 		fs.StringVar(p, name, def, usage)
+	}
+	boolean := func(p *bool, name, usage string) {
+		v, def := env(name), false
+		if v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("DISTCHAT_%s=%q: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v, err))
+			}
+			def = b
+		}
+		fs.BoolVar(p, name, def, usage)
 	}
 	num := func(p flag.Value, name, def, usage string) {
 		if v := env(name); v != "" {
@@ -69,7 +88,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		fs.Var(p, name, usage)
 	}
 	str(&o.addr, "addr", ":8080", "address to listen on (host:port; port 0 picks a free one)")
-	str(&o.data, "data", "./data", "data directory (message storage)")
+	str(&o.data, "data", "./data", "data directory: the embedded NATS JetStream store lives in <data>/jetstream")
+	str(&o.store, "store", "jetstream", "jetstream (durable, default) or memory (nothing kept across restarts)")
+	str(&o.natsURL, "nats-url", "", "use an external NATS server or cluster with JetStream instead of the embedded one")
+	num((*int64Value)(&o.roomMaxMessages), "room-max-messages", "100000", "messages kept per room (0: no limit)")
+	num((*durationValue)(&o.roomMaxAge), "room-max-age", "0s", "drop messages older than this, e.g. 720h (0: keep forever)")
+	boolean(&o.syncAlways, "sync-always", "fsync every message before acknowledging it (survives power loss; slower)")
 	str(&o.allowedOrigins, "allowed-origins", "", "comma-separated origins allowed to open WebSockets besides the page's own (\"*\": any)")
 	num((*int64Value)(&o.maxMessageBytes), "max-message-bytes", "65536", "largest WebSocket frame a client may send; larger closes with 1009")
 	num((*intValue)(&o.maxBodyBytes), "max-body-bytes", "16384", "largest message body")
@@ -88,6 +112,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.store != "jetstream" && o.store != "memory" {
+		return nil, fmt.Errorf("--store must be jetstream or memory, not %q", o.store)
+	}
+	if o.roomMaxMessages < 0 || o.roomMaxAge < 0 {
+		return nil, errors.New("retention limits must not be negative")
 	}
 	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
 		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
@@ -114,7 +144,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 
+	b, err := openBroker(ctx, o, log)
+	if err != nil {
+		log.Error("opening message storage", "err", err)
+		return 1
+	}
 	srv, err := server.New(server.Config{
+		Broker:          b,
 		AllowedOrigins:  splitList(o.allowedOrigins),
 		MaxMessageBytes: o.maxMessageBytes,
 		MaxBodyBytes:    o.maxBodyBytes,
@@ -126,12 +162,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:          log,
 	})
 	if err != nil {
+		b.Close()
 		log.Error("starting server", "err", err)
 		return 1
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		log.Error("listening", "addr", o.addr, "err", err)
+		_ = srv.Shutdown(context.Background())
 		return 1
 	}
 	serveErr := make(chan error, 1)
@@ -154,6 +192,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// openBroker opens the message store the options name: the embedded NATS JetStream under
+// --data (default), an external NATS (--nats-url), or memory.
+func openBroker(ctx context.Context, o *options, log *slog.Logger) (broker.Broker, error) {
+	if o.store == "memory" {
+		log.Warn("messages are kept in memory only: a restart loses the history")
+		return broker.NewMemory(int(o.roomMaxMessages), 2*time.Minute), nil
+	}
+	jo := broker.JetStreamOptions{MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Logger: log}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if o.natsURL != "" {
+		return broker.Connect(ctx, o.natsURL, jo)
+	}
+	if err := os.MkdirAll(o.data, 0o750); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	start := time.Now()
+	b, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: o.data, SyncAlways: o.syncAlways, Logger: log}, jo)
+	if err == nil {
+		log.Info("message store ready", "store", "embedded NATS JetStream", "data", o.data, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return b, err
 }
 
 // browseURL is the address a person opens: wildcard hosts become localhost.

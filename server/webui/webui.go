@@ -27,10 +27,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	if name == "" {
-		name = "index.html"
-	}
-	if h.serveFile(w, r, name) {
+	if name != "" && h.serveFile(w, r, name) {
 		return
 	}
 	// Client-side routes have no extension; a missing /assets/x.js or /favicon.ico is a

@@ -1,0 +1,181 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+type decoded struct {
+	req  Request
+	code string
+}
+
+func decodeAll(frame string) []decoded {
+	var out []decoded
+	DecodeFrame([]byte(frame), func(r Request, e *Error) {
+		d := decoded{req: r}
+		if e != nil {
+			d.code = e.Code
+		}
+		out = append(out, d)
+	})
+	return out
+}
+
+func TestDecodeFrame(t *testing.T) {
+	seven := uint64(7)
+	tests := []struct {
+		name  string
+		frame string
+		want  []decoded
+	}{
+		{"plain text is a message", "hello there", []decoded{{req: Request{Type: TypeMessage, Body: "hello there"}}}},
+		{"plain text keeps inner newlines, drops trailing", "line one\nline two\n", []decoded{{req: Request{Type: TypeMessage, Body: "line one\nline two"}}}},
+		{"array is plain text", `[1,2]`, []decoded{{req: Request{Type: TypeMessage, Body: "[1,2]"}}}},
+		{"empty frame", "  \n", []decoded{{req: Request{Type: TypeMessage}, code: CodeEmptyBody}}},
+		{"json message", `{"type":"message","body":"hi","ref":"r1","room":"a"}`,
+			[]decoded{{req: Request{Type: TypeMessage, Body: "hi", Ref: "r1", Room: "a"}}}},
+		{"leading spaces before json", "  \t{\"type\":\"typing\"}", []decoded{{req: Request{Type: TypeTyping}}}},
+		{"several objects, blank lines skipped", "{\"type\":\"typing\"}\n\n{\"type\":\"join\",\"room\":\"x\",\"since\":7}\n",
+			[]decoded{{req: Request{Type: TypeTyping}}, {req: Request{Type: TypeJoin, Room: "x", Since: &seven}}}},
+		{"bad object in the middle", "{\"type\":\"typing\"}\n{\"type\":\n{\"type\":\"presence\"}",
+			[]decoded{{req: Request{Type: TypeTyping}}, {code: CodeBadJSON}, {req: Request{Type: TypePresence}}}},
+		{"non-object line in a json frame", "{\"type\":\"typing\"}\nhello", []decoded{{req: Request{Type: TypeTyping}}, {code: CodeBadJSON}}},
+		{"invalid json", `{"type":`, []decoded{{code: CodeBadJSON}}},
+		{"missing type", `{"body":"x"}`, []decoded{{req: Request{Body: "x"}, code: CodeUnknownType}}},
+		{"unknown type keeps ref", `{"type":"dance","ref":"r9"}`, []decoded{{req: Request{Type: "dance", Ref: "r9"}, code: CodeUnknownType}}},
+		{"wrong field type keeps ref", `{"type":"message","body":5,"ref":"x"}`, []decoded{{req: Request{Ref: "x"}, code: CodeBadRequest}}},
+		{"negative since", `{"type":"join","room":"a","since":-1}`, []decoded{{req: Request{}, code: CodeBadRequest}}},
+		{"join needs a room", `{"type":"join"}`, []decoded{{req: Request{Type: TypeJoin}, code: CodeInvalidRoom}}},
+		{"invalid room", `{"type":"message","room":"Bad Room","body":"x"}`, []decoded{{req: Request{Type: TypeMessage, Room: "Bad Room", Body: "x"}, code: CodeInvalidRoom}}},
+		{"history default limit", `{"type":"history","before":9}`, []decoded{{req: Request{Type: TypeHistory, Before: 9, Limit: DefaultHistoryLimit}}}},
+		{"history limit too large", `{"type":"history","limit":101}`, []decoded{{req: Request{Type: TypeHistory, Limit: 101}, code: CodeBadRequest}}},
+		{"ref too long is dropped", `{"type":"typing","ref":"` + strings.Repeat("r", 65) + `"}`, []decoded{{req: Request{Type: TypeTyping}, code: CodeBadRequest}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decodeAll(tt.frame)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d items %+v, want %d", len(got), got, len(tt.want))
+			}
+			for i := range got {
+				g, w := got[i], tt.want[i]
+				if g.code != w.code {
+					t.Errorf("item %d: code %q, want %q", i, g.code, w.code)
+				}
+				if w.code == "" || w.req.Ref != "" || w.req.Type != "" {
+					gj, _ := json.Marshal(g.req)
+					wj, _ := json.Marshal(w.req)
+					if string(gj) != string(wj) {
+						t.Errorf("item %d: request %s, want %s", i, gj, wj)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestNormalizeName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"alice", "alice", true},
+		{"  Zoë Ω  ", "Zoë Ω", true},
+		{"", "", false},
+		{"   ", "", false},
+		{strings.Repeat("a", 32), strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 33), "", false},
+		{strings.Repeat("é", 32), strings.Repeat("é", 32), true},
+		{"bad\x00name", "", false},
+		{"tab\tname", "", false},
+		{"new\nline", "", false},
+		{"\xff\xfe", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := NormalizeName(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("NormalizeName(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestValidRoom(t *testing.T) {
+	for _, ok := range []string{"general", "a", "team-42_x", strings.Repeat("z", 64)} {
+		if !ValidRoom(ok) {
+			t.Errorf("ValidRoom(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "General", "a b", "é", "a/b", strings.Repeat("z", 65), "../x"} {
+		if ValidRoom(bad) {
+			t.Errorf("ValidRoom(%q) = true", bad)
+		}
+	}
+}
+
+func TestValidateBody(t *testing.T) {
+	if e := ValidateBody(" \n ", 10); e == nil || e.Code != CodeEmptyBody {
+		t.Errorf("blank body: %v", e)
+	}
+	if e := ValidateBody("12345678901", 10); e == nil || e.Code != CodeTooLong {
+		t.Errorf("long body: %v", e)
+	}
+	if e := ValidateBody("\xff", 10); e == nil || e.Code != CodeBadRequest {
+		t.Errorf("invalid utf-8: %v", e)
+	}
+	if e := ValidateBody("hi", 10); e != nil {
+		t.Errorf("valid body: %v", e)
+	}
+}
+
+func TestEncodeMessageIsJSONWithType(t *testing.T) {
+	m := Message{Room: "general", Seq: 3, ID: "x", From: User{ID: "u", Name: "<b>al</b>"}, Body: "a\nb \"q\"", TS: 5}
+	var back map[string]any
+	if err := json.Unmarshal(EncodeMessage(&m), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["type"] != TypeMessage || back["body"] != m.Body || back["seq"] != float64(3) {
+		t.Fatalf("round trip: %v", back)
+	}
+	if _, ok := back["ref"]; ok {
+		t.Fatalf("empty ref must be omitted: %v", back)
+	}
+}
+
+// FuzzDecodeFrame checks that no frame panics the decoder and that every decoded request
+// satisfies the validation rules.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, s := range []string{"hello", `{"type":"message","body":"x"}`, "{\"type\":\"typing\"}\n{\"type\":\"join\",\"room\":\"a\",\"since\":1}",
+		`{"type":"history","limit":5}`, `{"type":`, "  {", "{\"ref\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		DecodeFrame(frame, func(r Request, e *Error) {
+			if e != nil {
+				if e.Code == "" || e.Message == "" {
+					t.Fatalf("error without code or message: %+v", e)
+				}
+				return
+			}
+			switch r.Type {
+			case TypeMessage, TypeTyping, TypePresence, TypeHistory:
+				if r.Room != "" && !ValidRoom(r.Room) {
+					t.Fatalf("accepted invalid room %q", r.Room)
+				}
+			case TypeJoin, TypeLeave:
+				if !ValidRoom(r.Room) {
+					t.Fatalf("accepted invalid room %q", r.Room)
+				}
+			default:
+				t.Fatalf("accepted unknown type %q", r.Type)
+			}
+			if len(r.Ref) > MaxRefLen {
+				t.Fatalf("accepted long ref")
+			}
+			if r.Type == TypeHistory && (r.Limit < 1 || r.Limit > MaxHistoryLimit) {
+				t.Fatalf("accepted limit %d", r.Limit)
+			}
+		})
+	})
+}
