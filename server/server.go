@@ -192,7 +192,12 @@ func (s *Server) health(c echo.Context) error {
 }
 
 func (s *Server) rooms(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{"rooms": s.hub.Rooms()})
+	rooms, err := s.hub.Rooms(c.Request().Context())
+	if err != nil {
+		s.log.Warn("listing rooms", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "rooms are unavailable right now"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rooms": rooms})
 }
 
 type emptyFS struct{}

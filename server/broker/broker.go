@@ -40,6 +40,8 @@ type Broker interface {
 	// After returns up to limit messages of room with Seq > after, oldest first, and whether
 	// newer messages remain.
 	After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error)
+	// Rooms lists the rooms that have stored messages.
+	Rooms(ctx context.Context) ([]string, error)
 	// Close stops deliveries and releases resources. Publishes in flight finish first.
 	Close() error
 }

@@ -469,6 +469,20 @@ func (b *JetStream) forget(room string, gone []uint64) {
 	b.index[room] = kept
 }
 
+// Rooms implements Broker.
+func (b *JetStream) Rooms(ctx context.Context) ([]string, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]string, 0, len(b.index))
+	for name, idx := range b.index {
+		if len(idx) > 0 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // Close implements Broker: it stops the feed, waits for publishes in flight, closes the
 // connection and stops the embedded server if this broker started it.
 func (b *JetStream) Close() error {

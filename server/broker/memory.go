@@ -137,6 +137,20 @@ func (b *Memory) After(ctx context.Context, room string, after uint64, limit int
 	return append([]protocol.Message(nil), log[start:end]...), end < len(log), nil
 }
 
+// Rooms implements Broker.
+func (b *Memory) Rooms(ctx context.Context) ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.rooms))
+	for name, log := range b.rooms {
+		if len(log) > 0 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // Close implements Broker.
 func (b *Memory) Close() error {
 	b.mu.Lock()

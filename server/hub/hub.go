@@ -6,6 +6,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sort"
@@ -162,22 +163,34 @@ func (h *Hub) release(r *room) {
 	}
 }
 
-// RoomInfo describes a room with members on this node.
+// RoomInfo describes a room: its name and how many connections on this node are in it.
 type RoomInfo struct {
 	Name    string `json:"name"`
 	Members int    `json:"members"`
 }
 
-// Rooms lists the rooms with members on this node, by name.
-func (h *Hub) Rooms() []RoomInfo {
+// Rooms lists the rooms that have stored messages or members here, by name. The default
+// room is always listed.
+func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	stored, err := h.broker.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{protocol.DefaultRoom: 0}
+	for _, name := range stored {
+		counts[name] = 0
+	}
 	h.mu.RLock()
-	out := make([]RoomInfo, 0, len(h.rooms))
 	for name, r := range h.rooms {
-		out = append(out, RoomInfo{Name: name, Members: r.refs})
+		counts[name] = r.refs
 	}
 	h.mu.RUnlock()
+	out := make([]RoomInfo, 0, len(counts))
+	for name, n := range counts {
+		out = append(out, RoomInfo{Name: name, Members: n})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return out, nil
 }
 
 // Close stops receiving messages and stops every room. Sessions still open get nothing

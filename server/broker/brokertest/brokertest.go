@@ -167,6 +167,10 @@ func testRooms(t *testing.T, b broker.Broker) {
 	if msgs, _, _ := b.Before(ctx(t), "empty", 0, 10); len(msgs) != 0 {
 		t.Fatalf("unknown room has %d messages", len(msgs))
 	}
+	rooms, err := b.Rooms(ctx(t))
+	if err != nil || len(rooms) != 2 || rooms[0] != "a" || rooms[1] != "b" {
+		t.Fatalf("rooms %q, %v; want [a b]", rooms, err)
+	}
 }
 
 func testBefore(t *testing.T, b broker.Broker) {
