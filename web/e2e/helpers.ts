@@ -1,0 +1,38 @@
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+
+export interface ChatPage {
+  context: BrowserContext;
+  page: Page;
+}
+
+/** A new browser context (its own storage: a different person) that picks a name. */
+export async function openAs(browser: Browser, baseURL: string, name: string, path = '/'): Promise<ChatPage> {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  await page.goto(path);
+  await page.getByTestId('name-input').fill(name);
+  await page.getByTestId('name-submit').click();
+  await expectOnline(page);
+  return { context, page };
+}
+
+export async function expectOnline(page: Page): Promise<void> {
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'online');
+  await expect(page.getByTestId('composer-input')).toBeEnabled();
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  const input = page.getByTestId('composer-input');
+  await input.fill(text);
+  await input.press('Enter');
+  await expect(input).toHaveValue('');
+}
+
+/** The message rows whose body is exactly `text`. */
+export function messagesWithBody(page: Page, text: string) {
+  return page.getByTestId('message').filter({ has: page.getByTestId('message-body').getByText(text, { exact: true }) });
+}
+
+export function onlineUser(page: Page, name: string) {
+  return page.getByTestId('online-list').locator(`[data-testid="online-user"][data-name="${name}"]`);
+}

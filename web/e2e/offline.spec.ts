@@ -1,0 +1,42 @@
+import { expect, test } from '@playwright/test';
+import { expectOnline, messagesWithBody, openAs, send } from './helpers';
+import { DistchatServer } from './server';
+
+let server: DistchatServer;
+
+test.beforeAll(async () => {
+  server = await DistchatServer.start();
+});
+
+test.afterAll(async () => {
+  await server?.dispose();
+});
+
+test('a message sent while the other browser is offline appears exactly once after it reconnects', async ({ browser }) => {
+  const alice = await openAs(browser, server.url, 'alice');
+  const bob = await openAs(browser, server.url, 'bob');
+  await send(alice.page, 'are you there?');
+  await expect(messagesWithBody(bob.page, 'are you there?')).toHaveCount(1);
+
+  await bob.context.setOffline(true);
+  await expect(bob.page.getByTestId('connection-status')).not.toHaveAttribute('data-status', 'online');
+  await expect(bob.page.getByTestId('composer-input')).toBeDisabled();
+  // The server noticed bob's socket closing.
+  await expect(alice.page.getByTestId('notice').filter({ hasText: 'bob left' })).toHaveCount(1);
+
+  await send(alice.page, 'sent while you were away');
+  await send(alice.page, 'and another one');
+  await expect(messagesWithBody(alice.page, 'and another one')).toHaveAttribute('data-status', 'sent');
+  await expect(messagesWithBody(bob.page, 'sent while you were away')).toHaveCount(0);
+
+  await bob.context.setOffline(false);
+  await expectOnline(bob.page);
+  await expect(messagesWithBody(bob.page, 'sent while you were away')).toHaveCount(1);
+  await expect(bob.page.getByTestId('message-body')).toHaveText(['are you there?', 'sent while you were away', 'and another one']);
+
+  // Live messages keep arriving once each after the recovery.
+  await send(alice.page, 'welcome back');
+  await expect(bob.page.getByTestId('message-body')).toHaveText(['are you there?', 'sent while you were away', 'and another one', 'welcome back']);
+  await alice.context.close();
+  await bob.context.close();
+});

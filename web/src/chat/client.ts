@@ -1,0 +1,414 @@
+// ChatClient owns one WebSocket at a time: it connects, parses frames, reconnects with
+// backoff, and recovers every room with join+since after a reconnect. It keeps the chat state
+// (state.ts) and notifies subscribers; useChat wraps it for React.
+
+import { backoffDelay } from '../lib/backoff';
+import { newRef } from '../lib/ids';
+import { encodeFrame, parseFrame } from '../protocol/frames';
+import type { ClientFrame, ServerFrame } from '../protocol/types';
+import { CloseCode } from '../protocol/types';
+import type { Action, ChatState, RequestInfo } from './state';
+import { initialState, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
+
+/** The part of the browser's WebSocket the client uses, so tests can pass a fake. */
+export interface SocketLike {
+  readonly readyState: number;
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  onclose: ((ev: CloseEvent) => void) | null;
+  onerror: ((ev: Event) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type SocketFactory = new (url: string) => SocketLike;
+
+export interface ChatClientOptions {
+  name: string;
+  room: string;
+  /** Rooms to join besides `room` (restored from the last visit). */
+  rooms?: string[];
+  /** Builds the WebSocket URL; defaults to /ws on the page's own host. */
+  url?: (name: string, room: string) => string;
+  WebSocket?: SocketFactory;
+  random?: () => number;
+  now?: () => number;
+  /** A connection that stays up this long resets the backoff. */
+  stableAfterMs?: number;
+  /** Minimum time between two `typing` frames for one room. */
+  typingIntervalMs?: number;
+  /** Listen to the browser's online/offline events. */
+  watchNetwork?: boolean;
+}
+
+const OPEN = 1;
+export const HISTORY_PAGE = 50;
+
+export function defaultSocketUrl(name: string, room: string): string {
+  const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const q = new URLSearchParams({ name, room });
+  return `${proto}//${window.location.host}/ws?${q.toString()}`;
+}
+
+export class ChatClient {
+  private state: ChatState;
+  private readonly listeners = new Set<() => void>();
+  private name: string;
+  private readonly url: (name: string, room: string) => string;
+  private readonly Socket: SocketFactory;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly stableAfterMs: number;
+  private readonly typingIntervalMs: number;
+  private readonly watchNetwork: boolean;
+
+  private ws: SocketLike | null = null;
+  /** Increases with every socket; events from an older socket are ignored. */
+  private connId = 0;
+  private attempt = 0;
+  private everConnected = false;
+  private started = false;
+  private startTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private stableTimer: ReturnType<typeof setTimeout> | null = null;
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly requests = new Map<string, RequestInfo>();
+  private readonly lastTypingSent = new Map<string, number>();
+  private policyError: { code: string; message: string } | null = null;
+
+  constructor(opts: ChatClientOptions) {
+    this.name = opts.name;
+    this.url = opts.url ?? defaultSocketUrl;
+    this.Socket = opts.WebSocket ?? (globalThis.WebSocket as unknown as SocketFactory);
+    this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
+    this.stableAfterMs = opts.stableAfterMs ?? 5000;
+    this.typingIntervalMs = opts.typingIntervalMs ?? 2000;
+    this.watchNetwork = opts.watchNetwork ?? true;
+    this.state = initialState(opts.room, opts.rooms ?? []);
+  }
+
+  // --- store --------------------------------------------------------------------------------
+
+  getState = (): ChatState => this.state;
+
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  private dispatch(action: Action): void {
+    const next = reduce(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    for (const fn of this.listeners) fn();
+  }
+
+  // --- lifecycle ----------------------------------------------------------------------------
+
+  /**
+   * Connects on the next tick, so that React's development double-mount (start, stop, start)
+   * opens one socket rather than two.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.watchNetwork && typeof window !== 'undefined') {
+      window.addEventListener('online', this.onBrowserOnline);
+      window.addEventListener('offline', this.onBrowserOffline);
+    }
+    this.startTimer = setTimeout(() => {
+      this.startTimer = null;
+      this.connect();
+    }, 0);
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    if (this.watchNetwork && typeof window !== 'undefined') {
+      window.removeEventListener('online', this.onBrowserOnline);
+      window.removeEventListener('offline', this.onBrowserOffline);
+    }
+    this.clearTimers();
+    this.detachSocket(CloseCode.Normal, 'bye');
+  }
+
+  /** Reconnects under a new display name. */
+  setName(name: string): void {
+    if (name === this.name && !this.state.fatal) return;
+    this.name = name;
+    if (!this.started) return;
+    this.reconnectNow(true);
+  }
+
+  /** Skips the wait of a scheduled reconnect (or reconnects at once when `force`). */
+  reconnectNow(force = false): void {
+    if (!this.started) return;
+    if (!force && this.ws) return;
+    this.clearTimers();
+    if (this.ws) {
+      this.detachSocket(CloseCode.Normal, 'reconnecting');
+      this.requests.clear();
+      this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
+    }
+    this.attempt = 0;
+    this.connect();
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.startTimer, this.retryTimer, this.stableTimer, this.typingTimer]) if (t) clearTimeout(t);
+    this.startTimer = this.retryTimer = this.stableTimer = this.typingTimer = null;
+  }
+
+  private detachSocket(code: number, reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    this.connId++;
+    ws.onopen = ws.onmessage = ws.onerror = null;
+    ws.onclose = null;
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  private connect(): void {
+    this.retryTimer = null;
+    this.dispatch({ type: 'connecting', status: this.everConnected ? 'reconnecting' : 'connecting' });
+    const id = ++this.connId;
+    let ws: SocketLike;
+    try {
+      ws = new this.Socket(this.url(this.name, this.state.currentRoom));
+    } catch (err) {
+      this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal: { code: 'socket', message: String(err) } });
+      return;
+    }
+    this.ws = ws;
+    this.policyError = null;
+    ws.onmessage = (ev) => {
+      if (id === this.connId && typeof ev.data === 'string') this.onData(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (id === this.connId) this.onClose(ev.code, ev.reason);
+    };
+    ws.onerror = () => {
+      // A close event follows; nothing to do here.
+    };
+  }
+
+  private send(frame: ClientFrame): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN) return false;
+    try {
+      ws.send(encodeFrame(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    const connId = this.connId;
+    this.ws = null;
+    this.connId++;
+    this.requests.clear();
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = null;
+
+    if (code === CloseCode.Policy) {
+      const fatal = this.policyError ?? { code: 'policy', message: reason || 'The server refused the connection.' };
+      this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal });
+      return;
+    }
+    if (code === CloseCode.TooBig) {
+      // Do not resend what the server could not take.
+      const refs = this.pendingRefs((p) => p.sentOn === connId);
+      if (refs.length > 0) this.dispatch({ type: 'pendingFailed', refs, error: 'Message too large for the server' });
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.started) return;
+    const delay = backoffDelay(this.attempt++, this.random);
+    const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
+    this.dispatch({ type: 'disconnected', status: offline ? 'offline' : 'reconnecting', retryAt: this.now() + delay });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private onBrowserOffline = (): void => {
+    // The socket may take a long time to notice; treat it as gone now.
+    if (!this.ws) return;
+    this.detachSocket(CloseCode.Normal, 'offline');
+    this.requests.clear();
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = null;
+    this.scheduleReconnect();
+  };
+
+  private onBrowserOnline = (): void => {
+    if (!this.ws && !this.state.fatal) this.reconnectNow();
+  };
+
+  // --- incoming -----------------------------------------------------------------------------
+
+  private onData(data: string): void {
+    const { frames, bad } = parseFrame(data);
+    if (bad.length > 0) console.warn('distchat: ignored unparsable server line(s)', bad);
+    for (const frame of frames) this.onFrame(frame);
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    const ref = 'ref' in frame ? frame.ref : undefined;
+    const request = ref ? this.requests.get(ref) : undefined;
+    if (ref && frame.type !== 'message') this.requests.delete(ref);
+
+    switch (frame.type) {
+      case 'welcome':
+        this.onWelcome(frame);
+        return;
+      case 'error':
+        if (!ref && (frame.code === 'invalid_name' || frame.code === 'invalid_room')) {
+          // The close 1008 that follows shows this; no toast.
+          this.policyError = { code: frame.code, message: frame.message || frame.code };
+          return;
+        }
+        break;
+      case 'typing':
+        this.scheduleTypingExpiry();
+        break;
+    }
+    this.dispatch({ type: 'frame', frame, now: this.now(), request });
+    if (frame.type === 'joined') this.resendPending(frame.room);
+  }
+
+  private onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
+    // Recovery points are taken before the welcome's history is merged, so that the joins
+    // below ask for everything missed while away.
+    const since = new Map<string, number | undefined>();
+    for (const room of this.state.roomOrder) since.set(room, maxSeq(this.state.rooms[room]));
+
+    this.everConnected = true;
+    this.dispatch({ type: 'frame', frame, now: this.now() });
+
+    for (const room of this.state.roomOrder) {
+      const s = since.get(room);
+      if (room === frame.room && s === undefined) continue; // the welcome carried its history
+      this.join(room, s);
+    }
+    this.resendPending(frame.room);
+
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => {
+      this.stableTimer = null;
+      this.attempt = 0;
+    }, this.stableAfterMs);
+  }
+
+  private join(room: string, since?: number): void {
+    const ref = newRef('j');
+    const frame: ClientFrame = since === undefined ? { type: 'join', room, ref } : { type: 'join', room, since, ref };
+    if (this.send(frame)) this.requests.set(ref, { kind: 'join', room, since });
+  }
+
+  private joining(room: string): boolean {
+    for (const r of this.requests.values()) if (r.kind === 'join' && r.room === room) return true;
+    return false;
+  }
+
+  private pendingRefs(pred: (p: { room: string; status: string; sentOn?: number }) => boolean, room?: string): string[] {
+    const refs: string[] = [];
+    for (const name of room ? [room] : this.state.roomOrder) {
+      for (const p of this.state.rooms[name]?.pending ?? []) if (pred(p)) refs.push(p.ref);
+    }
+    return refs;
+  }
+
+  /** Sends, with their original refs, the pending messages this connection has not sent yet. */
+  private resendPending(room: string): void {
+    const r = this.state.rooms[room];
+    if (!r || !r.joined) return;
+    const sent: string[] = [];
+    for (const p of r.pending) {
+      if (p.status !== 'pending' || p.sentOn === this.connId) continue;
+      if (this.send({ type: 'message', room, body: p.body, ref: p.ref })) sent.push(p.ref);
+    }
+    if (sent.length > 0) this.dispatch({ type: 'pendingSent', refs: sent, connId: this.connId });
+  }
+
+  private scheduleTypingExpiry(): void {
+    if (this.typingTimer) clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => {
+      this.typingTimer = null;
+      this.dispatch({ type: 'expireTyping', now: this.now() });
+      const left = Object.values(this.state.rooms).some((r) => Object.keys(r.typing).length > 0);
+      if (left) this.scheduleTypingExpiry();
+    }, TYPING_TTL_MS / 4);
+  }
+
+  // --- user actions -------------------------------------------------------------------------
+
+  /** Shows a room, joining it first when needed. */
+  openRoom(room: string): void {
+    this.dispatch({ type: 'openRoom', room });
+    const r = this.state.rooms[room];
+    if (this.state.status === 'online' && r && !r.joined && !this.joining(room)) this.join(room, maxSeq(r));
+  }
+
+  leaveRoom(room: string): void {
+    if (this.state.rooms[room]?.joined) {
+      const ref = newRef('l');
+      if (this.send({ type: 'leave', room, ref })) this.requests.set(ref, { kind: 'leave', room });
+    }
+    this.dispatch({ type: 'removeRoom', room });
+  }
+
+  /** Queues a message; it is shown as pending at once and sent when the room is joined. */
+  sendMessage(room: string, body: string): string {
+    const ref = newRef('m');
+    this.dispatch({ type: 'addPending', pending: { ref, room, body, createdAt: this.now(), status: 'pending' } });
+    this.resendPending(room);
+    return ref;
+  }
+
+  /** Sends a failed message again with its original ref (the server dedupes). */
+  retryMessage(ref: string): void {
+    const room = this.state.roomOrder.find((r) => this.state.rooms[r]?.pending.some((p) => p.ref === ref));
+    if (!room) return;
+    this.dispatch({ type: 'retryPending', ref });
+    this.resendPending(room);
+  }
+
+  discardMessage(ref: string): void {
+    this.dispatch({ type: 'discardPending', ref });
+  }
+
+  /** Asks for the page of messages before the oldest one loaded. */
+  loadOlder(room: string): void {
+    const r = this.state.rooms[room];
+    if (!r || !r.joined || !r.hasMore || r.loadingOlder) return;
+    const ref = newRef('h');
+    const before = minSeq(r);
+    const frame: ClientFrame = before === undefined ? { type: 'history', room, limit: HISTORY_PAGE, ref } : { type: 'history', room, before, limit: HISTORY_PAGE, ref };
+    if (!this.send(frame)) return;
+    this.requests.set(ref, { kind: 'history', room });
+    this.dispatch({ type: 'loadingOlder', room, loading: true });
+  }
+
+  /** Tells the room we are typing, at most once per interval. */
+  typing(room: string): void {
+    const r = this.state.rooms[room];
+    if (!r?.joined) return;
+    const now = this.now();
+    const last = this.lastTypingSent.get(room);
+    if (last !== undefined && now - last < this.typingIntervalMs) return;
+    if (this.send({ type: 'typing', room })) this.lastTypingSent.set(room, now);
+  }
+
+  dismissToast(id: number): void {
+    this.dispatch({ type: 'dismissToast', id });
+  }
+}

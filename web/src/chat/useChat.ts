@@ -1,0 +1,69 @@
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { saveRooms } from '../lib/storage';
+import type { ChatClientOptions } from './client';
+import { ChatClient } from './client';
+import type { ChatState } from './state';
+
+export interface ChatActions {
+  openRoom(room: string): void;
+  leaveRoom(room: string): void;
+  send(room: string, body: string): string;
+  retry(ref: string): void;
+  discard(ref: string): void;
+  loadOlder(room: string): void;
+  typing(room: string): void;
+  reconnectNow(): void;
+  dismissToast(id: number): void;
+}
+
+export type UseChatOptions = ChatClientOptions & {
+  /** Remember joined rooms in localStorage (default true). */
+  persistRooms?: boolean;
+};
+
+/**
+ * The one owner of the chat connection: creates a ChatClient for the component's lifetime,
+ * follows the display name and the room in the URL, and renders its state.
+ */
+export function useChat(opts: UseChatOptions): { state: ChatState; actions: ChatActions } {
+  // Created once; later changes of name and room are applied through the client.
+  const [client] = useState(() => new ChatClient(opts));
+
+  useEffect(() => {
+    client.start();
+    return () => client.stop();
+  }, [client]);
+
+  useEffect(() => {
+    client.setName(opts.name);
+  }, [client, opts.name]);
+
+  useEffect(() => {
+    client.openRoom(opts.room);
+  }, [client, opts.room]);
+
+  const state = useSyncExternalStore(client.subscribe, client.getState, client.getState);
+
+  const persist = opts.persistRooms ?? true;
+  const roomsKey = state.roomOrder.join(',');
+  useEffect(() => {
+    if (persist) saveRooms(roomsKey === '' ? [] : roomsKey.split(','));
+  }, [persist, roomsKey]);
+
+  const actions = useMemo<ChatActions>(
+    () => ({
+      openRoom: (room) => client.openRoom(room),
+      leaveRoom: (room) => client.leaveRoom(room),
+      send: (room, body) => client.sendMessage(room, body),
+      retry: (ref) => client.retryMessage(ref),
+      discard: (ref) => client.discardMessage(ref),
+      loadOlder: (room) => client.loadOlder(room),
+      typing: (room) => client.typing(room),
+      reconnectNow: () => client.reconnectNow(true),
+      dismissToast: (id) => client.dismissToast(id),
+    }),
+    [client],
+  );
+
+  return { state, actions };
+}

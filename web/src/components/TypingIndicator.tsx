@@ -1,0 +1,27 @@
+import type { TypingEntry } from '../chat/state';
+
+export function typingText(names: string[]): string {
+  if (names.length === 0) return '';
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
+
+export function TypingIndicator({ typing }: { typing: Record<string, TypingEntry> }) {
+  const names = [...new Set(Object.values(typing).map((t) => t.user.name))].sort();
+  const text = typingText(names);
+  return (
+    <div className="typing" aria-live="polite" data-testid="typing-indicator">
+      {text && (
+        <>
+          <span className="typing-dots" aria-hidden="true">
+            <i />
+            <i />
+            <i />
+          </span>
+          <span>{text}</span>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,149 @@
+// Wire protocol v1 (docs/protocol.md). The server may add fields and types at any time, so
+// everything here describes what the UI reads; unknown fields and types are ignored.
+
+export interface User {
+  id: string;
+  name: string;
+}
+
+export interface Message {
+  type?: 'message';
+  room: string;
+  seq: number;
+  id: string;
+  from: User;
+  body: string;
+  ts: number;
+  ref?: string;
+}
+
+export interface Limits {
+  max_message_bytes: number;
+  max_body_bytes: number;
+  rate: number;
+  burst: number;
+}
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  id: string;
+  name: string;
+  room: string;
+  rooms?: string[];
+  online?: User[];
+  history?: Message[];
+  last_seq?: number;
+  has_more?: boolean;
+  limits?: Partial<Limits>;
+  version?: string;
+}
+
+export interface MessageFrame extends Message {
+  type: 'message';
+}
+
+export interface JoinFrame {
+  type: 'join';
+  room: string;
+  user: User;
+  ts?: number;
+}
+
+export interface LeaveFrame {
+  type: 'leave';
+  room: string;
+  user: User;
+  ts?: number;
+}
+
+export interface JoinedFrame {
+  type: 'joined';
+  room: string;
+  online?: User[];
+  history?: Message[];
+  last_seq?: number;
+  has_more?: boolean;
+  ref?: string;
+}
+
+export interface LeftFrame {
+  type: 'left';
+  room: string;
+  ref?: string;
+}
+
+export interface PresenceFrame {
+  type: 'presence';
+  room: string;
+  online?: User[];
+}
+
+export interface TypingFrame {
+  type: 'typing';
+  room: string;
+  user: User;
+}
+
+export interface HistoryFrame {
+  type: 'history';
+  room: string;
+  messages?: Message[];
+  has_more?: boolean;
+  ref?: string;
+}
+
+export interface AckFrame {
+  type: 'ack';
+  ref: string;
+  room: string;
+  seq: number;
+  id: string;
+  ts: number;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message?: string;
+  ref?: string;
+}
+
+export type ServerFrame =
+  | WelcomeFrame
+  | MessageFrame
+  | JoinFrame
+  | LeaveFrame
+  | JoinedFrame
+  | LeftFrame
+  | PresenceFrame
+  | TypingFrame
+  | HistoryFrame
+  | AckFrame
+  | ErrorFrame;
+
+export type ClientFrame =
+  | { type: 'message'; room: string; body: string; ref: string }
+  | { type: 'join'; room: string; since?: number; ref: string }
+  | { type: 'leave'; room: string; ref: string }
+  | { type: 'history'; room: string; before?: number; limit: number; ref: string }
+  | { type: 'presence'; room: string }
+  | { type: 'typing'; room: string };
+
+/** Close codes the UI branches on (docs/protocol.md, "Close codes"). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  Abnormal: 1006,
+  Policy: 1008,
+  TooBig: 1009,
+  TooSlow: 4008,
+} as const;
+
+export const DEFAULT_ROOM = 'general';
+
+export const DEFAULT_LIMITS: Limits = {
+  max_message_bytes: 65536,
+  max_body_bytes: 16384,
+  rate: 10,
+  burst: 30,
+};
