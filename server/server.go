@@ -30,7 +30,8 @@ type Config struct {
 	MaxMessageBytes int64
 	// MaxBodyBytes is the largest message body (default 16 KiB).
 	MaxBodyBytes int
-	// RateLimit is requests per second per connection, 0 for none; RateBurst the burst.
+	// RateLimit is requests per second per connection, 0 for none; RateBurst the burst
+	// (default 30).
 	RateLimit float64
 	RateBurst int
 	// SendQueue is the per-connection send queue length (default 256).
@@ -60,6 +61,9 @@ type Server struct {
 	ws     *ws.Server
 }
 
+// DefaultRateBurst is the rate limiter's bucket when Config.RateBurst is not set.
+const DefaultRateBurst = 30
+
 // HTTP server timeouts. WebSocket connections are hijacked and keep their own deadlines.
 const (
 	readHeaderTimeout = 10 * time.Second
@@ -81,6 +85,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if int64(cfg.MaxBodyBytes) > cfg.MaxMessageBytes {
 		cfg.MaxBodyBytes = int(cfg.MaxMessageBytes)
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = DefaultRateBurst
 	}
 	if cfg.Broker == nil {
 		cfg.Broker = broker.NewMemory(0, 2*time.Minute)

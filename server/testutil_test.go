@@ -481,6 +481,19 @@ func (c *client) expect(typ string, skip ...string) object {
 	return o
 }
 
+// expectAny returns the next object, which must be of one of the types.
+func (c *client) expectAny(types ...string) object {
+	c.t.Helper()
+	o, err := c.next(waitTimeout)
+	if err != nil {
+		c.t.Fatalf("waiting for one of %q: %v", types, err)
+	}
+	if !slices.Contains(types, o.Type) {
+		c.t.Fatalf("%s: got %s, want one of %q", c.user.Name, o, types)
+	}
+	return o
+}
+
 // expectN returns the next n objects, whatever their types.
 func (c *client) expectN(n int) []object {
 	c.t.Helper()
@@ -573,11 +586,22 @@ func msg(body, ref string) map[string]any {
 	return m
 }
 
-// publish sends a message with ref and waits for its ack and its broadcast copy (in
-// either order), skipping the types in skip. It returns the ack and the message.
+// publish sends a message with ref to the current room and waits for its ack and its
+// broadcast copy (in either order), skipping the types in skip. It returns the ack and the
+// message.
 func (c *client) publish(body, ref string, skip ...string) (ack, message object) {
 	c.t.Helper()
-	c.sendJSON(msg(body, ref))
+	return c.publishIn("", body, ref, skip...)
+}
+
+// publishIn is publish to a named room.
+func (c *client) publishIn(room, body, ref string, skip ...string) (ack, message object) {
+	c.t.Helper()
+	req := msg(body, ref)
+	if room != "" {
+		req["room"] = room
+	}
+	c.sendJSON(req)
 	deadline := time.Now().Add(waitTimeout)
 	for ack.Type == "" || message.Type == "" {
 		o, err := c.next(time.Until(deadline))

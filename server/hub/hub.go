@@ -19,9 +19,10 @@ import (
 
 // Conn is a client connection as the hub sees it.
 type Conn interface {
-	// Send queues one encoded object without blocking; false means the connection is
-	// closed or too slow (and is being closed).
-	Send(obj []byte) bool
+	// Send queues encoded objects (one, or several separated by '\n') without blocking;
+	// false means the connection is closed or too slow (and is being closed). The bytes
+	// are shared with other connections and must not be modified.
+	Send(objs []byte) bool
 }
 
 // Config tunes the hub. Zero fields take defaults.
@@ -40,6 +41,9 @@ type Config struct {
 	// TypingInterval is the shortest interval between two typing events forwarded for
 	// one user in one room.
 	TypingInterval time.Duration
+	// FlushInterval is the shortest time between two fan-outs of a busy room: messages
+	// arriving meanwhile are sent together (default 5 ms; a quiet room sends at once).
+	FlushInterval time.Duration
 	// PublishTimeout bounds storing one message.
 	PublishTimeout time.Duration
 	// Limits is sent to clients in welcome.
@@ -55,6 +59,7 @@ const (
 	DefaultCacheSize      = 256
 	DefaultTypingInterval = 2 * time.Second
 	DefaultPublishTimeout = 5 * time.Second
+	DefaultFlushInterval  = 5 * time.Millisecond
 	// MaxRecovery is how many missed messages a join with since replays at most.
 	MaxRecovery = 1000
 )
@@ -71,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TypingInterval <= 0 {
 		c.TypingInterval = DefaultTypingInterval
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = DefaultPublishTimeout

@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,14 +24,16 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{more: make(chan struct{}, 1)} }
 
-func (r *recorder) Send(obj []byte) bool {
-	var m map[string]any
-	if err := json.Unmarshal(obj, &m); err != nil {
-		panic(err)
+func (r *recorder) Send(objs []byte) bool {
+	for _, line := range bytes.Split(objs, []byte{'\n'}) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			panic(err)
+		}
+		r.mu.Lock()
+		r.objs = append(r.objs, m)
+		r.mu.Unlock()
 	}
-	r.mu.Lock()
-	r.objs = append(r.objs, m)
-	r.mu.Unlock()
 	select {
 	case r.more <- struct{}{}:
 	default:

@@ -17,8 +17,8 @@ import (
 type Options struct {
 	// MaxMessageBytes is the read limit; a larger frame closes the connection with 1009.
 	MaxMessageBytes int64
-	// SendQueue is how many objects may wait for the writer; beyond it the client is too
-	// slow and is closed with 4008.
+	// SendQueue is how many sends (an object, or a room's batch of messages) may wait for
+	// the writer; beyond it the client is too slow and is closed with 4008.
 	SendQueue int
 	// PongWait is how long the peer may stay silent (no frame, no pong).
 	PongWait time.Duration
@@ -86,9 +86,10 @@ func newConn(c *websocket.Conn, opts Options, log *slog.Logger) *Conn {
 	}
 }
 
-// Send queues one encoded object for the writer without ever blocking. When the queue is
-// full the client is too slow: the connection is closed with CloseTooSlow and Send returns
-// false. The bytes must not be modified afterwards; they may be shared by many connections.
+// Send queues encoded objects (one, or several separated by '\n') for the writer without
+// ever blocking. When the queue is full the client is too slow: the connection is closed
+// with CloseTooSlow and Send returns false. The bytes must not be modified afterwards; they
+// may be shared by many connections.
 func (c *Conn) Send(obj []byte) bool {
 	select {
 	case <-c.done:
@@ -180,14 +181,12 @@ func (c *Conn) writeLoop(readerDone <-chan struct{}) {
 				}
 			}
 			if err := c.writeFrame(batch); err != nil {
-				c.Close(websocket.CloseAbnormalClosure, "")
-				c.ws.NetConn().Close() // unblock the reader
+				c.abort()
 				return
 			}
 		case <-ticker.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteWait)); err != nil {
-				c.Close(websocket.CloseAbnormalClosure, "")
-				c.ws.NetConn().Close()
+				c.abort()
 				return
 			}
 		case <-readerDone:
@@ -213,6 +212,17 @@ func (c *Conn) writeLoop(readerDone <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// abort ends a connection whose writes fail or time out: the peer is gone or not reading.
+// Unsent data is discarded (the kernel would otherwise keep up to megabytes of it for a
+// peer that never reads) and the reader is unblocked.
+func (c *Conn) abort() {
+	c.Close(websocket.CloseAbnormalClosure, "")
+	if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.ws.NetConn().Close()
 }
 
 // flush writes what is still queued, so that replies sent just before a close (an error

@@ -1,0 +1,83 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// counter is a hub.Conn that only counts what it is sent, so the benchmark measures the
+// hub's fan-out, not the network.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Send(objs []byte) bool { c.n.Add(int64(bytes.Count(objs, []byte{'\n'}) + 1)); return true }
+
+// BenchmarkFanout publishes messages into a room with many members and waits until every
+// member was handed every message. ns/op is per message; deliveries/s is reported too.
+func BenchmarkFanout(b *testing.B) {
+	for _, members := range []int{10, 1000} {
+		for _, store := range []string{"memory", "jetstream"} {
+			b.Run(fmt.Sprintf("%s/members=%d", store, members), func(b *testing.B) {
+				var br broker.Broker = broker.NewMemory(0, time.Minute)
+				if store == "jetstream" {
+					js, err := broker.OpenEmbedded(context.Background(), broker.EmbeddedOptions{DataDir: b.TempDir()}, broker.JetStreamOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					br = js
+				}
+				h, err := hub.New(hub.Config{}, br, slog.New(slog.DiscardHandler))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() { h.Close(); br.Close() }()
+				conns := make([]*counter, members)
+				for i := range conns {
+					conns[i] = &counter{}
+					if _, err := h.Connect(conns[i], protocol.User{ID: fmt.Sprint(i), Name: "m"}, "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				base := make([]int64, members)
+				for i, c := range conns {
+					base[i] = c.n.Load()
+				}
+				body := string(make([]byte, 64))
+				b.ReportAllocs()
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					if _, _, err := br.Publish(context.Background(), protocol.Message{Room: "bench", Body: body}, ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				last := conns[members-1]
+				for last.n.Load()-base[members-1] < int64(b.N) {
+					time.Sleep(50 * time.Microsecond)
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)*float64(members)/elapsed.Seconds(), "deliveries/s")
+			})
+		}
+	}
+}
+
+// BenchmarkEncodeMessage is the per-broadcast encoding cost (paid once per message, not per
+// member).
+func BenchmarkEncodeMessage(b *testing.B) {
+	m := protocol.Message{Room: "general", Seq: 123456, ID: "3AbpKQfDn1TIbNk8YyYQwZ",
+		From: protocol.User{ID: "k3x9q2mfab", Name: "alice"}, Body: "wsb:1:2:1764000000000000000:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", TS: 1764000000000}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = protocol.EncodeMessage(&m)
+	}
+}
