@@ -18,7 +18,10 @@ import (
 // hub's fan-out, not the network.
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) Send(objs []byte) bool { c.n.Add(int64(bytes.Count(objs, []byte{'\n'}) + 1)); return true }
+func (c *counter) Send(objs []byte) bool {
+	c.n.Add(int64(bytes.Count(objs, []byte{'\n'}) + 1))
+	return true
+}
 
 // BenchmarkFanout publishes messages into a room with many members and waits until every
 // member was handed every message. ns/op is per message; deliveries/s is reported too.
