@@ -51,6 +51,10 @@ test-e2e: build ## Playwright end-to-end tests in headless Chromium against bin/
 
 test: lint test-go test-ui test-e2e ## every test: Go, Vitest, browser end-to-end
 
+bench: ## Go benchmarks, then the loopback load test against gorilla's chat example (bench/run.sh)
+	go test -run '^$$' -bench . -benchmem ./server/...
+	bench/run.sh
+
 dev: node_modules/.package-lock.json ## Go server on :8080 and Vite with hot reload on :5173
 	@echo "Go server on http://localhost:8080 (API, /ws); open the UI at http://localhost:5173"
 	@go run . $(ARGS) & gopid=$$!; trap "kill $$gopid 2>/dev/null" EXIT INT TERM; npm run dev

@@ -68,7 +68,12 @@ type Conn struct {
 	opts Options
 	log  *slog.Logger
 
-	send      chan []byte
+	// The send queue: a slice rather than a channel, so that an idle connection holds no
+	// queue memory (a 256-slot channel of slices would cost 6 KiB each).
+	qmu   sync.Mutex
+	queue [][]byte
+	wake  chan struct{} // one token: the queue has something
+
 	done      chan struct{} // closed by Close: the writer stops
 	closeOnce sync.Once
 	closeMu   sync.Mutex
@@ -81,7 +86,7 @@ func newConn(c *websocket.Conn, opts Options, log *slog.Logger) *Conn {
 		ws:   c,
 		opts: opts,
 		log:  log,
-		send: make(chan []byte, opts.SendQueue),
+		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 }
@@ -96,13 +101,34 @@ func (c *Conn) Send(obj []byte) bool {
 		return false
 	default:
 	}
-	select {
-	case c.send <- obj:
-		return true
-	default:
+	c.qmu.Lock()
+	if len(c.queue) >= c.opts.SendQueue {
+		c.qmu.Unlock()
 		c.Close(closeTooSlow, "too slow: send queue overflowed")
 		return false
 	}
+	c.queue = append(c.queue, obj)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves up to MaxCoalesce queued sends into batch.
+func (c *Conn) take(batch [][]byte) [][]byte {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	n := min(len(c.queue), c.opts.MaxCoalesce)
+	batch = append(batch[:0], c.queue[:n]...)
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
+	if rest == 0 && cap(c.queue) > 8 {
+		c.queue = nil // give back what a burst grew
+	}
+	return batch
 }
 
 // closeTooSlow mirrors protocol.CloseTooSlow without importing the protocol package.
@@ -166,23 +192,23 @@ func (c *Conn) readLoop(onFrame func(data []byte, text bool)) error {
 func (c *Conn) writeLoop(readerDone <-chan struct{}) {
 	ticker := time.NewTicker(c.opts.pingPeriod())
 	defer ticker.Stop()
-	batch := make([][]byte, 0, c.opts.MaxCoalesce)
+	var batch [][]byte
 	for {
 		select {
-		case obj := <-c.send:
-			batch = append(batch[:0], obj)
-		drain:
-			for len(batch) < c.opts.MaxCoalesce {
-				select {
-				case obj := <-c.send:
-					batch = append(batch, obj)
-				default:
-					break drain
+		case <-c.wake:
+			for {
+				batch = c.take(batch)
+				if len(batch) == 0 {
+					break
+				}
+				if err := c.writeFrame(batch); err != nil {
+					c.abort()
+					return
 				}
 			}
-			if err := c.writeFrame(batch); err != nil {
-				c.abort()
-				return
+			clear(batch)
+			if cap(batch) > 8 {
+				batch = nil
 			}
 		case <-ticker.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteWait)); err != nil {
@@ -229,16 +255,7 @@ func (c *Conn) abort() {
 // explaining it, the last messages before a shutdown) reach the peer.
 func (c *Conn) flush(batch [][]byte) {
 	for {
-		batch = batch[:0]
-		for len(batch) < c.opts.MaxCoalesce {
-			select {
-			case obj := <-c.send:
-				batch = append(batch, obj)
-				continue
-			default:
-			}
-			break
-		}
+		batch = c.take(batch)
 		if len(batch) == 0 || c.writeFrame(batch) != nil {
 			return
 		}

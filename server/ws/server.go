@@ -82,9 +82,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return s.allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
 
-// Serve upgrades the request and serves the connection until it ends. accept is called
-// once the connection is open and returns its Session, or an error object to send before
-// closing with closeCode. A failed upgrade answers 4xx and calls nothing.
+// Serve upgrades the request and serves the connection in the background until it ends.
+// accept is called once the connection is open and returns its Session, or an error object
+// to send before closing with closeCode. A failed upgrade answers 4xx and calls nothing.
 func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn) (Session, []byte, int)) {
 	s.mu.Lock()
 	closing := s.closing
@@ -105,19 +105,23 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn
 		c.run(func([]byte, bool) {})
 		return
 	}
-	defer s.untrack(c)
-
 	sess, refusal, code := accept(c)
-	if sess == nil {
-		if refusal != nil {
-			c.Send(refusal)
+	// The connection gets a fresh goroutine for its reader and this HTTP handler returns:
+	// the handler's stack, grown by routing and the upgrade, is not kept for the whole life
+	// of an idle connection.
+	go func() {
+		defer s.untrack(c)
+		if sess == nil {
+			if refusal != nil {
+				c.Send(refusal)
+			}
+			c.Close(code, "")
+			c.run(func([]byte, bool) {})
+			return
 		}
-		c.Close(code, "")
-		c.run(func([]byte, bool) {})
-		return
-	}
-	c.run(sess.OnFrame)
-	sess.OnClose()
+		c.run(sess.OnFrame)
+		sess.OnClose()
+	}()
 }
 
 func (s *Server) track(c *Conn) bool {
