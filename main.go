@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -47,9 +49,11 @@ type options struct {
 	rateLimit       float64
 	rateBurst       int
 	sendQueue       int
+	flushInterval   time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
+	debugAddr       string
 	showVersion     bool
 }
 
@@ -100,9 +104,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	num((*float64Value)(&o.rateLimit), "rate-limit", "10", "requests per second per connection (0 disables)")
 	num((*intValue)(&o.rateBurst), "rate-burst", "30", "requests a connection may send at once before the rate limit applies")
 	num((*intValue)(&o.sendQueue), "send-queue", "256", "sends (objects or batches of messages) queued per connection before it counts as too slow")
+	num((*durationValue)(&o.flushInterval), "flush-interval", "4ms", "a busy room of up to 100 members sends at most one frame per member per interval; larger rooms proportionally less often, up to 10x (longer: fewer, larger writes)")
 	num((*durationValue)(&o.shutdownTimeout), "shutdown-timeout", "5s", "how long a graceful shutdown may take")
 	str(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	str(&o.logFormat, "log-format", "text", "text or json")
+	str(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	if err := errors.Join(envErrs...); err != nil {
 		return nil, err
@@ -157,6 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RateLimit:       o.rateLimit,
 		RateBurst:       o.rateBurst,
 		SendQueue:       o.sendQueue,
+		FlushInterval:   o.flushInterval,
 		UI:              uiFS(),
 		Version:         version,
 		Logger:          log,
@@ -171,6 +178,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("listening", "addr", o.addr, "err", err)
 		_ = srv.Shutdown(context.Background())
 		return 1
+	}
+	if o.debugAddr != "" {
+		stop, err := serveDebug(o.debugAddr, log)
+		if err != nil {
+			log.Error("debug listener", "addr", o.debugAddr, "err", err)
+			_ = srv.Shutdown(context.Background())
+			return 1
+		}
+		defer stop()
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -216,6 +232,24 @@ func openBroker(ctx context.Context, o *options, log *slog.Logger) (broker.Broke
 		log.Info("message store ready", "store", "embedded NATS JetStream", "data", o.data, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return b, err
+}
+
+// serveDebug serves the pprof handlers on their own listener, never on the public one.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { _ = hs.Close() }, nil
 }
 
 // browseURL is the address a person opens: wildcard hosts become localhost.

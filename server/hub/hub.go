@@ -41,8 +41,16 @@ type Config struct {
 	// TypingInterval is the shortest interval between two typing events forwarded for
 	// one user in one room.
 	TypingInterval time.Duration
-	// FlushInterval is the shortest time between two fan-outs of a busy room: messages
-	// arriving meanwhile are sent together (default 5 ms; a quiet room sends at once).
+	// PresenceLimit is the largest room whose members are told of every join and leave and
+	// get the whole online list; larger rooms list their first PresenceLimit members and
+	// report the count (default 100).
+	PresenceLimit int
+	// PresenceInterval is the shortest time between two online_count reports of a large
+	// room (default 2 s).
+	PresenceInterval time.Duration
+	// FlushInterval is the shortest time between two fan-outs of a busy room of up to 100
+	// members: messages arriving meanwhile are sent together (default 4 ms; a quiet room
+	// sends at once). Larger rooms wait proportionally longer, up to 10 × FlushInterval.
 	FlushInterval time.Duration
 	// PublishTimeout bounds storing one message.
 	PublishTimeout time.Duration
@@ -54,12 +62,14 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxBodyBytes   = 16 << 10
-	DefaultHistorySize    = 50
-	DefaultCacheSize      = 256
-	DefaultTypingInterval = 2 * time.Second
-	DefaultPublishTimeout = 5 * time.Second
-	DefaultFlushInterval  = 5 * time.Millisecond
+	DefaultMaxBodyBytes     = 16 << 10
+	DefaultHistorySize      = 50
+	DefaultCacheSize        = 256
+	DefaultTypingInterval   = 2 * time.Second
+	DefaultPublishTimeout   = 5 * time.Second
+	DefaultFlushInterval    = 4 * time.Millisecond
+	DefaultPresenceLimit    = 100
+	DefaultPresenceInterval = 2 * time.Second
 	// MaxRecovery is how many missed messages a join with since replays at most.
 	MaxRecovery = 1000
 )
@@ -76,6 +86,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TypingInterval <= 0 {
 		c.TypingInterval = DefaultTypingInterval
+	}
+	if c.PresenceLimit <= 0 {
+		c.PresenceLimit = DefaultPresenceLimit
+	}
+	if c.PresenceInterval <= 0 {
+		c.PresenceInterval = DefaultPresenceInterval
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = DefaultFlushInterval

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,7 +24,17 @@ type room struct {
 
 	// Owned by run.
 	members    []*Session // in join order, for a stable online list
+	isMember   map[*Session]bool
 	lastTyping map[*Session]time.Time
+	// Encoded for the next joiner, nil when out of date: the online list (its first
+	// PresenceLimit members) and the latest HistorySize messages.
+	onlineEnc  []byte
+	historyEnc []byte
+	// In a room larger than PresenceLimit, membership changes are reported as a count at
+	// most every PresenceInterval instead of one join/leave event per change.
+	countDirty bool
+	countT     *time.Timer
+	countC     <-chan time.Time
 	cache      []cached // recent messages, oldest first
 	lastSeq    uint64   // highest seq handed to members
 	// coverFrom: every stored message of the room with seq > coverFrom is in cache, so
@@ -71,6 +82,7 @@ func newRoom(name string, h *Hub) *room {
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
 		lastTyping: make(map[*Session]time.Time),
+		isMember:   make(map[*Session]bool),
 	}
 }
 
@@ -121,6 +133,9 @@ func (r *room) run() {
 		case <-r.flushC:
 			r.flushC = nil
 			r.flush()
+		case <-r.countC:
+			r.countC = nil
+			r.sendCount()
 		case o := <-r.ops:
 			// Members must have every message the room has seen before anything about
 			// membership changes: a joiner's history ends at lastSeq.
@@ -132,6 +147,9 @@ func (r *room) run() {
 		case <-r.quit:
 			if r.flushT != nil {
 				r.flushT.Stop()
+			}
+			if r.countT != nil {
+				r.countT.Stop()
 			}
 			return
 		}
@@ -146,7 +164,7 @@ func (r *room) maybeFlush() {
 	if len(r.pending) == 0 || r.flushC != nil {
 		return
 	}
-	wait := r.hub.cfg.FlushInterval - time.Since(r.lastFlush)
+	wait := r.flushInterval() - time.Since(r.lastFlush)
 	if wait <= 0 {
 		r.flush()
 		return
@@ -157,6 +175,14 @@ func (r *room) maybeFlush() {
 		r.flushT.Reset(wait)
 	}
 	r.flushC = r.flushT.C
+}
+
+// flushInterval grows with the room: each flush costs one write per member, so a room of
+// 1,000 members flushes at most every 10 × FlushInterval, one of 100 or fewer every
+// FlushInterval.
+func (r *room) flushInterval() time.Duration {
+	scale := min(max(len(r.members)/100, 1), 10)
+	return r.hub.cfg.FlushInterval * time.Duration(scale)
 }
 
 // flush sends the pending messages to every member as one shared slice of bytes: the
@@ -217,6 +243,7 @@ func (r *room) fanout(m protocol.Message) {
 	r.lastSeq = m.Seq
 	enc := protocol.EncodeMessage(&m)
 	r.remember(cached{msg: m, enc: enc})
+	r.historyEnc = nil
 	r.pending = append(r.pending, enc)
 }
 
@@ -239,65 +266,69 @@ func (r *room) handle(o op) {
 	case opTyping:
 		r.typing(o.s)
 	case opPresence:
-		o.s.conn.Send(protocol.Encode(protocol.Presence{Type: protocol.TypePresence, Room: r.name, Online: r.online()}))
+		o.s.conn.Send(protocol.Encode(protocol.Presence{
+			Type: protocol.TypePresence, Room: r.name, Online: r.online(), OnlineCount: len(r.members),
+		}))
 	}
 }
 
-func (r *room) indexOf(s *Session) int {
-	for i, m := range r.members {
-		if m == s {
-			return i
-		}
-	}
-	return -1
-}
+// small reports whether the room is small enough for a join/leave event per change.
+func (r *room) small(members int) bool { return members <= r.hub.cfg.PresenceLimit }
 
 func (r *room) join(o op) {
 	s := o.s
-	isNew := r.indexOf(s) < 0
-	if isNew {
-		ev := protocol.Encode(protocol.MemberEvent{Type: protocol.TypeJoin, Room: r.name, User: s.user, TS: now()})
-		for _, m := range r.members {
-			m.conn.Send(ev)
+	if !r.isMember[s] {
+		if r.small(len(r.members) + 1) {
+			r.broadcast(protocol.Encode(protocol.MemberEvent{Type: protocol.TypeJoin, Room: r.name, User: s.user, TS: now()}), nil)
+		} else {
+			r.countChanged()
+		}
+		if len(r.members) < r.hub.cfg.PresenceLimit {
+			r.onlineEnc = nil
 		}
 		r.members = append(r.members, s)
+		r.isMember[s] = true
 	}
 	history, more := r.recent(o.since)
 	if o.welcome != nil {
 		w := *o.welcome
-		w.Online, w.History, w.LastSeq, w.HasMore = r.online(), history, r.lastSeq, more
+		w.Online, w.OnlineCount, w.History, w.LastSeq, w.HasMore = r.online(), len(r.members), history, r.lastSeq, more
 		s.conn.Send(protocol.Encode(w))
 		return
 	}
 	s.conn.Send(protocol.Encode(protocol.Joined{
-		Type: protocol.TypeJoined, Room: r.name, Online: r.online(),
+		Type: protocol.TypeJoined, Room: r.name, Online: r.online(), OnlineCount: len(r.members),
 		History: history, LastSeq: r.lastSeq, HasMore: more, Ref: o.ref,
 	}))
 }
 
-// recent returns the messages a joining member gets: the latest HistorySize, or with since
-// every message after it (at most MaxRecovery, the latest ones), and whether older remain.
-func (r *room) recent(since *uint64) ([]protocol.OutMessage, bool) {
+// recent returns, encoded, the messages a joining member gets: the latest HistorySize, or
+// with since every message after it (at most MaxRecovery, the latest ones), and whether
+// older ones remain.
+func (r *room) recent(since *uint64) ([]byte, bool) {
 	if since == nil {
 		n := min(len(r.cache), r.hub.cfg.HistorySize)
-		out := make([]protocol.OutMessage, 0, n)
-		for _, c := range r.cache[len(r.cache)-n:] {
-			out = append(out, protocol.OutMessage{Type: protocol.TypeMessage, Message: c.msg})
+		if r.historyEnc == nil {
+			encs := make([][]byte, 0, n)
+			for _, c := range r.cache[len(r.cache)-n:] {
+				encs = append(encs, c.enc)
+			}
+			r.historyEnc = protocol.EncodeArray(encs)
 		}
-		return out, n < len(r.cache) || r.coverFrom > 0
+		return r.historyEnc, n < len(r.cache) || r.coverFrom > 0
 	}
 	after := *since
 	if after >= r.coverFrom {
-		out := []protocol.OutMessage{}
+		var encs [][]byte
 		for _, c := range r.cache {
 			if c.msg.Seq > after {
-				out = append(out, protocol.OutMessage{Type: protocol.TypeMessage, Message: c.msg})
+				encs = append(encs, c.enc)
 			}
 		}
-		if len(out) > MaxRecovery {
-			return out[len(out)-MaxRecovery:], true
+		if len(encs) > MaxRecovery {
+			return protocol.EncodeArray(encs[len(encs)-MaxRecovery:]), true
 		}
-		return out, false
+		return protocol.EncodeArray(encs), false
 	}
 	// A long absence: read storage. Messages newer than lastSeq are still on their way
 	// through deliver and reach the member from there.
@@ -307,7 +338,7 @@ func (r *room) recent(since *uint64) ([]protocol.OutMessage, bool) {
 	msgs, _, err := r.hub.broker.Before(ctx, r.name, r.lastSeq+1, MaxRecovery+1)
 	if err != nil {
 		r.hub.log.Error("reading room history", "room", r.name, "err", err)
-		return []protocol.OutMessage{}, true
+		return []byte("[]"), true
 	}
 	kept := msgs[:0]
 	for _, m := range msgs {
@@ -315,27 +346,64 @@ func (r *room) recent(since *uint64) ([]protocol.OutMessage, bool) {
 			kept = append(kept, m)
 		}
 	}
-	if len(kept) > MaxRecovery {
-		return protocol.OutMessages(kept[len(kept)-MaxRecovery:]), true
+	more := len(kept) > MaxRecovery
+	if more {
+		kept = kept[len(kept)-MaxRecovery:]
 	}
-	return protocol.OutMessages(kept), false
+	return protocol.Encode(protocol.OutMessages(kept)), more
 }
 
 func (r *room) leave(s *Session) {
-	i := r.indexOf(s)
-	if i < 0 {
+	if !r.isMember[s] {
 		return
 	}
-	r.members = append(r.members[:i], r.members[i+1:]...)
+	delete(r.isMember, s)
+	i := slices.Index(r.members, s)
+	r.members = slices.Delete(r.members, i, i+1)
 	delete(r.lastTyping, s)
-	ev := protocol.Encode(protocol.MemberEvent{Type: protocol.TypeLeave, Room: r.name, User: s.user, TS: now()})
+	if i < r.hub.cfg.PresenceLimit {
+		r.onlineEnc = nil
+	}
+	if r.small(len(r.members) + 1) {
+		r.broadcast(protocol.Encode(protocol.MemberEvent{Type: protocol.TypeLeave, Room: r.name, User: s.user, TS: now()}), nil)
+	} else {
+		r.countChanged()
+	}
+}
+
+// countChanged schedules an online_count report for a large room.
+func (r *room) countChanged() {
+	r.countDirty = true
+	if r.countC != nil {
+		return
+	}
+	if r.countT == nil {
+		r.countT = time.NewTimer(r.hub.cfg.PresenceInterval)
+	} else {
+		r.countT.Reset(r.hub.cfg.PresenceInterval)
+	}
+	r.countC = r.countT.C
+}
+
+func (r *room) sendCount() {
+	if !r.countDirty {
+		return
+	}
+	r.countDirty = false
+	r.broadcast(protocol.Encode(protocol.OnlineCount{Type: protocol.TypeOnlineCount, Room: r.name, Count: len(r.members)}), nil)
+}
+
+// broadcast sends one encoded object to every member but except.
+func (r *room) broadcast(obj []byte, except *Session) {
 	for _, m := range r.members {
-		m.conn.Send(ev)
+		if m != except {
+			m.conn.Send(obj)
+		}
 	}
 }
 
 func (r *room) typing(s *Session) {
-	if r.indexOf(s) < 0 {
+	if !r.isMember[s] {
 		return
 	}
 	t := time.Now()
@@ -343,20 +411,20 @@ func (r *room) typing(s *Session) {
 		return
 	}
 	r.lastTyping[s] = t
-	ev := protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: r.name, User: s.user})
-	for _, m := range r.members {
-		if m != s {
-			m.conn.Send(ev)
-		}
-	}
+	r.broadcast(protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: r.name, User: s.user}), s)
 }
 
-func (r *room) online() []protocol.User {
-	out := make([]protocol.User, len(r.members))
-	for i, m := range r.members {
-		out[i] = m.user
+// online returns the encoded list of the room's first PresenceLimit members, in join order.
+func (r *room) online() []byte {
+	if r.onlineEnc == nil {
+		n := min(len(r.members), r.hub.cfg.PresenceLimit)
+		users := make([]protocol.User, n)
+		for i, m := range r.members[:n] {
+			users[i] = m.user
+		}
+		r.onlineEnc = protocol.Encode(users)
 	}
-	return out
+	return r.onlineEnc
 }
 
 func now() int64 { return time.Now().UnixMilli() }

@@ -18,30 +18,40 @@ type Limits struct {
 	Burst           int     `json:"burst"`
 }
 
-// Welcome is the first object a connection receives.
+// Welcome is the first object a connection receives. Online and History are encoded
+// arrays ([]User and []OutMessage) that rooms keep encoded for the next joiner.
 type Welcome struct {
-	Type    string       `json:"type"`
-	ID      string       `json:"id"`
-	Name    string       `json:"name"`
-	Room    string       `json:"room"`
-	Rooms   []string     `json:"rooms"`
-	Online  []User       `json:"online"`
-	History []OutMessage `json:"history"`
-	LastSeq uint64       `json:"last_seq"`
-	HasMore bool         `json:"has_more"`
-	Limits  Limits       `json:"limits"`
-	Version string       `json:"version"`
+	Type        string          `json:"type"`
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Room        string          `json:"room"`
+	Rooms       []string        `json:"rooms"`
+	Online      json.RawMessage `json:"online"`
+	OnlineCount int             `json:"online_count"`
+	History     json.RawMessage `json:"history"`
+	LastSeq     uint64          `json:"last_seq"`
+	HasMore     bool            `json:"has_more"`
+	Limits      Limits          `json:"limits"`
+	Version     string          `json:"version"`
 }
 
-// Joined answers a client's join.
+// Joined answers a client's join. Online and History are as in Welcome.
 type Joined struct {
-	Type    string       `json:"type"`
-	Room    string       `json:"room"`
-	Online  []User       `json:"online"`
-	History []OutMessage `json:"history"`
-	LastSeq uint64       `json:"last_seq"`
-	HasMore bool         `json:"has_more"`
-	Ref     string       `json:"ref,omitempty"`
+	Type        string          `json:"type"`
+	Room        string          `json:"room"`
+	Online      json.RawMessage `json:"online"`
+	OnlineCount int             `json:"online_count"`
+	History     json.RawMessage `json:"history"`
+	LastSeq     uint64          `json:"last_seq"`
+	HasMore     bool            `json:"has_more"`
+	Ref         string          `json:"ref,omitempty"`
+}
+
+// OnlineCount tells a large room how many members it has now.
+type OnlineCount struct {
+	Type  string `json:"type"`
+	Room  string `json:"room"`
+	Count int    `json:"count"`
 }
 
 // Left answers a client's leave.
@@ -59,11 +69,13 @@ type MemberEvent struct {
 	TS   int64  `json:"ts"`
 }
 
-// Presence is the complete list of users in a room.
+// Presence lists the users in a room: all of them, or the first ones in a large room
+// (OnlineCount is the total).
 type Presence struct {
-	Type   string `json:"type"`
-	Room   string `json:"room"`
-	Online []User `json:"online"`
+	Type        string          `json:"type"`
+	Room        string          `json:"room"`
+	Online      json.RawMessage `json:"online"`
+	OnlineCount int             `json:"online_count"`
 }
 
 // Typing tells a room that someone is typing.
@@ -118,6 +130,23 @@ func EncodeMessage(m *Message) []byte {
 // EncodeError encodes an error object.
 func EncodeError(e *Error, ref string) []byte {
 	return Encode(ErrorObject{Type: TypeError, Code: e.Code, Message: e.Message, Ref: ref})
+}
+
+// EncodeArray joins encoded objects into a JSON array.
+func EncodeArray(objs [][]byte) []byte {
+	n := 2 + len(objs)
+	for _, o := range objs {
+		n += len(o)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, o := range objs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, o...)
+	}
+	return append(out, ']')
 }
 
 // OutMessages wraps stored messages for a welcome, joined or history object.

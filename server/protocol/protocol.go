@@ -22,6 +22,8 @@ const (
 	TypeHistory  = "history"
 	TypeAck      = "ack"
 	TypeError    = "error"
+	// TypeOnlineCount reports the member count of a large room (see Presence).
+	TypeOnlineCount = "online_count"
 )
 
 // Error codes carried by error objects. They are stable: clients branch on them.
