@@ -113,6 +113,36 @@ describe('App', () => {
     expect(screen.queryByTestId('toast')).toBeNull();
   });
 
+  it('counts a small room by name and a large one by its member count', async () => {
+    window.localStorage.setItem('distchat.name', 'alice');
+    const { container } = render(<App />);
+    const here = () => container.querySelector('.chat-subtitle')?.textContent;
+    const ws = await socket();
+    const me = { id: 'u1', name: 'alice' };
+    const bob = { id: 'u2', name: 'bob' };
+    act(() => {
+      ws.open();
+      ws.receive(welcome('general', me, [], { online: [me, { id: 'u3', name: 'alice' }, bob], online_count: 3 }));
+    });
+    expect(here()).toBe('2 people here');
+    expect(screen.getByTestId('online-count').textContent).toBe('2');
+    expect(screen.queryByTestId('online-more')).toBeNull();
+
+    act(() => ws.receive({ type: 'leave', room: 'general', user: bob, ts: 1 }));
+    expect(here()).toBe('1 person here');
+
+    const listed = Array.from({ length: 100 }, (_, i) => ({ id: `l${i}`, name: `user${i}` }));
+    act(() => ws.receive({ type: 'presence', room: 'general', online: listed, online_count: 150 }));
+    expect(here()).toBe('150 people here');
+    expect(screen.getByTestId('online-count').textContent).toBe('150');
+    expect(screen.getAllByTestId('online-user')).toHaveLength(100);
+    expect(screen.getByTestId('online-more').textContent).toBe('and 50 more');
+
+    act(() => ws.receive({ type: 'online_count', room: 'general', count: 1234 }));
+    expect(here()).toBe('1234 people here');
+    expect(screen.getByTestId('online-more').textContent).toBe('and 1134 more');
+  });
+
   it('switches rooms through the URL and follows back/forward', async () => {
     window.localStorage.setItem('distchat.name', 'alice');
     render(<App />);

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ChatState } from './chat/state';
-import { emptyRoom, isOwn } from './chat/state';
+import { emptyRoom, isOwn, isPartial } from './chat/state';
 import { buildTimeline } from './chat/timeline';
 import { useChat } from './chat/useChat';
 import { Avatar } from './components/Avatar';
@@ -94,7 +94,9 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
     [current.messages, current.notices, current.pending, me, myIds],
   );
   const loadOlder = useCallback(() => actions.loadOlder(room), [actions, room]);
-  const onlineCount = new Set(current.online.map((u) => u.name)).size;
+  // A complete list counts people (one name with two tabs is one person); a large room's list
+  // is partial and its member count is all there is.
+  const onlineCount = isPartial(current) ? current.onlineCount : new Set(current.online.map((u) => u.name)).size;
 
   return (
     <div className={`app${sidebarOpen ? ' sidebar-open' : ''}`}>
@@ -110,7 +112,7 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
         </div>
         <div className="sidebar-scroll">
           <RoomList rooms={rooms} current={room} onOpen={openRoom} onLeave={leaveRoom} />
-          <OnlineList users={current.online} myIds={state.myIds} stale={state.status !== 'online'} />
+          <OnlineList users={current.online} total={current.onlineCount} myIds={state.myIds} stale={state.status !== 'online'} />
         </div>
         <button type="button" className="me" onClick={() => setRenaming(true)} title="Change your display name" data-testid="me-button">
           <Avatar name={state.me?.name ?? name} />

@@ -37,8 +37,13 @@ export interface RoomState {
   messages: Message[];
   notices: Notice[];
   pending: PendingMessage[];
-  /** Users in the room, unique by id. */
+  /**
+   * Users in the room, unique by id. In a large room only the first members (the server sends
+   * at most 100) and not kept up to date: such rooms send counts instead of join/leave events.
+   */
   online: User[];
+  /** How many users the room has; never less than `online.length`, more when the list is partial. */
+  onlineCount: number;
   typing: Record<string, TypingEntry>;
   /** Older messages exist on the server (scroll-back). */
   hasMore: boolean;
@@ -110,6 +115,7 @@ export function emptyRoom(name: string): RoomState {
     notices: [],
     pending: [],
     online: [],
+    onlineCount: 0,
     typing: {},
     hasMore: false,
     loadingOlder: false,
@@ -180,6 +186,23 @@ export function uniqueUsers(users: User[] | undefined): User[] {
     out.push({ id: u.id, name: u.name });
   }
   return out;
+}
+
+/**
+ * The member count a server reported, or the list length when it sent none (servers before
+ * online_count) or something unusable. Never less than the list length.
+ */
+export function memberCount(count: unknown, listed: number): number {
+  return isCount(count) ? Math.max(count, listed) : listed;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The room's online list is only part of its members (a large room). */
+export function isPartial(room: Pick<RoomState, 'online' | 'onlineCount'>): boolean {
+  return room.onlineCount > room.online.length;
 }
 
 export function maxSeq(room: RoomState | undefined): number | undefined {
@@ -349,10 +372,12 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         frame.room,
         (r) => {
           const merged = receiveMessages(s, r, frame.history, r.loaded);
+          const online = uniqueUsers(frame.online);
           return {
             ...merged,
             joined: true,
-            online: uniqueUsers(frame.online),
+            online,
+            onlineCount: memberCount(frame.online_count, online.length),
             hasMore: r.loaded ? r.hasMore : !!frame.has_more,
             loaded: true,
           };
@@ -372,10 +397,12 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           // contiguous, so show the new ones and let scroll-back page the rest.
           const gap = since !== undefined && !!frame.has_more;
           const merged = receiveMessages(state, r, frame.history, r.loaded, gap);
+          const online = uniqueUsers(frame.online);
           return {
             ...merged,
             joined: true,
-            online: uniqueUsers(frame.online),
+            online,
+            onlineCount: memberCount(frame.online_count, online.length),
             hasMore: since === undefined ? !!frame.has_more : gap ? true : r.hasMore,
             loaded: true,
           };
@@ -410,20 +437,29 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
 
     case 'join': {
       if (!frame.user || state.myIds.includes(frame.user.id)) return state;
-      return withRoom(state, frame.room, (r) => ({
-        ...r,
-        online: r.online.some((u) => u.id === frame.user.id) ? r.online : [...r.online, { id: frame.user.id, name: frame.user.name }],
-        notices: [...r.notices, { kind: 'join', key: `join-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
-      }));
+      return withRoom(state, frame.room, (r) => {
+        // Join events come only from rooms small enough for a complete list.
+        const known = r.online.some((u) => u.id === frame.user.id);
+        const online = known ? r.online : [...r.online, { id: frame.user.id, name: frame.user.name }];
+        return {
+          ...r,
+          online,
+          onlineCount: Math.max(known ? r.onlineCount : r.onlineCount + 1, online.length),
+          notices: [...r.notices, { kind: 'join', key: `join-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
+        };
+      });
     }
 
     case 'leave': {
       if (!frame.user || state.myIds.includes(frame.user.id)) return state;
       return withRoom(state, frame.room, (r) => {
         const { [frame.user.id]: _, ...typing } = r.typing;
+        const online = r.online.filter((u) => u.id !== frame.user.id);
+        const known = online.length !== r.online.length;
         return {
           ...r,
-          online: r.online.filter((u) => u.id !== frame.user.id),
+          online,
+          onlineCount: Math.max(known ? r.onlineCount - 1 : r.onlineCount, online.length),
           typing,
           notices: [...r.notices, { kind: 'leave', key: `leave-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
         };
@@ -431,7 +467,15 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
     }
 
     case 'presence':
-      return withRoom(state, frame.room, (r) => ({ ...r, online: uniqueUsers(frame.online) }));
+      return withRoom(state, frame.room, (r) => {
+        const online = uniqueUsers(frame.online);
+        return { ...r, online, onlineCount: memberCount(frame.online_count, online.length) };
+      });
+
+    case 'online_count':
+      // Sent instead of join/leave events by rooms too large for a complete list.
+      if (!isCount(frame.count)) return state;
+      return withRoom(state, frame.room, (r) => ({ ...r, onlineCount: memberCount(frame.count, r.online.length) }));
 
     case 'typing': {
       if (!frame.user || state.myIds.includes(frame.user.id)) return state;

@@ -36,6 +36,37 @@ describe('OnlineList', () => {
     expect(screen.getAllByTestId('online-user').map((u) => u.textContent)).toEqual(['Aalice×2', 'Bbob']);
   });
 
+  it('shows the first members of a large room and how many more there are', () => {
+    render(
+      <OnlineList
+        users={[
+          { id: '1', name: 'alice' },
+          { id: '2', name: 'alice' },
+          { id: '3', name: 'bob' },
+        ]}
+        total={1234}
+        myIds={['3']}
+      />,
+    );
+    expect(screen.getByTestId('online-count').textContent).toBe('1234');
+    expect(screen.getAllByTestId('online-user').map((u) => u.dataset.name)).toEqual(['bob', 'alice']);
+    expect(screen.getByTestId('online-more').textContent).toBe('and 1231 more');
+  });
+
+  it('counts a complete list by name, with or without a total', () => {
+    const users = [
+      { id: '1', name: 'alice' },
+      { id: '2', name: 'alice' },
+      { id: '3', name: 'bob' },
+    ];
+    const { rerender } = render(<OnlineList users={users} total={3} myIds={[]} />);
+    expect(screen.getByTestId('online-count').textContent).toBe('2');
+    expect(screen.queryByTestId('online-more')).toBeNull();
+    rerender(<OnlineList users={users} myIds={[]} />);
+    expect(screen.getByTestId('online-count').textContent).toBe('2');
+    expect(screen.queryByTestId('online-more')).toBeNull();
+  });
+
   it('renders names as text', () => {
     const { container } = render(<OnlineList users={[{ id: '1', name: '<img src=x>' }]} myIds={[]} />);
     expect(container.querySelector('img')).toBeNull();

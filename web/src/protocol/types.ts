@@ -30,7 +30,10 @@ export interface WelcomeFrame {
   name: string;
   room: string;
   rooms?: string[];
+  /** The room's first members in join order, at most 100; complete when online_count is not larger. */
   online?: User[];
+  /** All members of the room (missing from older servers: then `online` is complete). */
+  online_count?: number;
   history?: Message[];
   last_seq?: number;
   has_more?: boolean;
@@ -60,6 +63,7 @@ export interface JoinedFrame {
   type: 'joined';
   room: string;
   online?: User[];
+  online_count?: number;
   history?: Message[];
   last_seq?: number;
   has_more?: boolean;
@@ -76,6 +80,14 @@ export interface PresenceFrame {
   type: 'presence';
   room: string;
   online?: User[];
+  online_count?: number;
+}
+
+/** A large room's member count changed; such rooms send no join/leave events. */
+export interface OnlineCountFrame {
+  type: 'online_count';
+  room: string;
+  count: number;
 }
 
 export interface TypingFrame {
@@ -116,6 +128,7 @@ export type ServerFrame =
   | JoinedFrame
   | LeftFrame
   | PresenceFrame
+  | OnlineCountFrame
   | TypingFrame
   | HistoryFrame
   | AckFrame
