@@ -63,6 +63,12 @@ func (o Options) withDefaults() Options {
 func (o Options) pingPeriod() time.Duration { return o.PongWait * 9 / 10 }
 
 // Conn is one WebSocket connection. Send and Close may be called from any goroutine.
+//
+// Its reader runs for the whole life of the connection. Its writer runs only while there is
+// something to write: Send starts it when the queue was empty and it stops when the queue
+// is drained, so an idle connection costs one goroutine, not two. There is never more than
+// one writer at a time, and it never runs per message: one run writes everything queued.
+// Pings come from a timer and use gorilla's concurrency-safe WriteControl.
 type Conn struct {
 	ws   *websocket.Conn
 	opts Options
@@ -70,25 +76,31 @@ type Conn struct {
 
 	// The send queue: a slice rather than a channel, so that an idle connection holds no
 	// queue memory (a 256-slot channel of slices would cost 6 KiB each).
-	qmu   sync.Mutex
-	queue [][]byte
-	wake  chan struct{} // one token: the queue has something
+	qmu     sync.Mutex
+	queue   [][]byte
+	writing bool // a writer goroutine owns the socket's data frames
+	closing bool // Close was called: the writer keeps its role to close
 
-	done      chan struct{} // closed by Close: the writer stops
-	closeOnce sync.Once
-	closeMu   sync.Mutex
-	closeCode int
-	closeText string
+	ping       *time.Timer
+	readerDone chan struct{} // closed when the reader has returned
+	done       chan struct{} // closed by Close
+	finished   chan struct{} // closed when the close sequence has ended
+	closeOnce  sync.Once
+	closeCode  int // set before done is closed
+	closeText  string
 }
 
 func newConn(c *websocket.Conn, opts Options, log *slog.Logger) *Conn {
-	return &Conn{
-		ws:   c,
-		opts: opts,
-		log:  log,
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+	conn := &Conn{
+		ws:         c,
+		opts:       opts,
+		log:        log,
+		readerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+		finished:   make(chan struct{}),
 	}
+	conn.ping = time.AfterFunc(opts.pingPeriod(), conn.sendPing)
+	return conn
 }
 
 // Send queues encoded objects (one, or several separated by '\n') for the writer without
@@ -108,16 +120,18 @@ func (c *Conn) Send(obj []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, obj)
+	start := !c.writing
+	c.writing = true
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		go c.writeLoop()
 	}
 	return true
 }
 
-// take moves up to MaxCoalesce queued sends into batch.
-func (c *Conn) take(batch [][]byte) [][]byte {
+// take moves up to MaxCoalesce queued sends into batch. With nothing queued and no close
+// under way it gives up the writer role and returns false.
+func (c *Conn) take(batch [][]byte) ([][]byte, bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	n := min(len(c.queue), c.opts.MaxCoalesce)
@@ -128,43 +142,65 @@ func (c *Conn) take(batch [][]byte) [][]byte {
 	if rest == 0 && cap(c.queue) > 8 {
 		c.queue = nil // give back what a burst grew
 	}
-	return batch
+	if n == 0 && !c.closing {
+		c.writing = false
+		return batch, false
+	}
+	return batch, true
 }
 
 // closeTooSlow mirrors protocol.CloseTooSlow without importing the protocol package.
 const closeTooSlow = 4008
 
-// Close starts closing the connection with a close code and reason: the writer sends the
-// close frame and stops. Only the first call counts.
+// Close starts closing the connection with a close code and reason: queued objects are
+// written (unless the client is too slow for them), then the close frame. Only the first
+// call counts.
 func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
-		c.closeMu.Lock()
 		c.closeCode, c.closeText = code, reason
-		c.closeMu.Unlock()
 		close(c.done)
+		c.qmu.Lock()
+		c.closing = true
+		start := !c.writing
+		c.writing = true
+		c.qmu.Unlock()
+		if start {
+			go c.writeLoop()
+		}
 	})
 }
 
 // Done is closed once the connection is closing.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// run serves the connection: the writer in a new goroutine, the reader in this one. It
-// returns when both have stopped and the TCP connection is closed.
+// run serves the connection: the reader in this goroutine, the writer on demand. It
+// returns when the reader and the close sequence have ended and the TCP connection is
+// closed.
 func (c *Conn) run(onFrame func(data []byte, text bool)) {
-	writerDone := make(chan struct{})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(readerDone)
-	}()
 	err := c.readLoop(onFrame)
-	close(readerDone)
+	close(c.readerDone)
+	c.ping.Stop()
 	c.Close(websocket.CloseNormalClosure, "")
-	<-writerDone
+	<-c.finished
 	c.ws.Close()
 	if err != nil && !isNormalClose(err) {
 		c.log.Debug("connection ended", "err", err)
 	}
+}
+
+// sendPing runs on a timer. A ping that cannot be written within WriteWait means the peer
+// is gone or not reading.
+func (c *Conn) sendPing() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteWait)); err != nil {
+		c.abort()
+		return
+	}
+	c.ping.Reset(c.opts.pingPeriod())
 }
 
 func (c *Conn) readLoop(onFrame func(data []byte, text bool)) error {
@@ -189,73 +225,73 @@ func (c *Conn) readLoop(onFrame func(data []byte, text bool)) error {
 	}
 }
 
-func (c *Conn) writeLoop(readerDone <-chan struct{}) {
-	ticker := time.NewTicker(c.opts.pingPeriod())
-	defer ticker.Stop()
+// writeLoop is the writer: it writes everything queued, coalescing up to MaxCoalesce sends
+// per frame, and returns when the queue is empty. Once the connection is closing it runs
+// the close sequence instead.
+func (c *Conn) writeLoop() {
 	var batch [][]byte
 	for {
 		select {
-		case <-c.wake:
-			for {
-				batch = c.take(batch)
-				if len(batch) == 0 {
-					break
-				}
-				if err := c.writeFrame(batch); err != nil {
-					c.abort()
-					return
-				}
-			}
-			clear(batch)
-			if cap(batch) > 8 {
-				batch = nil
-			}
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteWait)); err != nil {
-				c.abort()
-				return
-			}
-		case <-readerDone:
-			return
 		case <-c.done:
-			c.closeMu.Lock()
-			code, text := c.closeCode, c.closeText
-			c.closeMu.Unlock()
-			if code != closeTooSlow && code != websocket.CloseAbnormalClosure {
-				c.flush(batch)
-			}
-			if code != websocket.CloseAbnormalClosure {
-				msg := websocket.FormatCloseMessage(code, text)
-				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.WriteWait))
-			}
-			// Wait briefly for the peer's close reply so that it sees a clean close, then
-			// drop the TCP connection, which also ends the reader.
-			select {
-			case <-readerDone:
-			case <-time.After(closeGrace):
-			}
-			c.ws.NetConn().Close()
+			c.closeSequence(batch)
+			return
+		default:
+		}
+		var more bool
+		batch, more = c.take(batch)
+		if !more {
+			return // the role is given up; a later Send or Close starts a writer
+		}
+		if len(batch) == 0 {
+			continue // closing: the loop's top runs the close sequence
+		}
+		if err := c.writeFrame(batch); err != nil {
+			c.abort()
+			// The close sequence still has to run, from this writer.
+			c.closeSequence(batch)
 			return
 		}
+		clear(batch)
 	}
+}
+
+// closeSequence writes what is still queued (not for a client that is too slow or gone),
+// the close frame, waits briefly for the peer's close reply so that it sees a clean close,
+// then drops the TCP connection, which also ends the reader.
+func (c *Conn) closeSequence(batch [][]byte) {
+	defer close(c.finished)
+	c.ping.Stop()
+	code, text := c.closeCode, c.closeText
+	if code != closeTooSlow && code != websocket.CloseAbnormalClosure {
+		c.flush(batch)
+	}
+	if code != websocket.CloseAbnormalClosure {
+		msg := websocket.FormatCloseMessage(code, text)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.WriteWait))
+	}
+	select {
+	case <-c.readerDone:
+	case <-time.After(closeGrace):
+	}
+	c.ws.NetConn().Close()
 }
 
 // abort ends a connection whose writes fail or time out: the peer is gone or not reading.
 // Unsent data is discarded (the kernel would otherwise keep up to megabytes of it for a
 // peer that never reads) and the reader is unblocked.
 func (c *Conn) abort() {
-	c.Close(websocket.CloseAbnormalClosure, "")
 	if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
 	c.ws.NetConn().Close()
+	c.Close(websocket.CloseAbnormalClosure, "")
 }
 
 // flush writes what is still queued, so that replies sent just before a close (an error
 // explaining it, the last messages before a shutdown) reach the peer.
 func (c *Conn) flush(batch [][]byte) {
 	for {
-		batch = c.take(batch)
+		batch, _ = c.take(batch)
 		if len(batch) == 0 || c.writeFrame(batch) != nil {
 			return
 		}
