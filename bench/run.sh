@@ -94,7 +94,7 @@ if [ "$QUICK" = 1 ]; then
   SLOW=(-scenario slow -subs 20 -pubs 2 -slow 1 -rate 500 -size 400 -duration 10s)
 else
   FANOUT=(-scenario fanout -subs 1000 -pubs 10 -max -rate 100 -duration 5s -drain 5s -slo 100ms)
-  IDLE=(-scenario idle -conns 10000 -hold 5s -ready-timeout 60s)
+  IDLE=(-scenario idle -conns 10000 -hold 15s -ready-timeout 60s)
   SLOW=(-scenario slow -subs 20 -pubs 2 -slow 1 -rate 500 -size 400 -duration 30s)
 fi
 

@@ -62,6 +62,8 @@ type Server struct {
 	hub    *hub.Hub
 	broker broker.Broker
 	ws     *ws.Server
+	// stopTidy ends tidyMemory.
+	stopTidy chan struct{}
 }
 
 // DefaultRateBurst is the rate limiter's bucket when Config.RateBurst is not set.
@@ -95,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Broker == nil {
 		cfg.Broker = broker.NewMemory(0, 2*time.Minute)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker}
+	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, stopTidy: make(chan struct{})}
 
 	h, err := hub.New(hub.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,
@@ -137,6 +139,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	go s.tidyMemory(s.stopTidy)
 	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -147,6 +150,11 @@ func (s *Server) Serve(ln net.Listener) error {
 // waits for HTTP requests and connections to end, then stops the hub and the broker. It
 // returns when all is done or ctx expires.
 func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.stopTidy:
+	default:
+		close(s.stopTidy)
+	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	wsErr := s.ws.Shutdown(ctx)
