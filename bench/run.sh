@@ -92,10 +92,12 @@ if [ "$QUICK" = 1 ]; then
   FANOUT=(-scenario fanout -subs 200 -pubs 10 -max -rate 100 -duration 2s -drain 3s -slo 100ms -refine 1)
   IDLE=(-scenario idle -conns 2000 -hold 2s -ready-timeout 30s)
   SLOW=(-scenario slow -subs 20 -pubs 2 -slow 1 -rate 500 -size 400 -duration 10s)
+  CALM=(-scenario slow -subs 20 -pubs 2 -slow 0 -rate 500 -size 400 -duration 10s)
 else
   FANOUT=(-scenario fanout -subs 1000 -pubs 10 -max -rate 100 -duration 5s -drain 5s -slo 100ms)
   IDLE=(-scenario idle -conns 10000 -hold 15s -ready-timeout 60s)
   SLOW=(-scenario slow -subs 20 -pubs 2 -slow 1 -rate 500 -size 400 -duration 30s)
+  CALM=(-scenario slow -subs 20 -pubs 2 -slow 0 -rate 500 -size 400 -duration 30s)
 fi
 
 for r in $(seq "$ROUNDS"); do
@@ -106,6 +108,8 @@ for r in $(seq "$ROUNDS"); do
     wsb $s "idle-$s-$r" "${IDLE[@]}"
     echo "== round $r: $s one never-reading client"
     wsb $s "slow-$s-$r" "${SLOW[@]}"
+    echo "== round $r: $s the same without the never-reading client"
+    wsb $s "calm-$s-$r" "${CALM[@]}"
   done
 done
 
@@ -139,5 +143,6 @@ row "idle: server memory per connection" idle '.idle.bytes_per_conn / 1024' KiB 
 row "slow: delivered to well-behaved clients" slow '.slow.delivered_pct' "%" higher
 row "slow: worst 1-s interval delivered" slow '.slow.worst_interval_pct' "%" higher
 row "slow: p99 of well-behaved clients" slow '.slow.p99_ms' ms lower
+row "same load, no never-reading client: p99" calm '.slow.p99_ms' ms lower
 row "slow: never-reading client closed by server" slow '.slow.slow_closed_by_server' "" higher
 row "other processes' CPU during fan-out" fanout '.other_cpu_pct' "%" lower

@@ -266,9 +266,8 @@ func (r *room) handle(o op) {
 	case opTyping:
 		r.typing(o.s)
 	case opPresence:
-		o.s.conn.Send(protocol.Encode(protocol.Presence{
-			Type: protocol.TypePresence, Room: r.name, Online: r.online(), OnlineCount: len(r.members),
-		}))
+		p := protocol.Presence{Type: protocol.TypePresence, Room: r.name, Online: r.online(), OnlineCount: len(r.members)}
+		o.s.conn.Send(p.Encode())
 	}
 }
 
@@ -293,13 +292,14 @@ func (r *room) join(o op) {
 	if o.welcome != nil {
 		w := *o.welcome
 		w.Online, w.OnlineCount, w.History, w.LastSeq, w.HasMore = r.online(), len(r.members), history, r.lastSeq, more
-		s.conn.Send(protocol.Encode(w))
+		s.conn.Send(w.Encode())
 		return
 	}
-	s.conn.Send(protocol.Encode(protocol.Joined{
+	j := protocol.Joined{
 		Type: protocol.TypeJoined, Room: r.name, Online: r.online(), OnlineCount: len(r.members),
 		History: history, LastSeq: r.lastSeq, HasMore: more, Ref: o.ref,
-	}))
+	}
+	s.conn.Send(j.Encode())
 }
 
 // recent returns, encoded, the messages a joining member gets: the latest HistorySize, or

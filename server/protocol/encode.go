@@ -19,32 +19,33 @@ type Limits struct {
 }
 
 // Welcome is the first object a connection receives. Online and History are encoded
-// arrays ([]User and []OutMessage) that rooms keep encoded for the next joiner.
+// arrays ([]User and []OutMessage) that rooms keep encoded for the next joiner; encode a
+// Welcome with its Encode method, which splices them in as they are.
 type Welcome struct {
-	Type        string          `json:"type"`
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Room        string          `json:"room"`
-	Rooms       []string        `json:"rooms"`
-	Online      json.RawMessage `json:"online"`
-	OnlineCount int             `json:"online_count"`
-	History     json.RawMessage `json:"history"`
-	LastSeq     uint64          `json:"last_seq"`
-	HasMore     bool            `json:"has_more"`
-	Limits      Limits          `json:"limits"`
-	Version     string          `json:"version"`
+	Type        string   `json:"type"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Room        string   `json:"room"`
+	Rooms       []string `json:"rooms"`
+	Online      []byte   `json:"-"`
+	OnlineCount int      `json:"online_count"`
+	History     []byte   `json:"-"`
+	LastSeq     uint64   `json:"last_seq"`
+	HasMore     bool     `json:"has_more"`
+	Limits      Limits   `json:"limits"`
+	Version     string   `json:"version"`
 }
 
-// Joined answers a client's join. Online and History are as in Welcome.
+// Joined answers a client's join. Online and History are as in Welcome: use Encode.
 type Joined struct {
-	Type        string          `json:"type"`
-	Room        string          `json:"room"`
-	Online      json.RawMessage `json:"online"`
-	OnlineCount int             `json:"online_count"`
-	History     json.RawMessage `json:"history"`
-	LastSeq     uint64          `json:"last_seq"`
-	HasMore     bool            `json:"has_more"`
-	Ref         string          `json:"ref,omitempty"`
+	Type        string `json:"type"`
+	Room        string `json:"room"`
+	Online      []byte `json:"-"`
+	OnlineCount int    `json:"online_count"`
+	History     []byte `json:"-"`
+	LastSeq     uint64 `json:"last_seq"`
+	HasMore     bool   `json:"has_more"`
+	Ref         string `json:"ref,omitempty"`
 }
 
 // OnlineCount tells a large room how many members it has now.
@@ -70,12 +71,50 @@ type MemberEvent struct {
 }
 
 // Presence lists the users in a room: all of them, or the first ones in a large room
-// (OnlineCount is the total).
+// (OnlineCount is the total). Online is as in Welcome: use Encode.
 type Presence struct {
-	Type        string          `json:"type"`
-	Room        string          `json:"room"`
-	Online      json.RawMessage `json:"online"`
-	OnlineCount int             `json:"online_count"`
+	Type        string `json:"type"`
+	Room        string `json:"room"`
+	Online      []byte `json:"-"`
+	OnlineCount int    `json:"online_count"`
+}
+
+// Encode encodes w with its pre-encoded arrays.
+func (w *Welcome) Encode() []byte {
+	return appendRaw(Encode(w), "online", w.Online, "history", w.History)
+}
+
+// Encode encodes j with its pre-encoded arrays.
+func (j *Joined) Encode() []byte {
+	return appendRaw(Encode(j), "online", j.Online, "history", j.History)
+}
+
+// Encode encodes p with its pre-encoded array.
+func (p *Presence) Encode() []byte {
+	return appendRaw(Encode(p), "online", p.Online)
+}
+
+// appendRaw adds already-encoded fields to an encoded object. Re-encoding them through
+// encoding/json would validate and copy kilobytes per joiner for nothing: they come from
+// Encode.
+func appendRaw(obj []byte, fields ...any) []byte {
+	n := len(obj)
+	for i := 0; i < len(fields); i += 2 {
+		n += len(fields[i].(string)) + len(fields[i+1].([]byte)) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, obj[:len(obj)-1]...) // without the closing brace
+	for i := 0; i < len(fields); i += 2 {
+		raw := fields[i+1].([]byte)
+		if raw == nil {
+			raw = []byte("[]")
+		}
+		out = append(out, ",\""...)
+		out = append(out, fields[i].(string)...)
+		out = append(out, "\":"...)
+		out = append(out, raw...)
+	}
+	return append(out, '}')
 }
 
 // Typing tells a room that someone is typing.

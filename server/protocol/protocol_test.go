@@ -179,3 +179,33 @@ func FuzzDecodeFrame(f *testing.F) {
 		})
 	})
 }
+
+func TestEncodeSplicesPreEncodedArrays(t *testing.T) {
+	online := Encode([]User{{ID: "a", Name: "al"}})
+	history := EncodeArray([][]byte{EncodeMessage(&Message{Room: "r", Seq: 1, Body: "x"})})
+	w := Welcome{Type: TypeWelcome, ID: "a", Name: "al", Room: "r", Rooms: []string{"r"}, Online: online, OnlineCount: 1, History: history}
+	var back struct {
+		Type        string
+		Online      []User
+		OnlineCount int `json:"online_count"`
+		History     []map[string]any
+	}
+	if err := json.Unmarshal(w.Encode(), &back); err != nil {
+		t.Fatalf("welcome is not JSON: %v\n%s", err, w.Encode())
+	}
+	if back.Type != TypeWelcome || len(back.Online) != 1 || back.Online[0].Name != "al" || back.OnlineCount != 1 ||
+		len(back.History) != 1 || back.History[0]["body"] != "x" || back.History[0]["type"] != TypeMessage {
+		t.Fatalf("decoded %+v", back)
+	}
+	j := Joined{Type: TypeJoined, Room: "r"} // nil arrays encode as []
+	var jb map[string]any
+	if err := json.Unmarshal(j.Encode(), &jb); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := jb["online"].([]any); !ok || len(o) != 0 {
+		t.Fatalf("nil online encodes as %v", jb["online"])
+	}
+	if h, ok := jb["history"].([]any); !ok || len(h) != 0 {
+		t.Fatalf("nil history encodes as %v", jb["history"])
+	}
+}
