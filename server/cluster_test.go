@@ -1,0 +1,74 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/distchat/distchat/server"
+	"github.com/distchat/distchat/server/broker"
+)
+
+// TestTwoNodesShareRooms runs two distchat nodes on one external NATS server (as with
+// --nats-url): a client on node A and a client on node B chat in one room, both see every
+// message in the same order, and a newcomer on B gets the history written through A.
+func TestTwoNodesShareRooms(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server did not start")
+	}
+	// Runs after both nodes' cleanups (cleanups run last-registered first).
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+
+	node := func() *testServer {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		b, err := broker.Connect(ctx, ns.ClientURL(), broker.JetStreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return startServer(t, server.Config{Broker: b, RateLimit: 0})
+	}
+	a, b := node(), node()
+
+	alice := a.connect(t, "alice", "shared")
+	bob := b.connect(t, "bob", "shared")
+	for i := range 20 {
+		alice.sendJSON(msg(fmt.Sprint("from a ", i), fmt.Sprint("a", i)))
+		bob.sendJSON(msg(fmt.Sprint("from b ", i), fmt.Sprint("b", i)))
+	}
+	order := func(c *client) []string {
+		var bodies []string
+		var last uint64
+		for len(bodies) < 40 {
+			o := c.expect("message", "ack", "join", "leave", "typing")
+			if o.Seq <= last {
+				t.Fatalf("seq %d after %d", o.Seq, last)
+			}
+			last = o.Seq
+			bodies = append(bodies, o.Body)
+		}
+		return bodies
+	}
+	got, want := order(alice), order(bob)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the nodes delivered different orders:\nA: %q\nB: %q", got, want)
+	}
+
+	carol := b.connect(t, "carol", "shared")
+	if n := len(carol.welcome.History); n != 40 {
+		t.Fatalf("newcomer on node B got %d messages of history, want 40", n)
+	}
+	if carol.welcome.History[39].Body != want[39] {
+		t.Fatalf("history ends with %q, want %q", carol.welcome.History[39].Body, want[39])
+	}
+}
