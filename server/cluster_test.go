@@ -6,28 +6,16 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"github.com/distchat/distchat/server"
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/brokertest"
 )
 
 // TestTwoNodesShareRooms runs two distchat nodes on one external NATS server (as with
 // --nats-url): a client on node A and a client on node B chat in one room, both see every
 // message in the same order, and a newcomer on B gets the history written through A.
 func TestTwoNodesShareRooms(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server did not start")
-	}
-	// Runs after both nodes' cleanups (cleanups run last-registered first).
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	ns := brokertest.StartNATS(t) // stopped after both nodes: cleanups run in reverse
 
 	node := func() *testServer {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/brokertest"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -31,11 +32,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/members=%d", store, members), func(b *testing.B) {
 				var br broker.Broker = broker.NewMemory(0, time.Minute)
 				if store == "jetstream" {
-					js, err := broker.OpenEmbedded(context.Background(), broker.EmbeddedOptions{DataDir: b.TempDir()}, broker.JetStreamOptions{})
-					if err != nil {
-						b.Fatal(err)
-					}
-					br = js
+					br = brokertest.Embedded(b)
 				}
 				h, err := hub.New(hub.Config{}, br, slog.New(slog.DiscardHandler))
 				if err != nil {

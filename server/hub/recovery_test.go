@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/brokertest"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -62,16 +63,8 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func([]map[string]any
 
 func brokers(t *testing.T) map[string]func(t *testing.T) broker.Broker {
 	return map[string]func(t *testing.T) broker.Broker{
-		"memory": func(t *testing.T) broker.Broker { return broker.NewMemory(0, time.Minute) },
-		"jetstream": func(t *testing.T) broker.Broker {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			b, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: t.TempDir()}, broker.JetStreamOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		},
+		"memory":    func(t *testing.T) broker.Broker { return broker.NewMemory(0, time.Minute) },
+		"jetstream": func(t *testing.T) broker.Broker { return brokertest.Embedded(t) },
 	}
 }
 
