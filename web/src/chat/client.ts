@@ -44,6 +44,10 @@ export interface ChatClientOptions {
 const OPEN = 1;
 export const HISTORY_PAGE = 50;
 
+/** Rooms up to this size get complete member lists and join/leave events (server side). */
+const FULL_LIST_LIMIT = 100;
+const PRESENCE_REFRESH_MS = 5_000;
+
 export function defaultSocketUrl(name: string, room: string): string {
   const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = new URLSearchParams({ name, room });
@@ -74,6 +78,7 @@ export class ChatClient {
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly requests = new Map<string, RequestInfo>();
   private readonly lastTypingSent = new Map<string, number>();
+  private readonly lastPresenceAsked = new Map<string, number>();
   private policyError: { code: string; message: string } | null = null;
 
   constructor(opts: ChatClientOptions) {
@@ -283,6 +288,21 @@ export class ChatClient {
     }
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
     if (frame.type === 'joined') this.resendPending(frame.room);
+    if (frame.type === 'online_count') this.refreshPresence(frame.room, frame.count);
+  }
+
+  /**
+   * Large rooms report a count instead of join/leave events, so the list of names can go
+   * stale. Once the room is small enough for a complete list again and the list does not
+   * match the count, ask for it (at most every PRESENCE_REFRESH_MS per room).
+   */
+  private refreshPresence(room: string, count: number): void {
+    const r = this.state.rooms[room];
+    if (!r || count > FULL_LIST_LIMIT || r.online.length === count) return;
+    const now = this.now();
+    const last = this.lastPresenceAsked.get(room);
+    if (last !== undefined && now - last < PRESENCE_REFRESH_MS) return;
+    if (this.send({ type: 'presence', room })) this.lastPresenceAsked.set(room, now);
   }
 
   private onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {

@@ -368,6 +368,26 @@ describe('useChat: sending', () => {
 });
 
 describe('useChat: typing, history, rooms', () => {
+  it('asks for the member list when a large room shrinks back to a complete list', () => {
+    setup();
+    const ws = connect(alice, [], { online: [alice], online_count: 150 });
+    // Still large: counts only, no request.
+    act(() => ws.receive({ type: 'online_count', room: 'general', count: 120 }));
+    expect(ws.framesOfType('presence')).toHaveLength(0);
+    // Small again but the list (1 name) does not match: ask once, not again within 5 s.
+    act(() => ws.receive({ type: 'online_count', room: 'general', count: 3 }));
+    act(() => ws.receive({ type: 'online_count', room: 'general', count: 2 }));
+    expect(ws.framesOfType('presence')).toEqual([{ type: 'presence', room: 'general' }]);
+    advance(5000);
+    act(() => ws.receive({ type: 'online_count', room: 'general', count: 2 }));
+    expect(ws.framesOfType('presence')).toHaveLength(2);
+    // The reply makes the list complete; a matching count asks for nothing.
+    act(() => ws.receive({ type: 'presence', room: 'general', online: [alice, bob], online_count: 2 }));
+    advance(5000);
+    act(() => ws.receive({ type: 'online_count', room: 'general', count: 2 }));
+    expect(ws.framesOfType('presence')).toHaveLength(2);
+  });
+
   it('sends typing at most every 2 s per room', () => {
     const { result } = setup();
     const ws = connect();
