@@ -8,12 +8,14 @@
 # generator is not what is measured; wsbench reports the server's CPU and how much CPU
 # other processes took (a high "other" figure means the run was disturbed).
 #
-# Settings (environment): ROUNDS (2), SERVER_CPU (0), LOAD_CPU (1), QUICK=1 for a short
-# smoke run, WSBENCH_SRC (../shared/bench/wsbench), OUT (bin/bench).
+# Settings (environment): ROUNDS (2), SCENARIOS ("fanout idle slow calm"), SERVER_CPU (0),
+# LOAD_CPU (1), QUICK=1 for a short smoke run, WSBENCH_SRC (../shared/bench/wsbench),
+# OUT (bin/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-2}
+SCENARIOS=${SCENARIOS:-fanout idle slow calm}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 QUICK=${QUICK:-0}
@@ -100,16 +102,23 @@ else
   CALM=(-scenario slow -subs 20 -pubs 2 -slow 0 -rate 500 -size 400 -duration 30s)
 fi
 
+declare -A WHAT=(
+  [fanout]="fanout (max rate at p99 <= 100 ms, zero loss)"
+  [idle]="idle connections"
+  [slow]="one never-reading client"
+  [calm]="the same without the never-reading client"
+)
 for r in $(seq "$ROUNDS"); do
   for s in gorilla distchat; do
-    echo "== round $r: $s fanout (max rate at p99 <= 100 ms, zero loss)"
-    wsb $s "fanout-$s-$r" "${FANOUT[@]}"
-    echo "== round $r: $s idle connections"
-    wsb $s "idle-$s-$r" "${IDLE[@]}"
-    echo "== round $r: $s one never-reading client"
-    wsb $s "slow-$s-$r" "${SLOW[@]}"
-    echo "== round $r: $s the same without the never-reading client"
-    wsb $s "calm-$s-$r" "${CALM[@]}"
+    for sc in $SCENARIOS; do
+      echo "== round $r: $s ${WHAT[$sc]}"
+      case $sc in
+        fanout) wsb $s "fanout-$s-$r" "${FANOUT[@]}" ;;
+        idle) wsb $s "idle-$s-$r" "${IDLE[@]}" ;;
+        slow) wsb $s "slow-$s-$r" "${SLOW[@]}" ;;
+        calm) wsb $s "calm-$s-$r" "${CALM[@]}" ;;
+      esac
+    done
   done
 done
 
