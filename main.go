@@ -104,7 +104,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	num((*float64Value)(&o.rateLimit), "rate-limit", "10", "requests per second per connection (0 disables)")
 	num((*intValue)(&o.rateBurst), "rate-burst", "30", "requests a connection may send at once before the rate limit applies")
 	num((*intValue)(&o.sendQueue), "send-queue", "256", "sends (objects or batches of messages) queued per connection before it counts as too slow")
-	num((*durationValue)(&o.flushInterval), "flush-interval", "4ms", "a busy room of up to 100 members sends at most one frame per member per interval; larger rooms proportionally less often, up to 10x (longer: fewer, larger writes)")
+	num((*durationValue)(&o.flushInterval), "flush-interval", "4ms", "a busy room of 100 members sends at most one frame per member per interval, other rooms in proportion to their size, up to 10x (longer: fewer, larger writes)")
 	num((*durationValue)(&o.shutdownTimeout), "shutdown-timeout", "5s", "how long a graceful shutdown may take")
 	str(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	str(&o.logFormat, "log-format", "text", "text or json")

@@ -34,8 +34,8 @@ type Config struct {
 	// (default 30).
 	RateLimit float64
 	RateBurst int
-	// FlushInterval is the shortest time between two fan-outs of a busy room of up to 100
-	// members (default 4 ms); larger rooms wait proportionally longer (see hub.Config).
+	// FlushInterval is the shortest time between two fan-outs of a busy room of 100
+	// members (default 4 ms), proportional to the room's size (see hub.Config).
 	FlushInterval time.Duration
 	// SendQueue is the per-connection send queue length (default 256).
 	SendQueue int

@@ -48,9 +48,10 @@ type Config struct {
 	// PresenceInterval is the shortest time between two online_count reports of a large
 	// room (default 2 s).
 	PresenceInterval time.Duration
-	// FlushInterval is the shortest time between two fan-outs of a busy room of up to 100
+	// FlushInterval is the shortest time between two fan-outs of a busy room of 100
 	// members: messages arriving meanwhile are sent together (default 4 ms; a quiet room
-	// sends at once). Larger rooms wait proportionally longer, up to 10 × FlushInterval.
+	// sends at once). The interval is proportional to the room's size, up to 10 ×
+	// FlushInterval.
 	FlushInterval time.Duration
 	// PublishTimeout bounds storing one message.
 	PublishTimeout time.Duration

@@ -177,12 +177,13 @@ func (r *room) maybeFlush() {
 	r.flushC = r.flushT.C
 }
 
-// flushInterval grows with the room: each flush costs one write per member, so a room of
-// 1,000 members flushes at most every 10 × FlushInterval, one of 100 or fewer every
-// FlushInterval.
+// flushInterval grows with the room, because each flush costs one write per member: it is
+// FlushInterval per 100 members (0.8 ms for 20, 4 ms for 100 by default), at most 10 ×
+// FlushInterval (1,000 members and more). A busy room thus costs at most about 25,000
+// writes a second however large it is, and a small one adds almost no latency.
 func (r *room) flushInterval() time.Duration {
-	scale := min(max(len(r.members)/100, 1), 10)
-	return r.hub.cfg.FlushInterval * time.Duration(scale)
+	d := r.hub.cfg.FlushInterval * time.Duration(len(r.members)) / 100
+	return min(d, 10*r.hub.cfg.FlushInterval)
 }
 
 // flush sends the pending messages to every member as one shared slice of bytes: the
