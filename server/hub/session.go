@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"golang.org/x/time/rate"
@@ -46,9 +45,6 @@ func (h *Hub) Connect(conn Conn, user protocol.User, roomName string) (*Session,
 	}
 	return s, nil
 }
-
-// User returns who the session is.
-func (s *Session) User() protocol.User { return s.user }
 
 // HandleFrame decodes one text frame from the client and handles every request in it.
 func (s *Session) HandleFrame(frame []byte) {
@@ -202,6 +198,3 @@ func (s *Session) Close() {
 		delete(s.rooms, name)
 	}
 }
-
-// IsClosed reports whether err means the hub is shut down.
-func IsClosed(err error) bool { return errors.Is(err, ErrClosed) }

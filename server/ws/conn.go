@@ -170,9 +170,6 @@ func (c *Conn) Close(code int, reason string) {
 	})
 }
 
-// Done is closed once the connection is closing.
-func (c *Conn) Done() <-chan struct{} { return c.done }
-
 // run serves the connection: the reader in this goroutine, the writer on demand. It
 // returns when the reader and the close sequence have ended and the TCP connection is
 // closed.
