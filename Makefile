@@ -10,7 +10,7 @@ UI_SRC  := $(shell find web/src web/public web/index.html -type f 2>/dev/null) p
 ARGS    ?=
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: build run ui test test-go test-ui test-e2e lint dev dist bench clean help
+.PHONY: build run ui test test-go test-ui test-e2e chromium lint dev dist bench clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,10 +46,15 @@ test-ui: node_modules/.package-lock.json ## TypeScript check and Vitest
 	npm run typecheck
 	npm test
 
-test-e2e: build ## Playwright end-to-end tests in headless Chromium against bin/distchat
-	npm run e2e
+chromium: ## find Chromium for the browser tests (installs Debian's chromium when root with apt)
+	@web/e2e/chromium.sh >/dev/null
 
-test: lint test-go test-ui test-e2e ## every test: Go, Vitest, browser end-to-end
+test-e2e: build ## Playwright end-to-end tests in headless Chromium against bin/distchat
+	CHROMIUM_PATH=$$(web/e2e/chromium.sh) npm run e2e
+
+# Chromium is looked for (or installed) first, so that a machine without it stops at once
+# with the command that fixes it rather than after the Go tests.
+test: chromium lint test-go test-ui test-e2e ## every test: Go, Vitest, browser end-to-end
 
 bench: ## Go benchmarks, then the loopback load test against gorilla's chat example (bench/run.sh)
 	go test -run '^$$' -bench . -benchmem ./server/...
