@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server"
-	"github.com/distchat/distchat/server/broker"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -40,6 +39,11 @@ type options struct {
 	data            string
 	store           string
 	natsURL         string
+	nodeName        string
+	clusterListen   string
+	clusterPeers    string
+	clusterName     string
+	replicas        int
 	roomMaxMessages int64
 	roomMaxAge      time.Duration
 	syncAlways      bool
@@ -95,6 +99,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	str(&o.data, "data", "./data", "data directory: the embedded NATS JetStream store lives in <data>/jetstream")
 	str(&o.store, "store", "jetstream", "jetstream (durable, default) or memory (nothing kept across restarts)")
 	str(&o.natsURL, "nats-url", "", "use an external NATS server or cluster with JetStream instead of the embedded one")
+	str(&o.nodeName, "node-name", defaultNodeName(), "this node's name: unique and stable in a cluster")
+	str(&o.clusterListen, "cluster-listen", "", "HOST:PORT for routes to the other nodes; setting it turns clustering on")
+	str(&o.clusterPeers, "cluster-peers", "", "comma-separated route addresses (HOST:PORT) of all nodes; this node's own may be included")
+	str(&o.clusterName, "cluster-name", "distchat", "the cluster's name; every node of a cluster uses the same")
+	num((*intValue)(&o.replicas), "replicas", "0", "copies of each message kept by the cluster (0: 3 when clustered, capped by the number of nodes; 1 alone)")
 	num((*int64Value)(&o.roomMaxMessages), "room-max-messages", "100000", "messages kept per room (0: no limit)")
 	num((*durationValue)(&o.roomMaxAge), "room-max-age", "0s", "drop messages older than this, e.g. 720h (0: keep forever)")
 	boolean(&o.syncAlways, "sync-always", "fsync every message before acknowledging it (survives power loss; slower)")
@@ -124,6 +133,21 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.roomMaxMessages < 0 || o.roomMaxAge < 0 {
 		return nil, errors.New("retention limits must not be negative")
+	}
+	if o.replicas < 0 || o.replicas > 5 {
+		return nil, errors.New("--replicas must be 0 (automatic) to 5")
+	}
+	if o.nodeName == "" {
+		return nil, errors.New("--node-name must not be empty")
+	}
+	if o.clusterListen != "" && o.natsURL != "" {
+		return nil, errors.New("--cluster-listen clusters the embedded NATS; with --nats-url the NATS cluster is external: use one or the other")
+	}
+	if o.clusterPeers != "" && o.clusterListen == "" {
+		return nil, errors.New("--cluster-peers needs --cluster-listen (this node's route address)")
+	}
+	if o.clusterListen != "" && o.store == "memory" {
+		return nil, errors.New("--store memory cannot be clustered")
 	}
 	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
 		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
@@ -208,30 +232,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return 0
-}
-
-// openBroker opens the message store the options name: the embedded NATS JetStream under
-// --data (default), an external NATS (--nats-url), or memory.
-func openBroker(ctx context.Context, o *options, log *slog.Logger) (broker.Broker, error) {
-	if o.store == "memory" {
-		log.Warn("messages are kept in memory only: a restart loses the history")
-		return broker.NewMemory(int(o.roomMaxMessages), 2*time.Minute), nil
-	}
-	jo := broker.JetStreamOptions{MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Logger: log}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if o.natsURL != "" {
-		return broker.Connect(ctx, o.natsURL, jo)
-	}
-	if err := os.MkdirAll(o.data, 0o750); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
-	}
-	start := time.Now()
-	b, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: o.data, SyncAlways: o.syncAlways, Logger: log}, jo)
-	if err == nil {
-		log.Info("message store ready", "store", "embedded NATS JetStream", "data", o.data, "took", time.Since(start).Round(time.Millisecond))
-	}
-	return b, err
 }
 
 // serveDebug serves the pprof handlers on their own listener, never on the public one.
