@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server"
+	"github.com/distchat/distchat/server/broker"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -174,13 +175,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 
-	b, err := openBroker(ctx, o, log)
+	b, bus, err := openStorage(o, log)
 	if err != nil {
 		log.Error("opening message storage", "err", err)
 		return 1
 	}
 	srv, err := server.New(server.Config{
 		Broker:          b,
+		Presence:        bus,
+		Node:            o.nodeName,
 		AllowedOrigins:  splitList(o.allowedOrigins),
 		MaxMessageBytes: o.maxMessageBytes,
 		MaxBodyBytes:    o.maxBodyBytes,
@@ -214,8 +217,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr()))
-	log.Info("started", "version", version, "addr", ln.Addr().String())
+	// Health and readiness are served from now on. The address is announced once storage
+	// is ready, or after announceWait: a clustered node waits for its peers and becomes
+	// ready when they arrive.
+	if err := waitReady(ctx, b, announceWait); err != nil && ctx.Err() == nil {
+		log.Info("not ready yet; /api/ready answers 503 until it is", "reason", err.Error())
+	}
+	if ctx.Err() == nil {
+		fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr()))
+		log.Info("started", "version", version, "addr", ln.Addr().String(), "node", o.nodeName)
+	}
 
 	select {
 	case err := <-serveErr:
@@ -232,6 +243,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// announceWait bounds how long the start waits for storage before announcing the address.
+const announceWait = 3 * time.Second
+
+// waitReady waits until b is ready, at most d or until ctx ends, and returns why it is not.
+func waitReady(ctx context.Context, b broker.Broker, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := b.Ready()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // serveDebug serves the pprof handlers on their own listener, never on the public one.

@@ -1,37 +1,58 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/presence"
 )
 
-// openBroker opens the message store the options name: the embedded NATS JetStream under
-// --data (default), an external NATS (--nats-url), or memory.
-func openBroker(ctx context.Context, o *options, log *slog.Logger) (broker.Broker, error) {
+// openStorage opens the message store the options name: the embedded NATS JetStream under
+// --data (default; clustered with --cluster-listen), an external NATS (--nats-url), or
+// memory. It returns at once: the store becomes ready in the background (a cluster waits
+// for its peers) and the node reports it on /api/ready. The presence bus is nil for a node
+// alone (no other node can exist: the embedded store without a cluster, or memory).
+func openStorage(o *options, log *slog.Logger) (broker.Broker, presence.Bus, error) {
 	if o.store == "memory" {
 		log.Warn("messages are kept in memory only: a restart loses the history")
-		return broker.NewMemory(int(o.roomMaxMessages), 2*time.Minute), nil
+		return broker.NewMemory(int(o.roomMaxMessages), broker.DefaultDedupeWindow), nil, nil
 	}
-	jo := broker.JetStreamOptions{MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Logger: log}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if o.natsURL != "" {
-		return broker.Connect(ctx, o.natsURL, jo)
+	jo := broker.JetStreamOptions{
+		MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Replicas: o.replicas, Logger: log,
 	}
-	if err := os.MkdirAll(o.data, 0o750); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
+	var (
+		b   *broker.JetStream
+		err error
+	)
+	clustered := o.clusterListen != "" || o.natsURL != ""
+	switch {
+	case o.natsURL != "":
+		b, err = broker.Connect(o.natsURL, jo)
+		log.Info("message storage: external NATS JetStream", "node", o.nodeName)
+	default:
+		eo := broker.EmbeddedOptions{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, Logger: log}
+		if o.clusterListen != "" {
+			eo.Cluster = broker.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers)}
+			log.Info("message storage: embedded NATS JetStream, clustered", "node", o.nodeName,
+				"routes", o.clusterListen, "nodes", eo.Cluster.Size(), "data", o.data)
+		} else {
+			log.Info("message storage: embedded NATS JetStream", "data", o.data)
+		}
+		b, err = broker.OpenEmbedded(eo, jo)
 	}
-	start := time.Now()
-	b, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: o.data, SyncAlways: o.syncAlways, Logger: log}, jo)
-	if err == nil {
-		log.Info("message store ready", "store", "embedded NATS JetStream", "data", o.data, "took", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		return nil, nil, err
 	}
-	return b, err
+	if !clustered {
+		return b, nil, nil
+	}
+	bus, err := presence.NewNATS(b.Conn(), presence.Options{Node: o.nodeName, Logger: log})
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return b, bus, nil
 }
 
 // defaultNodeName is the host name, which is stable and, on most networks, unique.

@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/distchat/distchat/server"
 	"github.com/distchat/distchat/server/broker"
@@ -18,13 +16,7 @@ func TestTwoNodesShareRooms(t *testing.T) {
 	ns := brokertest.StartNATS(t) // stopped after both nodes: cleanups run in reverse
 
 	node := func() *testServer {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		b, err := broker.Connect(ctx, ns.ClientURL(), broker.JetStreamOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return startServer(t, server.Config{Broker: b, RateLimit: 0})
+		return startServer(t, server.Config{Broker: brokertest.Connect(t, ns.ClientURL(), broker.JetStreamOptions{}), RateLimit: 0})
 	}
 	a, b := node(), node()
 

@@ -36,6 +36,11 @@ func (s *Server) serveWS(c echo.Context) error {
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidRoom,
 				Message: "room names are 1-64 characters a-z, 0-9, - and _"}, ""), closePolicyViolation
 		}
+		if err := s.broker.Ready(); err != nil {
+			// The client tries again later, or another node.
+			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnavailable,
+				Message: "this node cannot store messages right now (" + err.Error() + "); try again"}, ""), protocol.CloseTryAgain
+		}
 		sess, err := s.hub.Connect(conn, protocol.User{ID: newID(), Name: name}, room)
 		if err != nil {
 			return nil, nil, 1001

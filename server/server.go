@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 	"github.com/distchat/distchat/server/webui"
 	"github.com/distchat/distchat/server/ws"
@@ -45,6 +45,12 @@ type Config struct {
 	WriteWait time.Duration
 	// Broker stores and distributes messages; nil means an in-memory broker.
 	Broker broker.Broker
+	// Presence shares who is online with the other nodes; nil means this node is alone.
+	Presence presence.Bus
+	// Node is this node's name, reported by /api/health.
+	Node string
+	// ReadTimeout bounds one storage read (default 5 s).
+	ReadTimeout time.Duration
 	// UI is the built web app (web/dist); nil serves a placeholder page.
 	UI fs.FS
 	// Version is reported by /api/health and welcome.
@@ -99,11 +105,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, stopTidy: make(chan struct{})}
 
-	h, err := hub.New(hub.Config{
+	s.hub = hub.New(hub.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		RateLimit:     cfg.RateLimit,
 		RateBurst:     cfg.RateBurst,
 		FlushInterval: cfg.FlushInterval,
+		ReadTimeout:   cfg.ReadTimeout,
 		Version:       cfg.Version,
 		Limits: protocol.Limits{
 			MaxMessageBytes: cfg.MaxMessageBytes,
@@ -111,11 +118,7 @@ func New(cfg Config) (*Server, error) {
 			Rate:            cfg.RateLimit,
 			Burst:           cfg.RateBurst,
 		},
-	}, cfg.Broker, cfg.Logger)
-	if err != nil {
-		return nil, fmt.Errorf("starting hub: %w", err)
-	}
-	s.hub = h
+	}, cfg.Broker, cfg.Presence, cfg.Logger)
 	s.ws = ws.NewServer(ws.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		SendQueue:       cfg.SendQueue,
@@ -160,6 +163,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wsErr := s.ws.Shutdown(ctx)
 	httpErr := <-httpDone
 	s.hub.Close()
+	if bus, ok := s.cfg.Presence.(interface{ Stop() }); ok {
+		bus.Stop()
+	}
 	brokerErr := s.broker.Close()
 	return errors.Join(httpErr, wsErr, brokerErr)
 }
@@ -172,6 +178,7 @@ func (s *Server) routes() *echo.Echo {
 
 	api := e.Group("/api")
 	api.GET("/health", s.health)
+	api.GET("/ready", s.ready)
 	api.GET("/rooms", s.rooms)
 	api.Any("/*", func(c echo.Context) error {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + c.Request().URL.Path})
@@ -202,12 +209,30 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// health is the liveness answer: the process serves HTTP. It also reports what this node
+// carries (its live rooms and messages) and whether storage is ready.
 func (s *Server) health(c echo.Context) error {
+	storage := "ok"
+	if err := s.broker.Ready(); err != nil {
+		storage = err.Error()
+	}
 	return c.JSON(http.StatusOK, map[string]any{
 		"status":      "ok",
 		"version":     s.cfg.Version,
+		"node":        s.cfg.Node,
 		"connections": s.ws.Count(),
+		"storage":     storage,
+		"broker":      s.broker.Stats(),
 	})
+}
+
+// ready answers 200 when this node can store and deliver messages, 503 with the reason
+// otherwise: load balancers send people only to ready nodes.
+func (s *Server) ready(c echo.Context) error {
+	if err := s.broker.Ready(); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (s *Server) rooms(c echo.Context) error {

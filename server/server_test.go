@@ -951,7 +951,7 @@ func TestBadRequestsAreAnsweredAndKeepTheConnection(t *testing.T) {
 			t.Errorf("%s: got %s, want code %q, ref %q and a message", tc.name, e, tc.code, tc.ref)
 		}
 		// The connection stays open and usable.
-		c.publish(fmt.Sprintf("still here %d", i), fmt.Sprint("ok-", i))
+		c.publish(fmt.Sprintf("still here %d", i), fmt.Sprint("ok-", i), "presence")
 	}
 }
 
@@ -1494,7 +1494,7 @@ func TestHTTP(t *testing.T) {
 		body         string // substring
 	}{
 		{"GET", "/api/health", 200, "application/json", "", `"status":"ok"`},
-		{"GET", "/api/rooms", 200, "application/json", "", `{"rooms":[{"name":"general","members":0}]}`},
+		{"GET", "/api/rooms", 200, "application/json", "", `{"rooms":[{"name":"general","members":0,"messages":0}]}`},
 		{"GET", "/api/nope", 404, "application/json", "", `"error"`},
 		{"POST", "/api/nope", 404, "application/json", "", `"error"`},
 		{"GET", "/", 200, "text/html", "no-cache", index},

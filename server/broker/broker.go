@@ -1,7 +1,7 @@
-// Package broker stores room messages and delivers them to every node in order. The hub
-// talks to it through the Broker interface; Memory keeps everything in this process (tests,
-// development), JetStream keeps it in NATS JetStream (the default, durable and shared by
-// every node of a cluster).
+// Package broker stores room messages and delivers them, in order, to the nodes that serve
+// the room. The hub talks to it through the Broker interface; Memory keeps everything in this
+// process (tests, development), JetStream keeps it in NATS JetStream (the default, durable
+// and shared by every node of a cluster).
 package broker
 
 import (
@@ -11,29 +11,41 @@ import (
 	"github.com/distchat/distchat/server/protocol"
 )
 
-// ErrClosed is returned by a broker after Close.
-var ErrClosed = errors.New("broker: closed")
+// Errors returned by brokers.
+var (
+	// ErrClosed is returned by a broker after Close.
+	ErrClosed = errors.New("broker: closed")
+	// ErrUnavailable means storage cannot take or serve messages right now (starting up,
+	// no quorum, a publish that was not acknowledged in time). Trying again later may work.
+	ErrUnavailable = errors.New("broker: storage unavailable")
+)
 
 // Broker is what the hub needs from storage and distribution. Implementations must be safe
 // for concurrent use and keep these guarantees:
 //
-//   - Publish returns only after the message is stored (durably, for a durable broker). It
-//     fills in Seq and TS (and ID when empty). Seq is strictly increasing per room, not
-//     necessarily contiguous.
+//   - Publish does not wait for storage: it calls done exactly once, when the message is
+//     stored (durably, for a durable broker) or has failed, within the broker's publish
+//     timeout, never later. done may run before Publish returns and on any goroutine; it
+//     must not block. A stored message has Seq, TS and ID filled in. Seq is strictly
+//     increasing per room, not necessarily contiguous, and ID is unique across rooms.
+//     Publishes are pipelined: the next may start before the previous one is stored. A
+//     failed publish may still have been stored; publishing again with the same dedupe
+//     key stores it at most once.
 //   - Publish with a non-empty dedupe key that was already used for a stored message in the
-//     same room, within the broker's dedupe window, stores nothing and returns the original
-//     message's Seq and ID with dup=true.
-//   - Subscribe's handler sees every message stored after Subscribe returned, exactly once,
-//     in Seq order per room, from one goroutine at a time. It may also see messages stored
-//     shortly before; callers drop those by Seq.
+//     same room, within the broker's dedupe window, stores nothing and reports the
+//     original message's Seq and ID with dup=true.
+//   - Subscribe delivers every message of one room with Seq > after, whether stored before
+//     or after the call, exactly once and in Seq order (filling any gap in live delivery
+//     from storage), until stop is called or the broker is closed. fn is called from one
+//     goroutine at a time per subscription; it must not block.
 //   - Before and After read stored messages, oldest first, and report whether more messages
-//     remain beyond the page in the direction read.
+//     remain beyond the page in the direction read. They cost a few round trips to storage
+//     per page, whatever the page size or the size of the store.
 type Broker interface {
-	// Publish stores m in m.Room and returns the stored message.
-	Publish(ctx context.Context, m protocol.Message, dedupeKey string) (stored protocol.Message, dup bool, err error)
-	// Subscribe calls fn for every stored message until the returned stop function is
-	// called or the broker is closed.
-	Subscribe(fn func(protocol.Message)) (stop func(), err error)
+	// Publish starts storing m in m.Room and reports the outcome to done.
+	Publish(m protocol.Message, dedupeKey string, done Done)
+	// Subscribe delivers room's messages after seq after to fn.
+	Subscribe(room string, after uint64, fn func([]protocol.Message)) (stop func(), err error)
 	// Before returns up to limit messages of room with Seq < before (before 0: the latest),
 	// oldest first, and whether older messages remain.
 	Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error)
@@ -41,7 +53,36 @@ type Broker interface {
 	// newer messages remain.
 	After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error)
 	// Rooms lists the rooms that have stored messages.
-	Rooms(ctx context.Context) ([]string, error)
-	// Close stops deliveries and releases resources. Publishes in flight finish first.
+	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// Ready returns nil when the broker can store and deliver messages, or why it cannot.
+	Ready() error
+	// Stats reports what this node's broker carries, for health checks and tests.
+	Stats() Stats
+	// Close stops deliveries, fails publishes still waiting for storage with ErrClosed, and
+	// releases resources.
 	Close() error
+}
+
+// Done receives the outcome of a Publish: the stored message (or the original one, with
+// dup, when the dedupe key was seen before), or an error.
+type Done func(stored protocol.Message, dup bool, err error)
+
+// RoomInfo describes a room in storage.
+type RoomInfo struct {
+	Name string
+	// Messages is how many entries the room holds in storage.
+	Messages uint64
+}
+
+// Stats counts what a node's broker carries.
+type Stats struct {
+	// LiveRooms is how many rooms this node receives live messages for.
+	LiveRooms int `json:"live_rooms"`
+	// LiveMessages counts the live messages this node received since it started (gap fills
+	// from storage excluded).
+	LiveMessages uint64 `json:"live_messages"`
+	// GapFills counts the times a room's live delivery was completed from storage.
+	GapFills uint64 `json:"gap_fills"`
+	// ReadRequests counts the requests made to storage to read messages.
+	ReadRequests uint64 `json:"read_requests"`
 }

@@ -4,6 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -13,20 +18,61 @@ import (
 type EmbeddedOptions struct {
 	// DataDir holds JetStream's files (NATS puts them in DataDir/jetstream).
 	DataDir string
-	// ServerName names this node; empty picks one.
+	// ServerName names this node; empty picks one. In a cluster it must be unique and must
+	// never change: JetStream knows its peers by name.
 	ServerName string
 	// SyncAlways makes JetStream fsync every write: acknowledged messages then survive a
 	// power loss, not only a crash of the process, at a cost in throughput.
 	SyncAlways bool
+	// Cluster, when its Listen is set, joins this server to the other nodes' servers with
+	// routes and runs JetStream clustered.
+	Cluster ClusterOptions
 	// Logger receives the server's warnings and errors.
 	Logger *slog.Logger
 }
 
+// ClusterOptions configure the routes between the embedded servers of a cluster.
+type ClusterOptions struct {
+	// Name is the cluster's name, the same on every node.
+	Name string
+	// Listen is this node's route address (HOST:PORT).
+	Listen string
+	// Advertise is the route address the other nodes use to reach this one, when it is not
+	// Listen (behind NAT, in containers).
+	Advertise string
+	// Peers are the route addresses of all nodes; this node's own may be among them.
+	Peers []string
+}
+
+// Enabled reports whether clustering is on.
+func (c ClusterOptions) Enabled() bool { return c.Listen != "" }
+
+// Size is the number of nodes the cluster is configured with: the distinct peers, this
+// node included.
+func (c ClusterOptions) Size() int {
+	if !c.Enabled() {
+		return 1
+	}
+	own := c.Listen
+	if c.Advertise != "" {
+		own = c.Advertise
+	}
+	seen := map[string]bool{own: true}
+	for _, p := range c.Peers {
+		seen[p] = true
+	}
+	return len(seen)
+}
+
 // StartEmbedded starts a NATS server with JetStream file storage inside this process. It
-// listens on no port: distchat talks to it in-process.
+// listens on no client port: distchat talks to it in-process. Clustered, it listens for
+// routes on Cluster.Listen and connects to the peers.
 func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("embedded NATS needs a data directory")
+	}
+	if err := checkWritable(o.DataDir); err != nil {
+		return nil, err
 	}
 	opts := &server.Options{
 		ServerName: o.ServerName,
@@ -35,6 +81,28 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		DontListen: true,
 		NoSigs:     true,
 		SyncAlways: o.SyncAlways,
+	}
+	if c := o.Cluster; c.Enabled() {
+		if o.ServerName == "" {
+			return nil, errors.New("a clustered node needs a name")
+		}
+		host, port, err := splitHostPort(c.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("cluster listen address %q: %w", c.Listen, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port, Advertise: c.Advertise}
+		// JetStream's cluster name is the route cluster's; every node gets the same full
+		// list of routes (its own is recognised and ignored), which also tells a new cluster
+		// how many peers to expect before it elects a leader.
+		for _, p := range c.Peers {
+			if _, _, err := splitHostPort(p); err != nil {
+				return nil, fmt.Errorf("cluster peer %q: %w", p, err)
+			}
+			opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: p})
+		}
+		if len(opts.Routes) == 0 {
+			opts.Routes = []*url.URL{{Scheme: "nats-route", Host: c.Listen}}
+		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -49,6 +117,35 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded NATS did not start (data directory %s)", o.DataDir)
 	}
 	return ns, nil
+}
+
+// checkWritable fails at once, with the real cause, when dir cannot hold the store.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(filepath.Clean(name))
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not 1-65535", p)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
 }
 
 // natsLogger forwards the NATS server's log lines to slog. Notices are debug-level:

@@ -2,13 +2,9 @@ package broker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,41 +13,59 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
-
-	"github.com/distchat/distchat/server/protocol"
 )
 
 // JetStreamOptions configure the stream that holds every room.
 type JetStreamOptions struct {
 	// Stream is the stream's name (default "DISTCHAT").
 	Stream string
-	// SubjectPrefix is prepended to room names (default "distchat.room.").
+	// SubjectPrefix is prepended to room names for stored messages (default
+	// "distchat.room.").
 	SubjectPrefix string
+	// LivePrefix is prepended to room names for the copies of stored messages that the
+	// stream republishes for live delivery (default "distchat.live.").
+	LivePrefix string
 	// MaxMsgsPerRoom keeps at most this many messages per room (0: no limit).
 	MaxMsgsPerRoom int64
 	// MaxAge drops messages older than this (0: keep forever).
 	MaxAge time.Duration
 	// DedupeWindow is how long a message's dedupe key is remembered (default 2 minutes).
 	DedupeWindow time.Duration
-	// Replicas is the stream's replication factor in a cluster (default 1).
+	// Replicas is how many copies of the stream a cluster keeps; 0 picks 3 when the NATS
+	// servers are clustered (fewer when there are fewer servers) and 1 otherwise. A start
+	// never lowers the replicas of an existing stream.
 	Replicas int
-	// Logger receives errors of the delivery feed.
+	// PublishTimeout bounds storing one message (default 1 s): a publish not acknowledged
+	// by then fails with ErrUnavailable.
+	PublishTimeout time.Duration
+	// Logger receives the broker's start-up and trouble reports.
 	Logger *slog.Logger
 }
 
+// Defaults of JetStreamOptions.
+const (
+	DefaultStream         = "DISTCHAT"
+	DefaultSubjectPrefix  = "distchat.room."
+	DefaultLivePrefix     = "distchat.live."
+	DefaultDedupeWindow   = 2 * time.Minute
+	DefaultPublishTimeout = time.Second
+)
+
 func (o JetStreamOptions) withDefaults() JetStreamOptions {
 	if o.Stream == "" {
-		o.Stream = "DISTCHAT"
+		o.Stream = DefaultStream
 	}
 	if o.SubjectPrefix == "" {
-		o.SubjectPrefix = "distchat.room."
+		o.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if o.LivePrefix == "" {
+		o.LivePrefix = DefaultLivePrefix
 	}
 	if o.DedupeWindow <= 0 {
-		o.DedupeWindow = 2 * time.Minute
+		o.DedupeWindow = DefaultDedupeWindow
 	}
-	if o.Replicas <= 0 {
-		o.Replicas = 1
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = DefaultPublishTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -59,72 +73,88 @@ func (o JetStreamOptions) withDefaults() JetStreamOptions {
 	return o
 }
 
+// Timing of the broker's background work.
+const (
+	// probeEvery is how often readiness is checked against the stream's leader.
+	probeEvery = time.Second
+	// probeTimeout bounds one readiness check.
+	probeTimeout = time.Second
+	// waitLogEvery spaces the "still waiting" lines while storage is not there yet.
+	waitLogEvery = 5 * time.Second
+	// bootstrapRetry is the pause between two attempts to set up the stream.
+	bootstrapRetry = 500 * time.Millisecond
+)
+
 // JetStream is a Broker on NATS JetStream: one stream, one subject per room, the stream's
-// sequence as each message's seq. Every node runs one ordered consumer over all rooms (the
-// feed), which delivers live messages and keeps a per-room index of sequences that history
-// reads page through.
+// sequence as each message's seq. The stream republishes every stored message to a live
+// subject per room; a node subscribes to the live subjects of the rooms it serves and
+// nothing else (see live.go). History is read with batched direct gets (read.go).
+//
+// Opening returns at once; the stream is set up in the background, retried until the
+// cluster has elected its leaders, and Ready reports when the broker can store and deliver.
 type JetStream struct {
-	opts   JetStreamOptions
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	feed   jetstream.ConsumeContext
+	opts JetStreamOptions
+	nc   *nats.Conn
+	js   jetstream.JetStream
 	// embedded is the in-process NATS server this broker owns, if any.
 	embedded *server.Server
 
-	mu    sync.RWMutex
-	index map[string][]uint64 // per room: stream sequences, ascending
+	// ctx ends when the broker closes; every background call uses it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background goroutines
 
-	subsMu  sync.Mutex
-	subs    atomic.Pointer[[]*jsSub]
-	closed  atomic.Bool
-	closeMu sync.Mutex
+	// bootstrapped is closed once the stream exists (with this node's settings); stream is
+	// set before.
+	bootstrapped chan struct{}
+	stream       jetstream.Stream
+	notReady     atomic.Pointer[error] // nil: ready
+	leader       atomic.Pointer[string]
+
+	pubs   sync.Map // *nats.Msg -> *publication, for the async ack callbacks
+	reads  atomic.Uint64
+	live   *liveSet
+	closed atomic.Bool
 }
-
-type jsSub struct{ fn func(protocol.Message) }
 
 var _ Broker = (*JetStream)(nil)
 
-// storedMessage is a message's payload in the stream. Room and seq come from the subject
-// and the stream sequence.
-type storedMessage struct {
-	ID   string        `json:"id"`
-	From protocol.User `json:"from"`
-	Body string        `json:"body"`
-	TS   int64         `json:"ts"`
-	Ref  string        `json:"ref,omitempty"`
-}
-
 // OpenEmbedded starts a NATS server with JetStream inside this process and a broker on it.
-// Close stops both.
-func OpenEmbedded(ctx context.Context, eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
+// It returns once the server runs; the stream is set up in the background (a cluster may
+// wait for its peers). Close stops both.
+func OpenEmbedded(eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
 	ns, err := StartEmbedded(eo)
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("distchat"))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("distchat"), nats.MaxReconnects(-1))
 	if err != nil {
 		ns.Shutdown()
+		ns.WaitForShutdown()
 		return nil, fmt.Errorf("connecting to embedded NATS: %w", err)
 	}
-	b, err := NewJetStream(ctx, nc, o)
+	if o.Replicas == 0 {
+		o.Replicas = min(3, eo.Cluster.Size())
+	}
+	b, err := newJetStream(nc, o, ns)
 	if err != nil {
 		nc.Close()
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		return nil, err
 	}
-	b.embedded = ns
 	return b, nil
 }
 
-// Connect opens a broker on an external NATS server or cluster at url.
-func Connect(ctx context.Context, url string, o JetStreamOptions) (*JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name("distchat"), nats.MaxReconnects(-1))
+// Connect opens a broker on an external NATS server or cluster at url (several URLs
+// separated by commas). A server that cannot be reached yet is retried in the background:
+// the broker is not ready meanwhile.
+func Connect(url string, o JetStreamOptions) (*JetStream, error) {
+	nc, err := nats.Connect(url, nats.Name("distchat"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(url), err)
 	}
-	b, err := NewJetStream(ctx, nc, o)
+	b, err := NewJetStream(nc, o)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -143,17 +173,71 @@ func redactURL(u string) string {
 	return u
 }
 
-// NewJetStream creates or updates the stream on nc, indexes what it holds and starts the
-// feed. The broker owns nc and closes it.
-func NewJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions) (*JetStream, error) {
+// NewJetStream returns a broker on nc and sets the stream up in the background. The broker
+// owns nc and closes it.
+func NewJetStream(nc *nats.Conn, o JetStreamOptions) (*JetStream, error) {
+	return newJetStream(nc, o, nil)
+}
+
+func newJetStream(nc *nats.Conn, o JetStreamOptions, embedded *server.Server) (*JetStream, error) {
 	o = o.withDefaults()
-	js, err := jetstream.New(nc)
+	b := &JetStream{opts: o, nc: nc, embedded: embedded, bootstrapped: make(chan struct{})}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncTimeout(o.PublishTimeout),
+		jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
+		jetstream.WithPublishAsyncAckHandler(b.onAck),
+		jetstream.WithPublishAsyncErrHandler(b.onPublishError),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	b := &JetStream{opts: o, nc: nc, js: js, index: make(map[string][]uint64)}
-	b.subs.Store(&[]*jsSub{})
-	cfg := jetstream.StreamConfig{
+	b.js = js
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.setNotReady(errors.New("starting: setting up the message stream"))
+	b.live = newLiveSet(b)
+	nc.SetReconnectHandler(func(*nats.Conn) {
+		o.Logger.Info("reconnected to NATS", "server", nc.ConnectedUrlRedacted())
+		b.live.catchUpAll()
+	})
+	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) {
+		if !b.closed.Load() {
+			o.Logger.Warn("disconnected from NATS", "err", err)
+		}
+	})
+	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && strings.HasPrefix(sub.Subject, o.LivePrefix) {
+			// Live messages were dropped: the rooms fill the gap from storage.
+			o.Logger.Warn("live delivery fell behind; catching up from storage")
+			b.live.catchUpAll()
+			return
+		}
+		o.Logger.Warn("NATS", "err", err)
+	})
+	b.wg.Add(2)
+	go func() {
+		defer b.wg.Done()
+		b.live.dispatch()
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.bootstrap()
+	}()
+	return b, nil
+}
+
+// maxPendingPublishes bounds the publishes of this node waiting for their acks; beyond it
+// publishing stalls briefly, then fails.
+const maxPendingPublishes = 1 << 16
+
+func (b *JetStream) subject(room string) string { return b.opts.SubjectPrefix + room }
+func (b *JetStream) liveSubject(room string) string {
+	return b.opts.LivePrefix + room
+}
+
+// streamConfig is the stream as this node wants it, with replicas r.
+func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
+	o := b.opts
+	return jetstream.StreamConfig{
 		Name:              o.Stream,
 		Description:       "distchat rooms: one subject per room",
 		Subjects:          []string{o.SubjectPrefix + "*"},
@@ -162,340 +246,243 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions) (*JetS
 		MaxMsgsPerSubject: o.MaxMsgsPerRoom,
 		MaxAge:            o.MaxAge,
 		Duplicates:        o.DedupeWindow,
-		Replicas:          o.Replicas,
+		Replicas:          r,
 		AllowDirect:       true,
 		Discard:           jetstream.DiscardOld,
+		// Every stored message is sent on at once to the room's live subject, with its
+		// sequence and the room's previous sequence in headers: nodes subscribe to the
+		// rooms they serve and detect gaps.
+		RePublish: &jetstream.RePublish{
+			Source:      o.SubjectPrefix + "*",
+			Destination: o.LivePrefix + "{{wildcard(1)}}",
+		},
 	}
-	if b.stream, err = retry(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return js.CreateOrUpdateStream(ctx, cfg)
-	}); err != nil {
-		return nil, fmt.Errorf("creating stream %s: %w", o.Stream, err)
-	}
-	last, err := b.buildIndex(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("indexing stream %s: %w", o.Stream, err)
-	}
-	if err := b.startFeed(ctx, last); err != nil {
-		return nil, fmt.Errorf("starting the feed: %w", err)
-	}
-	return b, nil
 }
 
-// retry calls f with a short timeout until it succeeds or ctx ends: a JetStream cluster may
-// still be electing its leaders.
-func retry[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+// bootstrap sets the stream up, retrying until the cluster can take it, then watches
+// readiness until the broker closes.
+func (b *JetStream) bootstrap() {
+	log := b.opts.Logger
+	start := time.Now()
+	var lastLog time.Time
 	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err := f(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return v, err
+		err := b.ensureStream()
+		if err == nil {
+			break
+		}
+		if b.ctx.Err() != nil {
+			return
+		}
+		err = fmt.Errorf("starting: %w", err)
+		b.setNotReady(err)
+		if time.Since(lastLog) >= waitLogEvery {
+			lastLog = time.Now()
+			log.Info("waiting for message storage", "reason", err.Error(), "waited", time.Since(start).Round(time.Second))
+		}
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(bootstrapRetry):
+		}
+	}
+	close(b.bootstrapped)
+	log.Info("message storage ready", "stream", b.opts.Stream, "took", time.Since(start).Round(time.Millisecond))
+	b.probeLoop()
+}
+
+// ensureStream creates the stream or brings an existing one to this node's settings,
+// never lowering its replicas, and checks that it has a leader.
+func (b *JetStream) ensureStream() error {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if !b.nc.IsConnected() {
+		return errors.New("not connected to NATS yet")
+	}
+	want := b.opts.Replicas
+	if want == 0 {
+		want = b.clusterSize()
+	}
+	s, err := b.js.Stream(ctx, b.opts.Stream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		cfg := b.streamConfig(want)
+		if _, err := b.js.CreateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("creating stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
+		}
+		b.opts.Logger.Info("created the message stream", "stream", cfg.Name, "replicas", cfg.Replicas)
+	case err != nil:
+		return fmt.Errorf("JetStream is not available yet (a cluster elects its leaders once a majority of its nodes is up): %w", err)
+	default:
+		have := s.CachedInfo().Config
+		cfg := b.streamConfig(max(have.Replicas, want))
+		if needsUpdate(have, cfg) {
+			if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
+				return fmt.Errorf("updating stream %s: %w", cfg.Name, err)
+			}
+			b.opts.Logger.Info("updated the message stream", "stream", cfg.Name, "replicas", cfg.Replicas)
+		}
+	}
+	s, err = b.js.Stream(ctx, b.opts.Stream)
+	if err != nil {
+		return fmt.Errorf("no answer from the stream's leader: %w", err)
+	}
+	if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+		return fmt.Errorf("stream %s has no leader yet", b.opts.Stream)
+	}
+	b.stream = s
+	return nil
+}
+
+// clusterSize is how many NATS servers the cluster has, as far as this connection knows:
+// 1 when the server is not clustered, else capped at 3.
+func (b *JetStream) clusterSize() int {
+	if b.nc.ConnectedClusterName() == "" {
+		return 1
+	}
+	return min(3, max(len(b.nc.Servers()), 1+len(b.nc.DiscoveredServers())))
+}
+
+// needsUpdate reports whether the stream's configuration differs from this node's in what
+// this node sets.
+func needsUpdate(have, want jetstream.StreamConfig) bool {
+	rp := func(r *jetstream.RePublish) string {
+		if r == nil {
+			return ""
+		}
+		return r.Source + ">" + r.Destination
+	}
+	return have.Replicas != want.Replicas || have.MaxMsgsPerSubject != want.MaxMsgsPerSubject ||
+		have.MaxAge != want.MaxAge || have.Duplicates != want.Duplicates || !have.AllowDirect ||
+		rp(have.RePublish) != rp(want.RePublish)
+}
+
+// streamInfo asks the stream's leader for the stream's state.
+func (b *JetStream) streamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
+	s, err := b.js.Stream(ctx, b.opts.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("no answer from the stream's leader: %w", err)
+	}
+	return s.CachedInfo(), nil
+}
+
+// probeLoop checks once a second that the stream answers and has a leader. When its
+// leader changes, messages stored during the election may not have been republished, so
+// the live rooms catch up from storage.
+func (b *JetStream) probeLoop() {
+	b.probe()
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+			b.probe()
+		}
+	}
+}
+
+func (b *JetStream) probe() {
+	if !b.nc.IsConnected() {
+		b.setNotReady(errors.New("not connected to NATS"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, probeTimeout)
+	defer cancel()
+	info, err := b.streamInfo(ctx)
+	if err == nil && info.Cluster != nil && info.Cluster.Leader == "" {
+		err = errors.New("the message stream has no leader (fewer than a majority of its replicas are reachable)")
+	}
+	if err != nil {
+		if b.ctx.Err() == nil {
+			b.setNotReady(err)
+		}
+		return
+	}
+	leader := ""
+	if info.Cluster != nil {
+		leader = info.Cluster.Leader
+	}
+	if prev := b.leader.Swap(&leader); prev != nil && *prev != leader {
+		b.opts.Logger.Info("message stream has a new leader", "leader", leader, "was", *prev)
+		b.live.catchUpAll()
+	}
+	if b.notReady.Load() != nil {
+		b.opts.Logger.Info("message storage available", "leader", leader)
+	}
+	b.notReady.Store(nil)
+}
+
+func (b *JetStream) setNotReady(err error) {
+	if prev := b.notReady.Swap(&err); prev == nil && b.isBootstrapped() {
+		b.opts.Logger.Warn("message storage unavailable", "reason", err.Error())
+	}
+}
+
+func (b *JetStream) isBootstrapped() bool {
+	select {
+	case <-b.bootstrapped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Ready implements Broker.
+func (b *JetStream) Ready() error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if p := b.notReady.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// WaitReady blocks until the broker is ready or ctx ends (for tests and tools).
+func (b *JetStream) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := b.Ready()
+		if err == nil || errors.Is(err, ErrClosed) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return v, err
-		case <-time.After(250 * time.Millisecond):
+			return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		case <-t.C:
 		}
 	}
 }
 
-func (b *JetStream) subject(room string) string { return b.opts.SubjectPrefix + room }
+// Conn is the broker's NATS connection, shared with presence.
+func (b *JetStream) Conn() *nats.Conn { return b.nc }
 
-// buildIndex reads the sequence of every stored message (headers only) and returns the
-// last sequence indexed; the feed starts after it.
-func (b *JetStream) buildIndex(ctx context.Context) (uint64, error) {
-	info, err := b.stream.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	last := info.State.LastSeq
-	if info.State.Msgs == 0 {
-		return last, nil
-	}
-	cons, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{b.opts.SubjectPrefix + "*"},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		HeadersOnly:    true,
-	})
-	if err != nil {
-		return 0, err
-	}
-	var once sync.Once
-	done := make(chan struct{})
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		md, err := msg.Metadata()
-		if err != nil {
-			return
-		}
-		seq := md.Sequence.Stream
-		if seq <= last {
-			room := strings.TrimPrefix(msg.Subject(), b.opts.SubjectPrefix)
-			b.mu.Lock()
-			b.index[room] = append(b.index[room], seq)
-			b.mu.Unlock()
-		}
-		if seq >= last || md.NumPending == 0 {
-			once.Do(func() { close(done) })
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	defer cc.Stop()
-	select {
-	case <-done:
-		return last, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
+// Stats implements Broker.
+func (b *JetStream) Stats() Stats {
+	st := b.live.stats()
+	st.ReadRequests = b.reads.Load()
+	return st
 }
 
-// startFeed delivers every message stored after sequence last, in stream order.
-func (b *JetStream) startFeed(ctx context.Context, last uint64) error {
-	cons, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{b.opts.SubjectPrefix + "*"},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    last + 1,
-	})
-	if err != nil {
-		return err
-	}
-	b.feed, err = cons.Consume(b.deliver, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if !b.closed.Load() {
-			b.opts.Logger.Warn("message feed", "err", err)
-		}
-	}))
-	return err
-}
-
-// deliver runs for every stored message, in stream order, on the feed's goroutine.
-func (b *JetStream) deliver(msg jetstream.Msg) {
-	md, err := msg.Metadata()
-	if err != nil {
-		return
-	}
-	m, err := b.decode(msg.Subject(), md.Sequence.Stream, msg.Data())
-	if err != nil {
-		b.opts.Logger.Warn("skipping undecodable message", "subject", msg.Subject(), "seq", md.Sequence.Stream, "err", err)
-		return
-	}
-	b.remember(m.Room, m.Seq)
-	for _, s := range *b.subs.Load() {
-		s.fn(m)
-	}
-}
-
-// remember adds seq to a room's index. Both Publish (so that a reader sees its own write at
-// once) and the feed (for every node's messages) add, so it ignores what it already has.
-func (b *JetStream) remember(room string, seq uint64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	idx := b.index[room]
-	n := len(idx)
-	switch {
-	case n == 0 || idx[n-1] < seq:
-		idx = append(idx, seq)
-	default:
-		i := sort.Search(n, func(i int) bool { return idx[i] >= seq })
-		if idx[i] == seq {
-			return
-		}
-		idx = append(idx, 0)
-		copy(idx[i+1:], idx[i:])
-		idx[i] = seq
-	}
-	// Retention drops the oldest messages; trim the index now and then so it does not grow
-	// without bound (reads drop whatever else retention removed).
-	if max := int(b.opts.MaxMsgsPerRoom); max > 0 && len(idx) > 2*max {
-		idx = append(idx[:0:0], idx[len(idx)-max:]...)
-	}
-	b.index[room] = idx
-}
-
-func (b *JetStream) decode(subject string, seq uint64, data []byte) (protocol.Message, error) {
-	var sm storedMessage
-	if err := json.Unmarshal(data, &sm); err != nil {
-		return protocol.Message{}, err
-	}
-	return protocol.Message{
-		Room: strings.TrimPrefix(subject, b.opts.SubjectPrefix),
-		Seq:  seq, ID: sm.ID, From: sm.From, Body: sm.Body, TS: sm.TS, Ref: sm.Ref,
-	}, nil
-}
-
-// Publish implements Broker. The message is acknowledged by JetStream, and so written to
-// its store, before Publish returns.
-func (b *JetStream) Publish(ctx context.Context, m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
-	if b.closed.Load() {
-		return protocol.Message{}, false, ErrClosed
-	}
-	if m.ID == "" {
-		m.ID = nuid.Next()
-	}
-	m.TS = time.Now().UnixMilli()
-	data, err := json.Marshal(storedMessage{ID: m.ID, From: m.From, Body: m.Body, TS: m.TS, Ref: m.Ref})
-	if err != nil {
-		return protocol.Message{}, false, err
-	}
-	msg := nats.NewMsg(b.subject(m.Room))
-	msg.Data = data
-	if dedupeKey != "" {
-		sum := sha256.Sum256([]byte(m.Room + "\x00" + dedupeKey))
-		msg.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:16]))
-	}
-	ack, err := b.js.PublishMsg(ctx, msg)
-	if err != nil && dedupeKey != "" && ctx.Err() == nil && !b.closed.Load() {
-		// With a dedupe key a retry cannot store the message twice.
-		ack, err = retry(ctx, func(ctx context.Context) (*jetstream.PubAck, error) { return b.js.PublishMsg(ctx, msg) })
-	}
-	if err != nil {
-		if b.closed.Load() {
-			return protocol.Message{}, false, ErrClosed
-		}
-		return protocol.Message{}, false, fmt.Errorf("publishing to %s: %w", msg.Subject, err)
-	}
-	if ack.Duplicate {
-		raw, err := b.stream.GetMsg(ctx, ack.Sequence)
-		if err != nil {
-			return protocol.Message{}, false, fmt.Errorf("reading the original of a duplicate: %w", err)
-		}
-		orig, err := b.decode(raw.Subject, raw.Sequence, raw.Data)
-		return orig, true, err
-	}
-	m.Seq = ack.Sequence
-	b.remember(m.Room, m.Seq)
-	return m, false, nil
-}
-
-// Subscribe implements Broker.
-func (b *JetStream) Subscribe(fn func(protocol.Message)) (func(), error) {
-	if b.closed.Load() {
-		return nil, ErrClosed
-	}
-	s := &jsSub{fn: fn}
-	b.subsMu.Lock()
-	list := append(append([]*jsSub(nil), *b.subs.Load()...), s)
-	b.subs.Store(&list)
-	b.subsMu.Unlock()
-	return func() {
-		b.subsMu.Lock()
-		defer b.subsMu.Unlock()
-		var list []*jsSub
-		for _, o := range *b.subs.Load() {
-			if o != s {
-				list = append(list, o)
-			}
-		}
-		b.subs.Store(&list)
-	}, nil
-}
-
-// Before implements Broker.
-func (b *JetStream) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
-	return b.page(ctx, room, func(idx []uint64) (int, int) {
-		end := len(idx)
-		if before > 0 {
-			end = sort.Search(len(idx), func(i int) bool { return idx[i] >= before })
-		}
-		return max(end-limit, 0), end
-	}, false)
-}
-
-// After implements Broker.
-func (b *JetStream) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
-	return b.page(ctx, room, func(idx []uint64) (int, int) {
-		start := sort.Search(len(idx), func(i int) bool { return idx[i] > after })
-		return start, min(start+limit, len(idx))
-	}, true)
-}
-
-// page reads the messages at idx[start:end] of a room's index. Messages removed by
-// retention are dropped from the index and the page is computed again.
-func (b *JetStream) page(ctx context.Context, room string, bounds func([]uint64) (int, int), forward bool) ([]protocol.Message, bool, error) {
-	if b.closed.Load() {
-		return nil, false, ErrClosed
-	}
-	for {
-		b.mu.RLock()
-		idx := b.index[room]
-		start, end := bounds(idx)
-		seqs := append([]uint64(nil), idx[start:end]...)
-		more := start > 0
-		if forward {
-			more = end < len(idx)
-		}
-		b.mu.RUnlock()
-
-		out := make([]protocol.Message, 0, len(seqs))
-		var gone []uint64
-		for _, seq := range seqs {
-			raw, err := b.stream.GetMsg(ctx, seq)
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				gone = append(gone, seq)
-				continue
-			}
-			if err != nil {
-				return nil, false, fmt.Errorf("reading message %d: %w", seq, err)
-			}
-			m, err := b.decode(raw.Subject, raw.Sequence, raw.Data)
-			if err != nil {
-				gone = append(gone, seq)
-				continue
-			}
-			out = append(out, m)
-		}
-		if len(gone) == 0 {
-			return out, more, nil
-		}
-		b.forget(room, gone)
-	}
-}
-
-// forget removes sequences that retention deleted from a room's index.
-func (b *JetStream) forget(room string, gone []uint64) {
-	drop := make(map[uint64]bool, len(gone))
-	for _, s := range gone {
-		drop[s] = true
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	idx := b.index[room]
-	kept := idx[:0:0]
-	for _, s := range idx {
-		if !drop[s] {
-			kept = append(kept, s)
-		}
-	}
-	b.index[room] = kept
-}
-
-// Rooms implements Broker.
-func (b *JetStream) Rooms(ctx context.Context) ([]string, error) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	out := make([]string, 0, len(b.index))
-	for name, idx := range b.index {
-		if len(idx) > 0 {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// Close implements Broker: it stops the feed, waits for publishes in flight, closes the
-// connection and stops the embedded server if this broker started it.
+// Close implements Broker: it stops deliveries, fails the publishes still waiting for an
+// acknowledgement, closes the connection and stops the embedded server if this broker
+// started it.
 func (b *JetStream) Close() error {
-	b.closeMu.Lock()
-	defer b.closeMu.Unlock()
 	if b.closed.Swap(true) {
 		return nil
 	}
-	if b.feed != nil {
-		b.feed.Stop()
-	}
-	b.subs.Store(&[]*jsSub{})
+	b.cancel()
+	b.live.close()
+	b.pubs.Range(func(k, v any) bool {
+		if p, ok := b.pubs.LoadAndDelete(k); ok {
+			p.(*publication).finish(ErrClosed)
+		}
+		return true
+	})
 	b.nc.Close()
+	b.wg.Wait()
 	if b.embedded != nil {
 		b.embedded.Shutdown()
 		b.embedded.WaitForShutdown()

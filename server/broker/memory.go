@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nuid"
-
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -20,10 +18,10 @@ type Memory struct {
 	dedupe  map[string]dedupeEntry
 	window  time.Duration
 	maxRoom int
-	subs    map[int]*memorySub
-	nextSub int
+	subs    map[string]map[*memorySub]bool // by room
 	closed  bool
 	now     func() time.Time
+	stats   Stats
 }
 
 type dedupeEntry struct {
@@ -41,16 +39,19 @@ func NewMemory(maxPerRoom int, window time.Duration) *Memory {
 		dedupe:  make(map[string]dedupeEntry),
 		window:  window,
 		maxRoom: maxPerRoom,
-		subs:    make(map[int]*memorySub),
+		subs:    make(map[string]map[*memorySub]bool),
 		now:     time.Now,
 	}
 }
 
-// Publish implements Broker.
-func (b *Memory) Publish(ctx context.Context, m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return protocol.Message{}, false, err
-	}
+// Publish implements Broker. The message is stored, and done called, before Publish
+// returns.
+func (b *Memory) Publish(m protocol.Message, dedupeKey string, done Done) {
+	stored, dup, err := b.store(m, dedupeKey)
+	done(stored, dup, err)
+}
+
+func (b *Memory) store(m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -70,17 +71,16 @@ func (b *Memory) Publish(ctx context.Context, m protocol.Message, dedupeKey stri
 	b.seq++
 	m.Seq = b.seq
 	m.TS = now.UnixMilli()
-	if m.ID == "" {
-		m.ID = nuid.Next()
-	}
+	m.ID = protocol.MessageID(m.Seq)
 	log := append(b.rooms[m.Room], m)
 	if b.maxRoom > 0 && len(log) > b.maxRoom {
 		log = append(log[:0:0], log[len(log)-b.maxRoom:]...)
 	}
 	b.rooms[m.Room] = log
-	// Queue under the lock so that every subscriber sees one global order.
-	for _, s := range b.subs {
-		s.push(m)
+	// Queue under the lock so that every subscriber sees the room's order.
+	for s := range b.subs[m.Room] {
+		b.stats.LiveMessages++
+		s.push([]protocol.Message{m})
 	}
 	return m, false, nil
 }
@@ -94,20 +94,30 @@ func (b *Memory) expireDedupe(now time.Time) {
 }
 
 // Subscribe implements Broker.
-func (b *Memory) Subscribe(fn func(protocol.Message)) (func(), error) {
+func (b *Memory) Subscribe(room string, after uint64, fn func([]protocol.Message)) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, ErrClosed
 	}
-	id := b.nextSub
-	b.nextSub++
 	s := &memorySub{wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
-	b.subs[id] = s
+	if b.subs[room] == nil {
+		b.subs[room] = make(map[*memorySub]bool)
+	}
+	b.subs[room][s] = true
+	// What was stored after `after` comes first, then live messages, all from s's goroutine.
+	log := b.rooms[room]
+	i := sort.Search(len(log), func(i int) bool { return log[i].Seq > after })
+	if i < len(log) {
+		s.push(append([]protocol.Message(nil), log[i:]...))
+	}
 	go s.run(fn)
 	stop := func() {
 		b.mu.Lock()
-		delete(b.subs, id)
+		delete(b.subs[room], s)
+		if len(b.subs[room]) == 0 {
+			delete(b.subs, room)
+		}
 		b.mu.Unlock()
 		s.stop()
 	}
@@ -118,6 +128,9 @@ func (b *Memory) Subscribe(fn func(protocol.Message)) (func(), error) {
 func (b *Memory) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil, false, ErrClosed
+	}
 	log := b.rooms[room]
 	end := len(log)
 	if before > 0 {
@@ -131,6 +144,9 @@ func (b *Memory) Before(ctx context.Context, room string, before uint64, limit i
 func (b *Memory) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil, false, ErrClosed
+	}
 	log := b.rooms[room]
 	start := sort.Search(len(log), func(i int) bool { return log[i].Seq > after })
 	end := min(start+limit, len(log))
@@ -138,17 +154,36 @@ func (b *Memory) After(ctx context.Context, room string, after uint64, limit int
 }
 
 // Rooms implements Broker.
-func (b *Memory) Rooms(ctx context.Context) ([]string, error) {
+func (b *Memory) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]string, 0, len(b.rooms))
+	out := make([]RoomInfo, 0, len(b.rooms))
 	for name, log := range b.rooms {
 		if len(log) > 0 {
-			out = append(out, name)
+			out = append(out, RoomInfo{Name: name, Messages: uint64(len(log))})
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Ready implements Broker: memory is always ready until closed.
+func (b *Memory) Ready() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Stats implements Broker.
+func (b *Memory) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.stats
+	st.LiveRooms = len(b.subs)
+	return st
 }
 
 // Close implements Broker.
@@ -162,8 +197,10 @@ func (b *Memory) Close() error {
 	subs := b.subs
 	b.subs = nil
 	b.mu.Unlock()
-	for _, s := range subs {
-		s.stop()
+	for _, room := range subs {
+		for s := range room {
+			s.stop()
+		}
 	}
 	return nil
 }
@@ -179,9 +216,9 @@ type memorySub struct {
 	stopOnce sync.Once
 }
 
-func (s *memorySub) push(m protocol.Message) {
+func (s *memorySub) push(ms []protocol.Message) {
 	s.mu.Lock()
-	s.queue = append(s.queue, m)
+	s.queue = append(s.queue, ms...)
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -189,9 +226,8 @@ func (s *memorySub) push(m protocol.Message) {
 	}
 }
 
-func (s *memorySub) run(fn func(protocol.Message)) {
+func (s *memorySub) run(fn func([]protocol.Message)) {
 	defer close(s.stopped)
-	var batch []protocol.Message
 	for {
 		select {
 		case <-s.done:
@@ -199,10 +235,11 @@ func (s *memorySub) run(fn func(protocol.Message)) {
 		case <-s.wake:
 		}
 		s.mu.Lock()
-		batch, s.queue = s.queue, batch[:0]
+		batch := s.queue
+		s.queue = nil
 		s.mu.Unlock()
-		for _, m := range batch {
-			fn(m)
+		if len(batch) > 0 {
+			fn(batch)
 		}
 	}
 }

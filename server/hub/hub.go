@@ -1,8 +1,9 @@
-// Package hub keeps rooms, their members and presence on this node, and fans every stored
-// message out to the local members of its room. Each room is owned by one goroutine that
-// talks over channels; the hub itself only routes. It knows nothing of HTTP or NATS: it
-// stores and receives messages through a broker.Broker and sends encoded objects through
-// the Conn interface.
+// Package hub keeps the rooms served by this node, their members and presence, and fans
+// every stored message out to the local members of its room. Each room is owned by one
+// goroutine that talks over channels; the hub itself only creates and retires rooms. It
+// knows nothing of HTTP or NATS: it stores and receives messages through a broker.Broker,
+// shares presence through a presence.Bus, and sends encoded objects through the Conn
+// interface.
 package hub
 
 import (
@@ -11,9 +12,11 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -23,6 +26,8 @@ type Conn interface {
 	// false means the connection is closed or too slow (and is being closed). The bytes
 	// are shared with other connections and must not be modified.
 	Send(objs []byte) bool
+	// Close closes the connection with a WebSocket close code, after what is queued.
+	Close(code int, reason string)
 }
 
 // Config tunes the hub. Zero fields take defaults.
@@ -53,8 +58,17 @@ type Config struct {
 	// sends at once). The interval is proportional to the room's size, up to 10 ×
 	// FlushInterval.
 	FlushInterval time.Duration
-	// PublishTimeout bounds storing one message.
-	PublishTimeout time.Duration
+	// ReadTimeout bounds one storage read (a room's first load, a recovery, a history
+	// page).
+	ReadTimeout time.Duration
+	// LoadWait is how long a join waits for a room that cannot load its history before it
+	// is refused with unavailable (the room keeps trying).
+	LoadWait time.Duration
+	// MaxInflight bounds the messages of one connection waiting for storage; a client
+	// that sends faster waits (its reader stops reading) rather than queueing without end.
+	MaxInflight int
+	// MaxReads bounds the history reads of one connection running at once.
+	MaxReads int
 	// Limits is sent to clients in welcome.
 	Limits protocol.Limits
 	// Version is sent to clients in welcome.
@@ -67,10 +81,13 @@ const (
 	DefaultHistorySize      = 50
 	DefaultCacheSize        = 256
 	DefaultTypingInterval   = 2 * time.Second
-	DefaultPublishTimeout   = 5 * time.Second
+	DefaultReadTimeout      = 5 * time.Second
+	DefaultLoadWait         = 3 * time.Second
 	DefaultFlushInterval    = 4 * time.Millisecond
 	DefaultPresenceLimit    = 100
 	DefaultPresenceInterval = 2 * time.Second
+	DefaultMaxInflight      = 128
+	DefaultMaxReads         = 2
 	// MaxRecovery is how many missed messages a join with since replays at most.
 	MaxRecovery = 1000
 )
@@ -97,8 +114,17 @@ func (c Config) withDefaults() Config {
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = DefaultFlushInterval
 	}
-	if c.PublishTimeout <= 0 {
-		c.PublishTimeout = DefaultPublishTimeout
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.LoadWait <= 0 {
+		c.LoadWait = DefaultLoadWait
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.MaxReads <= 0 {
+		c.MaxReads = DefaultMaxReads
 	}
 	if c.RateBurst <= 0 {
 		c.RateBurst = 1
@@ -109,49 +135,45 @@ func (c Config) withDefaults() Config {
 // ErrClosed is returned when the hub is shut down.
 var ErrClosed = errors.New("hub: closed")
 
-// Hub routes stored messages to rooms and creates rooms on demand.
+// Hub creates rooms on demand and retires them when their last local member leaves.
 type Hub struct {
 	cfg    Config
 	broker broker.Broker
+	bus    presence.Bus
 	log    *slog.Logger
+	// ctx ends when the hub closes; storage reads use it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
-	mu     sync.RWMutex
-	rooms  map[string]*room
-	closed bool
-	wg     sync.WaitGroup // room goroutines
+	mu       sync.Mutex
+	rooms    map[string]*room
+	retiring map[string]*room // stopped rooms whose goroutine has not ended yet
+	closed   bool
+	wg       sync.WaitGroup // room goroutines
 
-	stopFeed func()
+	storageErrors atomic.Uint64
+	lastErrLog    atomic.Int64
 }
 
-// New returns a hub that stores through b and receives every stored message from it.
-func New(cfg Config, b broker.Broker, log *slog.Logger) (*Hub, error) {
+// New returns a hub that stores and receives messages through b and shares presence
+// through bus (nil: this node is alone).
+func New(cfg Config, b broker.Broker, bus presence.Bus, log *slog.Logger) *Hub {
+	if bus == nil {
+		bus = presence.Local{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	h := &Hub{
-		cfg:    cfg.withDefaults(),
-		broker: b,
-		log:    log,
-		rooms:  make(map[string]*room),
+		cfg:      cfg.withDefaults(),
+		broker:   b,
+		bus:      bus,
+		log:      log,
+		rooms:    make(map[string]*room),
+		retiring: make(map[string]*room),
 	}
-	stop, err := b.Subscribe(h.route)
-	if err != nil {
-		return nil, err
-	}
-	h.stopFeed = stop
-	return h, nil
-}
-
-// route hands a stored message to its room's owner goroutine, if the room has members here.
-// It runs on the broker's delivery goroutine; waiting here slows the feed, never a client.
-func (h *Hub) route(m protocol.Message) {
-	h.mu.RLock()
-	r := h.rooms[m.Room]
-	h.mu.RUnlock()
-	if r == nil {
-		return
-	}
-	select {
-	case r.deliver <- m:
-	case <-r.stopped:
-	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h
 }
 
 // acquire returns the room named name, creating and starting it if needed, and counts one
@@ -164,12 +186,19 @@ func (h *Hub) acquire(name string) (*room, error) {
 	}
 	r := h.rooms[name]
 	if r == nil {
-		r = newRoom(name, h)
+		// A previous run of the room may still be stopping: the new one starts after it,
+		// so that the other nodes see its members leave before they join again.
+		r = newRoom(name, h, h.retiring[name])
 		h.rooms[name] = r
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
 			r.run()
+			h.mu.Lock()
+			if h.retiring[name] == r {
+				delete(h.retiring, name)
+			}
+			h.mu.Unlock()
 		}()
 	}
 	r.refs++
@@ -184,14 +213,17 @@ func (h *Hub) release(r *room) {
 	r.refs--
 	if r.refs == 0 && h.rooms[r.name] == r {
 		delete(h.rooms, r.name)
+		h.retiring[r.name] = r
 		r.stop()
 	}
 }
 
-// RoomInfo describes a room: its name and how many connections on this node are in it.
+// RoomInfo describes a room: its name, the people in it (on every node, as far as this
+// node knows: exact for rooms with members here, 0 otherwise) and its stored messages.
 type RoomInfo struct {
-	Name    string `json:"name"`
-	Members int    `json:"members"`
+	Name     string `json:"name"`
+	Members  int    `json:"members"`
+	Messages uint64 `json:"messages"`
 }
 
 // Rooms lists the rooms that have stored messages or members here, by name. The default
@@ -201,25 +233,28 @@ func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]int{protocol.DefaultRoom: 0}
-	for _, name := range stored {
-		counts[name] = 0
+	infos := map[string]*RoomInfo{protocol.DefaultRoom: {Name: protocol.DefaultRoom}}
+	for _, s := range stored {
+		infos[s.Name] = &RoomInfo{Name: s.Name, Messages: s.Messages}
 	}
-	h.mu.RLock()
+	h.mu.Lock()
 	for name, r := range h.rooms {
-		counts[name] = r.refs
+		if infos[name] == nil {
+			infos[name] = &RoomInfo{Name: name}
+		}
+		infos[name].Members = int(r.people.Load())
 	}
-	h.mu.RUnlock()
-	out := make([]RoomInfo, 0, len(counts))
-	for name, n := range counts {
-		out = append(out, RoomInfo{Name: name, Members: n})
+	h.mu.Unlock()
+	out := make([]RoomInfo, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, *i)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// Close stops receiving messages and stops every room. Sessions still open get nothing
-// more; the caller closes their connections.
+// Close stops every room. Sessions still open get nothing more; the caller closes their
+// connections.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	if h.closed {
@@ -232,6 +267,19 @@ func (h *Hub) Close() {
 		r.stop()
 	}
 	h.mu.Unlock()
-	h.stopFeed()
+	h.cancel()
 	h.wg.Wait()
+}
+
+// storageFailed logs a storage failure, at most once every few seconds with the count
+// since the last line: an outage fails every message, and one line per message would bury
+// the log.
+func (h *Hub) storageFailed(what, room string, err error) {
+	n := h.storageErrors.Add(1)
+	now := time.Now().UnixNano()
+	last := h.lastErrLog.Load()
+	if now-last < int64(5*time.Second) || !h.lastErrLog.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Warn("storage failed", "what", what, "room", room, "err", err, "failures_so_far", n)
 }

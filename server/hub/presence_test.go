@@ -25,10 +25,7 @@ func count(objs []map[string]any, typ string) int {
 // reported as online_count at most every PresenceInterval.
 func TestLargeRoomPresence(t *testing.T) {
 	b := broker.NewMemory(0, time.Minute)
-	h, err := hub.New(hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond}, b, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := hub.New(hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond}, b, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 
 	first := newRecorder()

@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -42,6 +41,10 @@ func (r *recorder) Send(objs []byte) bool {
 	return true
 }
 
+func (r *recorder) Close(code int, reason string) {
+	r.Send(protocol.Encode(map[string]any{"type": "closed", "code": code, "reason": reason}))
+}
+
 // waitFor returns all objects once cond holds for them.
 func (r *recorder) waitFor(t *testing.T, what string, cond func([]map[string]any) bool) []map[string]any {
 	t.Helper()
@@ -64,25 +67,34 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func([]map[string]any
 func brokers(t *testing.T) map[string]func(t *testing.T) broker.Broker {
 	return map[string]func(t *testing.T) broker.Broker{
 		"memory":    func(t *testing.T) broker.Broker { return broker.NewMemory(0, time.Minute) },
-		"jetstream": func(t *testing.T) broker.Broker { return brokertest.Embedded(t) },
+		"jetstream": func(t *testing.T) broker.Broker { return brokertest.Embedded(t, broker.JetStreamOptions{}) },
 	}
 }
 
 func newHub(t *testing.T, b broker.Broker, cacheSize int) *hub.Hub {
 	t.Helper()
-	h, err := hub.New(hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, slog.New(slog.DiscardHandler))
+	h := hub.New(hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, nil, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { h.Close(); b.Close() })
+	return h
+}
+
+// connect connects a recorder and waits for its welcome: the room answers joins on its own
+// goroutine, once it has loaded.
+func connect(t *testing.T, h *hub.Hub, rec *recorder, u protocol.User, room string) *hub.Session {
+	t.Helper()
+	s, err := h.Connect(rec, u, room)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.Close(); b.Close() })
-	return h
+	rec.waitFor(t, "welcome", func(objs []map[string]any) bool { return len(objs) > 0 && objs[0]["type"] == "welcome" })
+	return s
 }
 
 func publishN(t *testing.T, b broker.Broker, room string, n int) []protocol.Message {
 	t.Helper()
 	var out []protocol.Message
 	for i := range n {
-		m, _, err := b.Publish(context.Background(), protocol.Message{Room: room, Body: fmt.Sprint(i)}, "")
+		m, _, err := brokertest.Publish(b, protocol.Message{Room: room, Body: fmt.Sprint(i)}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,9 +159,7 @@ func TestJoinSinceRecovers(t *testing.T) {
 					b := mk(t)
 					h := newHub(t, b, 64)
 					watcher := newRecorder()
-					if _, err := h.Connect(watcher, protocol.User{ID: "w", Name: "watcher"}, "r"); err != nil {
-						t.Fatal(err)
-					}
+					connect(t, h, watcher, protocol.User{ID: "w", Name: "watcher"}, "r")
 					stored := publishN(t, b, "r", tc.stored)
 					watcher.waitFor(t, "the room to see every message", func(objs []map[string]any) bool {
 						_, live := messages(objs, "welcome", "r")
@@ -157,10 +167,7 @@ func TestJoinSinceRecovers(t *testing.T) {
 					})
 
 					rec := newRecorder()
-					s, err := h.Connect(rec, protocol.User{ID: "c", Name: "client"}, "lobby")
-					if err != nil {
-						t.Fatal(err)
-					}
+					s := connect(t, h, rec, protocol.User{ID: "c", Name: "client"}, "lobby")
 					since := stored[tc.seenUpTo-1].Seq
 					s.HandleFrame([]byte(fmt.Sprintf(`{"type":"join","room":"r","since":%d}`, since)))
 					objs := rec.waitFor(t, "joined", func(objs []map[string]any) bool {
@@ -205,7 +212,7 @@ func TestJoinSinceWhilePublishing(t *testing.T) {
 			go func() {
 				var ms []protocol.Message
 				for i := range 400 {
-					m, _, err := b.Publish(context.Background(), protocol.Message{Room: "r", Body: fmt.Sprint("live ", i)}, "")
+					m, _, err := brokertest.Publish(b, protocol.Message{Room: "r", Body: fmt.Sprint("live ", i)}, "")
 					if err != nil {
 						t.Error(err)
 						break
@@ -215,11 +222,8 @@ func TestJoinSinceWhilePublishing(t *testing.T) {
 				done <- ms
 			}()
 			rec := newRecorder()
-			s, err := h.Connect(rec, protocol.User{ID: "c", Name: "client"}, "lobby")
-			if err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(5 * time.Millisecond)
+			s := connect(t, h, rec, protocol.User{ID: "c", Name: "client"}, "lobby")
+			time.Sleep(5 * time.Millisecond) // let publishing get going: the join is to land in the middle of it
 			s.HandleFrame([]byte(fmt.Sprintf(`{"type":"join","room":"r","since":%d}`, first[9].Seq)))
 			later := <-done
 			want := append(seqsOf(first[10:]), seqsOf(later)...)

@@ -1,33 +1,56 @@
 package hub
 
 import (
-	"context"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 )
 
 // room is owned by one goroutine (run): membership, presence, typing throttles and the
-// cache of recent messages change only there. Everything else talks to it over channels.
+// cache of recent messages change only there. Sessions talk to it over ops; the broker's
+// live deliveries, presence from other nodes and the results of storage reads arrive in
+// its inbox. Storage is never read on this goroutine: a room's first load and long
+// recoveries run in goroutines of their own and report back (load.go).
 type room struct {
 	name string
 	hub  *Hub
-	refs int // guarded by hub.mu
+	refs int   // guarded by hub.mu
+	prev *room // a previous run of this room, still stopping; run waits for it
 
-	deliver  chan protocol.Message // stored messages, in seq order, from the broker feed
-	ops      chan op               // requests from sessions, in the order they were made
+	ops      chan op // requests from sessions, in the order they were made
+	inbox    inbox
 	stopOnce sync.Once
 	quit     chan struct{}
 	stopped  chan struct{}
+	people   atomic.Int32 // len(order), for Hub.Rooms
+
+	// sub guards the live subscription, which the loader sets and shutdown stops.
+	sub struct {
+		sync.Mutex
+		stop    func()
+		closing bool
+	}
 
 	// Owned by run.
-	members    []*Session // in join order, for a stable online list
+	presence presence.Room
+	loaded   bool // the cache holds the room's latest messages
+	synced   bool // the other nodes' members are known
+	waiting  []op // joins and presence requests until loaded and synced
+	waitT    *time.Timer
+	waitC    <-chan time.Time
+	loadErr  error // the last failure to load, for refused joins
+	recovery []*recovering
+
+	members    []*Session // local connections, in join order
 	isMember   map[*Session]bool
-	lastTyping map[*Session]time.Time
+	persons    map[string]*person // by user id: everyone present, here or elsewhere
+	order      []*person          // present people in arrival order: the online list
+	lastTyping map[string]time.Time
 	// Encoded for the next joiner, nil when out of date: the online list (its first
-	// PresenceLimit members) and the latest HistorySize messages.
+	// PresenceLimit people) and the latest HistorySize messages.
 	onlineEnc  []byte
 	historyEnc []byte
 	// In a room larger than PresenceLimit, membership changes are reported as a count at
@@ -49,19 +72,29 @@ type room struct {
 	flushC    <-chan time.Time
 }
 
+// person is someone present in the room: connected here (local connections) or on other
+// nodes (remote devices).
+type person struct {
+	user   protocol.User
+	local  int
+	remote int
+}
+
+func (p *person) present() bool { return p.local+p.remote > 0 }
+
 type cached struct {
 	msg protocol.Message
 	enc []byte // encoded once, shared by every member
 }
 
-// op is one request to the room. done, when set, is closed after it was handled.
+// op is one request to the room.
 type op struct {
 	kind    opKind
 	s       *Session
 	since   *uint64
 	ref     string
 	welcome *protocol.Welcome
-	done    chan struct{}
+	at      time.Time // when a join started waiting
 }
 
 type opKind int
@@ -73,39 +106,24 @@ const (
 	opPresence
 )
 
-func newRoom(name string, h *Hub) *room {
+func newRoom(name string, h *Hub, prev *room) *room {
 	return &room{
 		name:       name,
 		hub:        h,
-		deliver:    make(chan protocol.Message, 1024),
+		prev:       prev,
 		ops:        make(chan op, 64),
+		inbox:      inbox{wake: make(chan struct{}, 1)},
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
-		lastTyping: make(map[*Session]time.Time),
+		lastTyping: make(map[string]time.Time),
 		isMember:   make(map[*Session]bool),
+		persons:    make(map[string]*person),
 	}
 }
 
 func (r *room) stop() { r.stopOnce.Do(func() { close(r.quit) }) }
 
-// do hands an op to the owner goroutine and waits until it was handled. It returns false
-// when the room stopped first.
-func (r *room) do(o op) bool {
-	o.done = make(chan struct{})
-	select {
-	case r.ops <- o:
-	case <-r.stopped:
-		return false
-	}
-	select {
-	case <-o.done:
-		return true
-	case <-r.stopped:
-		return false
-	}
-}
-
-// post hands an op to the owner goroutine without waiting for it.
+// post hands an op to the owner goroutine.
 func (r *room) post(o op) {
 	select {
 	case r.ops <- o:
@@ -115,20 +133,16 @@ func (r *room) post(o op) {
 
 func (r *room) run() {
 	defer close(r.stopped)
-	r.load()
+	if r.prev != nil {
+		<-r.prev.stopped
+		r.prev = nil
+	}
+	r.presence = r.hub.bus.Watch(r.name, roomPresence{r})
+	go r.load()
 	for {
 		select {
-		case m := <-r.deliver:
-			r.fanout(m)
-		drain:
-			for range cap(r.deliver) {
-				select {
-				case m := <-r.deliver:
-					r.fanout(m)
-				default:
-					break drain
-				}
-			}
+		case <-r.inbox.wake:
+			r.drainInbox()
 			r.maybeFlush()
 		case <-r.flushC:
 			r.flushC = nil
@@ -136,176 +150,164 @@ func (r *room) run() {
 		case <-r.countC:
 			r.countC = nil
 			r.sendCount()
+		case <-r.waitC:
+			r.waitC = nil
+			r.refuseWaiting()
 		case o := <-r.ops:
 			// Members must have every message the room has seen before anything about
 			// membership changes: a joiner's history ends at lastSeq.
 			r.flush()
 			r.handle(o)
-			if o.done != nil {
-				close(o.done)
-			}
 		case <-r.quit:
-			if r.flushT != nil {
-				r.flushT.Stop()
-			}
-			if r.countT != nil {
-				r.countT.Stop()
-			}
+			r.shutdown()
 			return
 		}
 	}
 }
 
-// maybeFlush hands pending messages to members now if the room has been quiet for a flush
-// interval, or arms the timer for the end of the interval. A lone message therefore goes
-// out at once, while a busy room sends one frame per member per interval carrying every
-// message of that interval: far fewer writes, wake-ups and system calls per delivery.
-func (r *room) maybeFlush() {
-	if len(r.pending) == 0 || r.flushC != nil {
-		return
-	}
-	wait := r.flushInterval() - time.Since(r.lastFlush)
-	if wait <= 0 {
-		r.flush()
-		return
-	}
-	if r.flushT == nil {
-		r.flushT = time.NewTimer(wait)
-	} else {
-		r.flushT.Reset(wait)
-	}
-	r.flushC = r.flushT.C
-}
-
-// flushInterval grows with the room, because each flush costs one write per member: it is
-// FlushInterval per 100 members (0.8 ms for 20, 4 ms for 100 by default), at most 10 ×
-// FlushInterval (1,000 members and more). A busy room thus costs at most about 25,000
-// writes a second however large it is, and a small one adds almost no latency.
-func (r *room) flushInterval() time.Duration {
-	d := r.hub.cfg.FlushInterval * time.Duration(len(r.members)) / 100
-	return min(d, 10*r.hub.cfg.FlushInterval)
-}
-
-// flush sends the pending messages to every member as one shared slice of bytes: the
-// objects separated by newlines, as the protocol allows in one frame.
-func (r *room) flush() {
-	if len(r.pending) == 0 {
-		return
-	}
-	r.lastFlush = time.Now()
-	batch := r.pending[0]
-	if len(r.pending) > 1 {
-		n := len(r.pending) - 1
-		for _, p := range r.pending {
-			n += len(p)
-		}
-		buf := make([]byte, 0, n)
-		for i, p := range r.pending {
-			if i > 0 {
-				buf = append(buf, '\n')
-			}
-			buf = append(buf, p...)
-		}
-		batch = buf
-	}
-	clear(r.pending)
-	r.pending = r.pending[:0]
-	for _, s := range r.members {
-		s.conn.Send(batch)
-	}
-}
-
-// load fills the cache with the room's latest stored messages. Messages stored meanwhile
-// also arrive through deliver; fanout skips those already loaded.
-func (r *room) load() {
-	ctx, cancel := context.WithTimeout(context.Background(), r.hub.cfg.PublishTimeout)
-	defer cancel()
-	msgs, more, err := r.hub.broker.Before(ctx, r.name, 0, r.hub.cfg.CacheSize)
-	if err != nil {
-		r.hub.log.Error("loading room history", "room", r.name, "err", err)
-		r.coverFrom = ^uint64(0) // nothing is known to be cached: recover from storage
-		return
-	}
-	for _, m := range msgs {
-		r.cache = append(r.cache, cached{msg: m, enc: protocol.EncodeMessage(&m)})
-	}
-	if len(msgs) > 0 {
-		r.lastSeq = msgs[len(msgs)-1].Seq
-		if more {
-			r.coverFrom = msgs[0].Seq - 1
+func (r *room) shutdown() {
+	for _, t := range []*time.Timer{r.flushT, r.countT, r.waitT} {
+		if t != nil {
+			t.Stop()
 		}
 	}
+	r.sub.Lock()
+	r.sub.closing = true
+	if r.sub.stop != nil {
+		r.sub.stop()
+	}
+	r.sub.Unlock()
+	// The other nodes learn that nobody is here any more.
+	r.presence.Stop()
 }
 
-func (r *room) fanout(m protocol.Message) {
-	if m.Seq <= r.lastSeq {
-		return // already loaded from storage
-	}
-	r.lastSeq = m.Seq
-	enc := protocol.EncodeMessage(&m)
-	r.remember(cached{msg: m, enc: enc})
-	r.historyEnc = nil
-	r.pending = append(r.pending, enc)
-}
-
-func (r *room) remember(c cached) {
-	if len(r.cache) >= r.hub.cfg.CacheSize {
-		// Drop the oldest; shift in place to keep the slice from growing.
-		copy(r.cache, r.cache[1:])
-		r.cache = r.cache[:len(r.cache)-1]
-		r.coverFrom = r.cache[0].msg.Seq - 1
-	}
-	r.cache = append(r.cache, c)
-}
+// ready reports whether joins can be answered: the history is loaded and the other nodes'
+// members are known.
+func (r *room) ready() bool { return r.loaded && r.synced }
 
 func (r *room) handle(o op) {
 	switch o.kind {
-	case opJoin:
-		r.join(o)
+	case opJoin, opPresence:
+		if !r.ready() {
+			r.wait(o)
+			return
+		}
+		if o.kind == opJoin {
+			r.join(o)
+		} else {
+			p := protocol.Presence{Type: protocol.TypePresence, Room: r.name, Online: r.online(), OnlineCount: len(r.order)}
+			o.s.conn.Send(p.Encode())
+		}
 	case opLeave:
 		r.leave(o.s)
 	case opTyping:
 		r.typing(o.s)
-	case opPresence:
-		p := protocol.Presence{Type: protocol.TypePresence, Room: r.name, Online: r.online(), OnlineCount: len(r.members)}
-		o.s.conn.Send(p.Encode())
+	}
+}
+
+// wait keeps a join until the room is ready; a room that cannot load refuses it after
+// LoadWait.
+func (r *room) wait(o op) {
+	o.at = time.Now()
+	r.waiting = append(r.waiting, o)
+	if r.waitC == nil {
+		if r.waitT == nil {
+			r.waitT = time.NewTimer(r.hub.cfg.LoadWait)
+		} else {
+			r.waitT.Reset(r.hub.cfg.LoadWait)
+		}
+		r.waitC = r.waitT.C
+	}
+}
+
+// serveWaiting answers the joins that waited, in order, once the room is ready.
+func (r *room) serveWaiting() {
+	if !r.ready() || len(r.waiting) == 0 {
+		return
+	}
+	waiting := r.waiting
+	r.waiting = nil
+	for _, o := range waiting {
+		r.handle(o)
+	}
+}
+
+// refuseWaiting refuses the joins that waited LoadWait for a room that is still not ready,
+// and keeps waiting for the younger ones.
+func (r *room) refuseWaiting() {
+	now := time.Now()
+	kept := r.waiting[:0]
+	for _, o := range r.waiting {
+		if now.Sub(o.at) < r.hub.cfg.LoadWait {
+			kept = append(kept, o)
+			continue
+		}
+		r.refuse(o)
+	}
+	r.waiting = kept
+	if len(kept) > 0 {
+		r.waitT.Reset(r.hub.cfg.LoadWait - now.Sub(kept[0].at))
+		r.waitC = r.waitT.C
+	}
+}
+
+// refuse answers a join that cannot be served now with unavailable; a connection that
+// was opening closes with 1013 (try again later) so that its client reconnects.
+func (r *room) refuse(o op) {
+	msg := "the room's history cannot be read right now; try again"
+	if r.loadErr == nil && r.loaded {
+		msg = "the room is still learning who is online on the other nodes; try again"
+	}
+	if o.kind == opPresence {
+		return
+	}
+	o.s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: msg}, o.ref)
+	if o.welcome != nil {
+		o.s.conn.Close(protocol.CloseTryAgain, "storage unavailable")
 	}
 }
 
 // small reports whether the room is small enough for a join/leave event per change.
-func (r *room) small(members int) bool { return members <= r.hub.cfg.PresenceLimit }
+func (r *room) small(people int) bool { return people <= r.hub.cfg.PresenceLimit }
 
+// join admits a session, once its history is at hand: from the cache, or from storage for
+// a long absence (recover, in load.go).
 func (r *room) join(o op) {
-	s := o.s
-	if !r.isMember[s] {
-		if r.small(len(r.members) + 1) {
-			r.broadcast(protocol.Encode(protocol.MemberEvent{Type: protocol.TypeJoin, Room: r.name, User: s.user, TS: now()}), nil)
-		} else {
-			r.countChanged()
-		}
-		if len(r.members) < r.hub.cfg.PresenceLimit {
-			r.onlineEnc = nil
-		}
-		r.members = append(r.members, s)
-		r.isMember[s] = true
+	if o.since != nil && *o.since < r.coverFrom {
+		r.recover(o)
+		return
 	}
 	history, more := r.recent(o.since)
+	r.admit(o, history, more)
+}
+
+// admit makes s a member and sends it welcome or joined with the given history.
+func (r *room) admit(o op, history []byte, more bool) {
+	// The history runs up to lastSeq: messages delivered but not yet flushed go to the
+	// members before the newcomer is one of them.
+	r.flush()
+	s := o.s
+	if !r.isMember[s] {
+		r.members = append(r.members, s)
+		r.isMember[s] = true
+		r.setLocal(s.user, +1, s)
+	}
 	if o.welcome != nil {
 		w := *o.welcome
-		w.Online, w.OnlineCount, w.History, w.LastSeq, w.HasMore = r.online(), len(r.members), history, r.lastSeq, more
+		w.Online, w.OnlineCount, w.History, w.LastSeq, w.HasMore = r.online(), len(r.order), history, r.lastSeq, more
 		s.conn.Send(w.Encode())
 		return
 	}
 	j := protocol.Joined{
-		Type: protocol.TypeJoined, Room: r.name, Online: r.online(), OnlineCount: len(r.members),
+		Type: protocol.TypeJoined, Room: r.name, Online: r.online(), OnlineCount: len(r.order),
 		History: history, LastSeq: r.lastSeq, HasMore: more, Ref: o.ref,
 	}
 	s.conn.Send(j.Encode())
 }
 
-// recent returns, encoded, the messages a joining member gets: the latest HistorySize, or
-// with since every message after it (at most MaxRecovery, the latest ones), and whether
-// older ones remain.
+// recent returns, encoded, the messages a joining member gets from the cache: the latest
+// HistorySize, or with since every message after it (at most MaxRecovery, the latest
+// ones), and whether older ones remain. since must be at least coverFrom.
 func (r *room) recent(since *uint64) ([]byte, bool) {
 	if since == nil {
 		n := min(len(r.cache), r.hub.cfg.HistorySize)
@@ -318,55 +320,115 @@ func (r *room) recent(since *uint64) ([]byte, bool) {
 		}
 		return r.historyEnc, n < len(r.cache) || r.coverFrom > 0
 	}
-	after := *since
-	if after >= r.coverFrom {
-		var encs [][]byte
-		for _, c := range r.cache {
-			if c.msg.Seq > after {
-				encs = append(encs, c.enc)
-			}
-		}
-		if len(encs) > MaxRecovery {
-			return protocol.EncodeArray(encs[len(encs)-MaxRecovery:]), true
-		}
-		return protocol.EncodeArray(encs), false
+	encs := r.cachedAfter(*since)
+	if len(encs) > MaxRecovery {
+		return protocol.EncodeArray(encs[len(encs)-MaxRecovery:]), true
 	}
-	// A long absence: read storage. Messages newer than lastSeq are still on their way
-	// through deliver and reach the member from there.
-	ctx, cancel := context.WithTimeout(context.Background(), r.hub.cfg.PublishTimeout)
-	defer cancel()
-	// One more than the limit tells whether anything after since is left out.
-	msgs, _, err := r.hub.broker.Before(ctx, r.name, r.lastSeq+1, MaxRecovery+1)
-	if err != nil {
-		r.hub.log.Error("reading room history", "room", r.name, "err", err)
-		return []byte("[]"), true
-	}
-	kept := msgs[:0]
-	for _, m := range msgs {
-		if m.Seq > after {
-			kept = append(kept, m)
+	return protocol.EncodeArray(encs), false
+}
+
+// cachedAfter returns the encoded cached messages with seq > after.
+func (r *room) cachedAfter(after uint64) [][]byte {
+	var encs [][]byte
+	for _, c := range r.cache {
+		if c.msg.Seq > after {
+			encs = append(encs, c.enc)
 		}
 	}
-	more := len(kept) > MaxRecovery
-	if more {
-		kept = kept[len(kept)-MaxRecovery:]
-	}
-	return protocol.Encode(protocol.OutMessages(kept)), more
+	return encs
 }
 
 func (r *room) leave(s *Session) {
+	r.cancelRecovery(s)
+	for i, o := range r.waiting {
+		if o.s == s {
+			r.waiting = append(r.waiting[:i], r.waiting[i+1:]...)
+			break
+		}
+	}
 	if !r.isMember[s] {
 		return
 	}
 	delete(r.isMember, s)
-	i := slices.Index(r.members, s)
-	r.members = slices.Delete(r.members, i, i+1)
-	delete(r.lastTyping, s)
-	if i < r.hub.cfg.PresenceLimit {
+	for i, m := range r.members {
+		if m == s {
+			r.members = append(r.members[:i], r.members[i+1:]...)
+			break
+		}
+	}
+	r.setLocal(s.user, -1, nil)
+}
+
+// setLocal counts one more (+1) or one fewer (-1) local connection of user, tells the
+// other nodes, and announces the person's arrival or departure. The joining session,
+// except, is told by its welcome/joined instead.
+func (r *room) setLocal(u protocol.User, delta int, except *Session) {
+	p := r.person(u)
+	was := p.present()
+	p.local += delta
+	r.presence.Set(u, p.local)
+	r.changed(p, was, except)
+}
+
+// setRemote records how many devices user has on other nodes.
+func (r *room) setRemote(u protocol.User, devices int) {
+	p := r.person(u)
+	was := p.present()
+	p.remote = devices
+	if p.user.Name != u.Name {
+		p.user = u
 		r.onlineEnc = nil
 	}
-	if r.small(len(r.members) + 1) {
-		r.broadcast(protocol.Encode(protocol.MemberEvent{Type: protocol.TypeLeave, Room: r.name, User: s.user, TS: now()}), nil)
+	r.changed(p, was, nil)
+}
+
+func (r *room) person(u protocol.User) *person {
+	p := r.persons[u.ID]
+	if p == nil {
+		p = &person{user: u}
+		r.persons[u.ID] = p
+	}
+	return p
+}
+
+// changed announces a person who arrived (was absent, is present) or left.
+func (r *room) changed(p *person, was bool, except *Session) {
+	now := p.present()
+	switch {
+	case now && !was:
+		if len(r.order) < r.hub.cfg.PresenceLimit {
+			r.onlineEnc = nil
+		}
+		r.order = append(r.order, p)
+		r.announce(protocol.TypeJoin, p.user, except)
+	case was && !now:
+		delete(r.persons, p.user.ID)
+		delete(r.lastTyping, p.user.ID)
+		for i, q := range r.order {
+			if q == p {
+				r.order = append(r.order[:i], r.order[i+1:]...)
+				if i < r.hub.cfg.PresenceLimit {
+					r.onlineEnc = nil
+				}
+				break
+			}
+		}
+		r.announce(protocol.TypeLeave, p.user, nil)
+	case !now:
+		delete(r.persons, p.user.ID)
+	}
+	r.people.Store(int32(len(r.order)))
+}
+
+// announce tells the members that someone joined or left, or in a large room schedules a
+// count.
+func (r *room) announce(typ string, u protocol.User, except *Session) {
+	n := len(r.order)
+	if typ == protocol.TypeLeave {
+		n++ // the room was this large before
+	}
+	if r.small(n) {
+		r.broadcast(protocol.Encode(protocol.MemberEvent{Type: typ, Room: r.name, User: u, TS: now()}), except)
 	} else {
 		r.countChanged()
 	}
@@ -391,7 +453,7 @@ func (r *room) sendCount() {
 		return
 	}
 	r.countDirty = false
-	r.broadcast(protocol.Encode(protocol.OnlineCount{Type: protocol.TypeOnlineCount, Room: r.name, Count: len(r.members)}), nil)
+	r.broadcast(protocol.Encode(protocol.OnlineCount{Type: protocol.TypeOnlineCount, Room: r.name, Count: len(r.order)}), nil)
 }
 
 // broadcast sends one encoded object to every member but except.
@@ -403,25 +465,29 @@ func (r *room) broadcast(obj []byte, except *Session) {
 	}
 }
 
+// typing forwards that a local member is typing, to the members here and to the other
+// nodes, at most once per TypingInterval per person.
 func (r *room) typing(s *Session) {
 	if !r.isMember[s] {
 		return
 	}
 	t := time.Now()
-	if last, ok := r.lastTyping[s]; ok && t.Sub(last) < r.hub.cfg.TypingInterval {
+	if last, ok := r.lastTyping[s.user.ID]; ok && t.Sub(last) < r.hub.cfg.TypingInterval {
 		return
 	}
-	r.lastTyping[s] = t
+	r.lastTyping[s.user.ID] = t
 	r.broadcast(protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: r.name, User: s.user}), s)
+	r.presence.Typing(s.user)
 }
 
-// online returns the encoded list of the room's first PresenceLimit members, in join order.
+// online returns the encoded list of the room's first PresenceLimit people, in arrival
+// order.
 func (r *room) online() []byte {
 	if r.onlineEnc == nil {
-		n := min(len(r.members), r.hub.cfg.PresenceLimit)
+		n := min(len(r.order), r.hub.cfg.PresenceLimit)
 		users := make([]protocol.User, n)
-		for i, m := range r.members[:n] {
-			users[i] = m.user
+		for i, p := range r.order[:n] {
+			users[i] = p.user
 		}
 		r.onlineEnc = protocol.Encode(users)
 	}

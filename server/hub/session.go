@@ -10,8 +10,9 @@ import (
 )
 
 // Session is one connection's state in the hub: who it is, which rooms it is in, its rate
-// limit. Its methods run on the connection's reader goroutine only, one request at a time,
-// so its fields need no lock.
+// limit. Its request handlers run on the connection's reader goroutine only, one request
+// at a time, so its fields need no lock. Storage results come back on broker goroutines
+// and only send to the connection.
 type Session struct {
 	hub     *Hub
 	conn    Conn
@@ -20,11 +21,19 @@ type Session struct {
 	current string
 	limiter *rate.Limiter // nil: unlimited
 	closed  bool
+	// inflight holds a token per message waiting for storage, reads one per history read.
+	inflight chan struct{}
+	reads    chan struct{}
 }
 
-// Connect creates a session for user on conn and joins room, which sends the welcome.
+// Connect creates a session for user on conn and joins room; the room sends the welcome
+// as soon as it can (at once when it is loaded already).
 func (h *Hub) Connect(conn Conn, user protocol.User, roomName string) (*Session, error) {
-	s := &Session{hub: h, conn: conn, user: user, rooms: make(map[string]*room)}
+	s := &Session{
+		hub: h, conn: conn, user: user, rooms: make(map[string]*room),
+		inflight: make(chan struct{}, h.cfg.MaxInflight),
+		reads:    make(chan struct{}, h.cfg.MaxReads),
+	}
 	if h.cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst)
 	}
@@ -34,15 +43,11 @@ func (h *Hub) Connect(conn Conn, user protocol.User, roomName string) (*Session,
 	}
 	s.rooms[roomName] = r
 	s.current = roomName
-	welcome := &protocol.Welcome{
+	r.post(op{kind: opJoin, s: s, welcome: &protocol.Welcome{
 		Type: protocol.TypeWelcome, ID: user.ID, Name: user.Name,
 		Room: roomName, Rooms: []string{roomName},
 		Limits: h.cfg.Limits, Version: h.cfg.Version,
-	}
-	if !r.do(op{kind: opJoin, s: s, welcome: welcome}) {
-		h.release(r)
-		return nil, ErrClosed
-	}
+	}})
 	return s, nil
 }
 
@@ -63,6 +68,8 @@ func (s *Session) HandleBinary() {
 }
 
 func (s *Session) handle(req protocol.Request) {
+	// The limiter counts requests as they arrive: publishing never holds the reader up
+	// long enough for requests to pile up and then count all at once.
 	if req.Type != protocol.TypeTyping && s.limiter != nil && !s.limiter.Allow() {
 		s.fail(&protocol.Error{Code: protocol.CodeRateLimited, Message: fmt.Sprintf(
 			"rate limit is %g requests/s with bursts of %d; %s dropped, send it again later",
@@ -80,7 +87,7 @@ func (s *Session) handle(req protocol.Request) {
 		s.history(req)
 	case protocol.TypePresence:
 		if r := s.member(req); r != nil {
-			r.do(op{kind: opPresence, s: s})
+			r.post(op{kind: opPresence, s: s})
 		}
 	case protocol.TypeTyping:
 		if r := s.member(req); r != nil {
@@ -103,6 +110,9 @@ func (s *Session) member(req protocol.Request) *room {
 	return nil
 }
 
+// publish hands the message to the broker and returns: publishes are pipelined, and the
+// ack (or error) is sent when storage answers. At most MaxInflight messages of a session
+// wait for storage; a client that sends more waits until one is answered.
 func (s *Session) publish(req protocol.Request) {
 	r := s.member(req)
 	if r == nil {
@@ -115,22 +125,24 @@ func (s *Session) publish(req protocol.Request) {
 	var dedupe string
 	if req.Ref != "" {
 		// Refs are chosen by clients; scope them to the sender's name so that two
-		// clients counting refs from 1 do not collide.
+		// clients counting refs from 1 do not collide, while a client that reconnects
+		// (a new connection id) and retries is still recognised.
 		dedupe = s.user.Name + "\x00" + req.Ref
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.hub.cfg.PublishTimeout)
-	defer cancel()
-	stored, _, err := s.hub.broker.Publish(ctx, protocol.Message{
-		Room: r.name, From: s.user, Body: req.Body, Ref: req.Ref,
-	}, dedupe)
-	if err != nil {
-		s.hub.log.Warn("storing message failed", "room", r.name, "err", err)
-		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, req.Ref)
-		return
-	}
-	s.conn.Send(protocol.Encode(protocol.Ack{
-		Type: protocol.TypeAck, Ref: req.Ref, Room: stored.Room, Seq: stored.Seq, ID: stored.ID, TS: stored.TS,
-	}))
+	s.inflight <- struct{}{}
+	ref, room := req.Ref, r.name
+	s.hub.broker.Publish(protocol.Message{Room: room, From: s.user, Body: req.Body, Ref: ref}, dedupe,
+		func(stored protocol.Message, _ bool, err error) {
+			<-s.inflight
+			if err != nil {
+				s.hub.storageFailed("storing a message", room, err)
+				s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, ref)
+				return
+			}
+			s.conn.Send(protocol.Encode(protocol.Ack{
+				Type: protocol.TypeAck, Ref: ref, Room: stored.Room, Seq: stored.Seq, ID: stored.ID, TS: stored.TS,
+			}))
+		})
 }
 
 func (s *Session) join(req protocol.Request) {
@@ -144,12 +156,12 @@ func (s *Session) join(req protocol.Request) {
 		s.rooms[req.Room] = r
 	}
 	s.current = req.Room
-	r.do(op{kind: opJoin, s: s, since: req.Since, ref: req.Ref})
+	r.post(op{kind: opJoin, s: s, since: req.Since, ref: req.Ref})
 }
 
 func (s *Session) leave(req protocol.Request) {
 	if r := s.rooms[req.Room]; r != nil {
-		r.do(op{kind: opLeave, s: s})
+		r.post(op{kind: opLeave, s: s})
 		delete(s.rooms, req.Room)
 		s.hub.release(r)
 		if s.current == req.Room {
@@ -163,22 +175,29 @@ func (s *Session) leave(req protocol.Request) {
 	s.conn.Send(protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Room: req.Room, Ref: req.Ref}))
 }
 
+// history reads a page in the background (at most MaxReads at once per session) and sends
+// it when it is there.
 func (s *Session) history(req protocol.Request) {
 	r := s.member(req)
 	if r == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.hub.cfg.PublishTimeout)
-	defer cancel()
-	msgs, more, err := s.hub.broker.Before(ctx, r.name, req.Before, req.Limit)
-	if err != nil {
-		s.hub.log.Warn("reading history failed", "room", r.name, "err", err)
-		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
-		return
-	}
-	s.conn.Send(protocol.Encode(protocol.History{
-		Type: protocol.TypeHistory, Room: r.name, Messages: protocol.OutMessages(msgs), HasMore: more, Ref: req.Ref,
-	}))
+	s.reads <- struct{}{}
+	h := s.hub
+	go func() {
+		defer func() { <-s.reads }()
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		defer cancel()
+		msgs, more, err := h.broker.Before(ctx, r.name, req.Before, req.Limit)
+		if err != nil {
+			h.storageFailed("reading history", r.name, err)
+			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
+			return
+		}
+		s.conn.Send(protocol.Encode(protocol.History{
+			Type: protocol.TypeHistory, Room: r.name, Messages: protocol.OutMessages(msgs), HasMore: more, Ref: req.Ref,
+		}))
+	}()
 }
 
 func (s *Session) fail(perr *protocol.Error, ref string) {
@@ -193,7 +212,7 @@ func (s *Session) Close() {
 	}
 	s.closed = true
 	for name, r := range s.rooms {
-		r.do(op{kind: opLeave, s: s})
+		r.post(op{kind: opLeave, s: s})
 		s.hub.release(r)
 		delete(s.rooms, name)
 	}

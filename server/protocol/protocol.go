@@ -4,6 +4,7 @@
 package protocol
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,6 +48,10 @@ const (
 	// CloseTooSlow closes a connection whose send queue overflowed. The client reconnects
 	// and recovers what it missed with join+since.
 	CloseTooSlow = 4008
+	// CloseTryAgain (1013, "try again later") closes a connection the server cannot serve
+	// right now (storage unavailable, the node starting): the client reconnects with
+	// backoff, possibly to another node.
+	CloseTryAgain = 1013
 )
 
 // Limits on names and references.
@@ -73,6 +78,22 @@ type Message struct {
 	Body string `json:"body"`
 	TS   int64  `json:"ts"`
 	Ref  string `json:"ref,omitempty"`
+}
+
+// MessageID is the id of the message stored at seq. The sequence is unique across rooms
+// (one stream holds them all), so the id is too, and the server can find a message again
+// from its id alone (edits, deletions and reactions name messages by id). Clients treat
+// ids as opaque strings.
+func MessageID(seq uint64) string { return strconv.FormatUint(seq, 10) }
+
+// SeqOfID returns the seq a MessageID was made from, or false for any other string (such
+// as the random ids of messages stored by earlier versions).
+func SeqOfID(id string) (uint64, bool) {
+	if id == "" || id[0] == '0' || len(id) > 20 {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(id, 10, 64)
+	return seq, err == nil
 }
 
 // Error is a protocol error: a stable code and a human-readable message.

@@ -3,9 +3,11 @@
 package brokertest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,9 +22,13 @@ type Factory func(t *testing.T) broker.Broker
 // Run runs the whole suite against the brokers made by newBroker.
 func Run(t *testing.T, newBroker Factory) {
 	t.Run("PublishAssignsSeqTSAndID", func(t *testing.T) { testPublish(t, newBroker(t)) })
+	t.Run("PublishIsPipelined", func(t *testing.T) { testPipelined(t, newBroker(t)) })
 	t.Run("SubscribeDeliversInOrder", func(t *testing.T) { testSubscribe(t, newBroker(t)) })
+	t.Run("SubscribeStartsAfterSeq", func(t *testing.T) { testSubscribeAfter(t, newBroker(t)) })
+	t.Run("SubscribeCarriesOnlyItsRoom", func(t *testing.T) { testSubscribeOneRoom(t, newBroker(t)) })
 	t.Run("RoomsAreSeparate", func(t *testing.T) { testRooms(t, newBroker(t)) })
 	t.Run("BeforePagesBackToTheStart", func(t *testing.T) { testBefore(t, newBroker(t)) })
+	t.Run("BeforeFindsPagesInASparseRoom", func(t *testing.T) { testBeforeSparse(t, newBroker(t)) })
 	t.Run("AfterRecoversExactlyTheMissed", func(t *testing.T) { testAfter(t, newBroker(t)) })
 	t.Run("DedupeStoresOnce", func(t *testing.T) { testDedupe(t, newBroker(t)) })
 	t.Run("ConcurrentPublishersKeepOneOrder", func(t *testing.T) { testConcurrent(t, newBroker(t)) })
@@ -36,9 +42,24 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// result is what a Publish reported.
+type result struct {
+	m   protocol.Message
+	dup bool
+	err error
+}
+
+// Publish stores m and waits for the outcome.
+func Publish(b broker.Broker, m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
+	ch := make(chan result, 1)
+	b.Publish(m, dedupeKey, func(m protocol.Message, dup bool, err error) { ch <- result{m, dup, err} })
+	r := <-ch
+	return r.m, r.dup, r.err
+}
+
 func publish(t *testing.T, b broker.Broker, room, body string) protocol.Message {
 	t.Helper()
-	m, dup, err := b.Publish(ctx(t), protocol.Message{Room: room, Body: body, From: protocol.User{ID: "u1", Name: "alice"}}, "")
+	m, dup, err := Publish(b, protocol.Message{Room: room, Body: body, From: protocol.User{ID: "u1", Name: "alice"}}, "")
 	if err != nil {
 		t.Fatalf("publish %s/%s: %v", room, body, err)
 	}
@@ -48,19 +69,20 @@ func publish(t *testing.T, b broker.Broker, room, body string) protocol.Message 
 	return m
 }
 
-// collector gathers delivered messages.
+// collector gathers the messages a subscription delivers.
 type collector struct {
 	mu   sync.Mutex
 	msgs []protocol.Message
 	more chan struct{}
+	stop func()
 }
 
-func subscribe(t *testing.T, b broker.Broker) *collector {
+func subscribe(t *testing.T, b broker.Broker, room string, after uint64) *collector {
 	t.Helper()
 	c := &collector{more: make(chan struct{}, 1)}
-	stop, err := b.Subscribe(func(m protocol.Message) {
+	stop, err := b.Subscribe(room, after, func(ms []protocol.Message) {
 		c.mu.Lock()
-		c.msgs = append(c.msgs, m)
+		c.msgs = append(c.msgs, ms...)
 		c.mu.Unlock()
 		select {
 		case c.more <- struct{}{}:
@@ -70,30 +92,46 @@ func subscribe(t *testing.T, b broker.Broker) *collector {
 	if err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
+	c.stop = stop
 	t.Cleanup(stop)
 	return c
 }
 
-// wait returns the delivered messages of room once there are n of them.
-func (c *collector) wait(t *testing.T, room string, n int) []protocol.Message {
+func (c *collector) got() []protocol.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]protocol.Message(nil), c.msgs...)
+}
+
+// wait returns the delivered messages once there are n of them.
+func (c *collector) wait(t *testing.T, n int) []protocol.Message {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		c.mu.Lock()
-		var got []protocol.Message
-		for _, m := range c.msgs {
-			if m.Room == room {
-				got = append(got, m)
-			}
-		}
-		c.mu.Unlock()
-		if len(got) >= n {
+		if got := c.got(); len(got) >= n {
 			return got
 		}
 		select {
 		case <-c.more:
 		case <-deadline:
-			t.Fatalf("room %s: %d of %d messages delivered", room, len(got), n)
+			t.Fatalf("%d of %d messages delivered", len(c.got()), n)
+		}
+	}
+}
+
+// quiet fails if more than n messages arrive within d: a window to catch deliveries that
+// should not happen.
+func (c *collector) quiet(t *testing.T, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		if got := c.got(); len(got) > n {
+			t.Fatalf("%d messages delivered, want %d: %+v", len(got), n, got[n:])
+		}
+		select {
+		case <-c.more:
+		case <-deadline:
+			return
 		}
 	}
 }
@@ -114,8 +152,8 @@ func testPublish(t *testing.T, b broker.Broker) {
 	if a.Seq == 0 || c.Seq <= a.Seq {
 		t.Fatalf("seqs %d then %d, want increasing from 1", a.Seq, c.Seq)
 	}
-	if a.ID == "" || a.ID == c.ID {
-		t.Fatalf("ids %q and %q, want unique", a.ID, c.ID)
+	if a.ID != protocol.MessageID(a.Seq) || c.ID != protocol.MessageID(c.Seq) {
+		t.Fatalf("ids %q and %q, want the ids of seqs %d and %d", a.ID, c.ID, a.Seq, c.Seq)
 	}
 	if a.TS < before-1000 || a.TS > time.Now().UnixMilli()+1000 {
 		t.Fatalf("ts %d is not now", a.TS)
@@ -123,24 +161,108 @@ func testPublish(t *testing.T, b broker.Broker) {
 	if a.Body != "one" || a.Room != "r" || a.From.Name != "alice" {
 		t.Fatalf("stored %+v", a)
 	}
+	if err := b.Ready(); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+}
+
+// testPipelined starts many publishes without waiting for any: each is stored once and
+// reported once.
+func testPipelined(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	const n = 500
+	results := make(chan result, n)
+	for i := range n {
+		b.Publish(protocol.Message{Room: "r", Body: fmt.Sprint(i)}, "", func(m protocol.Message, dup bool, err error) {
+			results <- result{m, dup, err}
+		})
+	}
+	seqs := map[uint64]string{}
+	for range n {
+		select {
+		case r := <-results:
+			if r.err != nil || r.dup {
+				t.Fatalf("publish: dup=%v err=%v", r.dup, r.err)
+			}
+			if _, twice := seqs[r.m.Seq]; twice {
+				t.Fatalf("seq %d reported twice", r.m.Seq)
+			}
+			seqs[r.m.Seq] = r.m.Body
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d publishes reported", len(seqs), n)
+		}
+	}
+	stored, _, err := b.After(ctx(t), "r", 0, n+1)
+	if err != nil || len(stored) != n {
+		t.Fatalf("%d messages stored, want %d (err %v)", len(stored), n, err)
+	}
+	for _, m := range stored {
+		if seqs[m.Seq] != m.Body {
+			t.Fatalf("stored seq %d body %q, reported %q", m.Seq, m.Body, seqs[m.Seq])
+		}
+	}
 }
 
 func testSubscribe(t *testing.T, b broker.Broker) {
 	closeBroker(t, b)
-	col := subscribe(t, b)
+	col := subscribe(t, b, "r", 0)
 	var sent []protocol.Message
 	for i := range 50 {
 		sent = append(sent, publish(t, b, "r", fmt.Sprint(i)))
 	}
-	got := col.wait(t, "r", 50)
+	got := col.wait(t, 50)
 	for i := range sent {
 		if got[i].Seq != sent[i].Seq || got[i].Body != sent[i].Body || got[i].ID != sent[i].ID {
 			t.Fatalf("delivery %d = %+v, want %+v", i, got[i], sent[i])
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
-	if n := len(col.wait(t, "r", 50)); n != 50 {
-		t.Fatalf("%d deliveries for 50 messages", n)
+	col.quiet(t, 50, 100*time.Millisecond)
+}
+
+// testSubscribeAfter subscribes after some messages were stored: the ones after `after`
+// come first, then live ones, each once.
+func testSubscribeAfter(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	var sent []protocol.Message
+	for i := range 10 {
+		sent = append(sent, publish(t, b, "r", fmt.Sprint(i)))
+		publish(t, b, "other", "noise")
+	}
+	col := subscribe(t, b, "r", sent[4].Seq)
+	for i := 10; i < 15; i++ {
+		sent = append(sent, publish(t, b, "r", fmt.Sprint(i)))
+	}
+	got := col.wait(t, 10)
+	for i, m := range got {
+		if m.ID != sent[5+i].ID {
+			t.Fatalf("delivery %d: %q, want %q", i, m.Body, sent[5+i].Body)
+		}
+	}
+	col.quiet(t, 10, 100*time.Millisecond)
+}
+
+// testSubscribeOneRoom: a subscription gets its room's messages only, and the broker
+// carries (Stats.LiveMessages) only rooms someone subscribed to.
+func testSubscribeOneRoom(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	col := subscribe(t, b, "mine", 0)
+	if st := b.Stats(); st.LiveRooms != 1 {
+		t.Fatalf("live rooms %d, want 1", st.LiveRooms)
+	}
+	for i := range 20 {
+		publish(t, b, "theirs", fmt.Sprint(i))
+	}
+	mine := publish(t, b, "mine", "hello")
+	if got := col.wait(t, 1); got[0].ID != mine.ID {
+		t.Fatalf("got %+v", got[0])
+	}
+	col.quiet(t, 1, 50*time.Millisecond)
+	if st := b.Stats(); st.LiveMessages != 1 {
+		t.Fatalf("the broker received %d live messages, want only the subscribed room's 1", st.LiveMessages)
+	}
+	col.stop()
+	if st := b.Stats(); st.LiveRooms != 0 {
+		t.Fatalf("live rooms %d after stop, want 0", st.LiveRooms)
 	}
 }
 
@@ -168,8 +290,56 @@ func testRooms(t *testing.T, b broker.Broker) {
 		t.Fatalf("unknown room has %d messages", len(msgs))
 	}
 	rooms, err := b.Rooms(ctx(t))
-	if err != nil || len(rooms) != 2 || rooms[0] != "a" || rooms[1] != "b" {
-		t.Fatalf("rooms %q, %v; want [a b]", rooms, err)
+	want := []broker.RoomInfo{{Name: "a", Messages: 10}, {Name: "b", Messages: 10}}
+	if err != nil || fmt.Sprint(rooms) != fmt.Sprint(want) {
+		t.Fatalf("rooms %v, %v; want %v", rooms, err, want)
+	}
+}
+
+// walkBack pages through a room with Before and returns every message, oldest first.
+func walkBack(t *testing.T, b broker.Broker, room string, limit, maxPages int) []protocol.Message {
+	t.Helper()
+	var walked []protocol.Message
+	before := uint64(0)
+	for pages := 0; ; pages++ {
+		if pages > maxPages {
+			t.Fatal("paging does not end")
+		}
+		page, more, err := b.Before(ctx(t), room, before, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 || len(page) > limit {
+			t.Fatalf("page of %d with before=%d, limit %d", len(page), before, limit)
+		}
+		if more && len(page) != limit {
+			t.Fatalf("short page of %d (limit %d) with more after it", len(page), limit)
+		}
+		for i := 1; i < len(page); i++ {
+			if page[i].Seq <= page[i-1].Seq {
+				t.Fatalf("page not oldest first: %d then %d", page[i-1].Seq, page[i].Seq)
+			}
+		}
+		if before > 0 && page[len(page)-1].Seq >= before {
+			t.Fatalf("page ends with %d, not before %d", page[len(page)-1].Seq, before)
+		}
+		walked = append(append([]protocol.Message(nil), page...), walked...)
+		before = page[0].Seq
+		if !more {
+			return walked
+		}
+	}
+}
+
+func sameMessages(t *testing.T, got, want []protocol.Message) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d messages, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].Body != want[i].Body {
+			t.Fatalf("message %d: %s, want %s", i, got[i].Body, want[i].Body)
+		}
 	}
 }
 
@@ -182,37 +352,37 @@ func testBefore(t *testing.T, b broker.Broker) {
 			publish(t, b, "other", "noise") // makes stream sequences non-contiguous per room
 		}
 	}
-	var walked []protocol.Message
-	before := uint64(0)
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("paging does not end")
+	sameMessages(t, walkBack(t, b, "r", 50, 10), all)
+}
+
+// testBeforeSparse pages through a room whose messages are spread very unevenly through the
+// store: long quiet stretches between bursts, among other rooms' traffic.
+func testBeforeSparse(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	var all []protocol.Message
+	results := make(chan result, 4096)
+	pub := func(room string, n int, prefix string) {
+		for i := range n {
+			b.Publish(protocol.Message{Room: room, Body: fmt.Sprint(prefix, i)}, "", func(m protocol.Message, dup bool, err error) {
+				results <- result{m, dup, err}
+			})
 		}
-		page, more, err := b.Before(ctx(t), "r", before, 50)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			t.Fatalf("empty page with before=%d", before)
-		}
-		for i := 1; i < len(page); i++ {
-			if page[i].Seq <= page[i-1].Seq {
-				t.Fatalf("page not oldest first: %d then %d", page[i-1].Seq, page[i].Seq)
+		for range n {
+			if r := <-results; r.err != nil {
+				t.Fatal(r.err)
+			} else if room == "sparse" {
+				all = append(all, r.m)
 			}
 		}
-		walked = append(append([]protocol.Message(nil), page...), walked...)
-		before = page[0].Seq
-		if !more {
-			break
-		}
 	}
-	if len(walked) != len(all) {
-		t.Fatalf("walked %d messages, want %d", len(walked), len(all))
+	for burst := range 6 {
+		pub("busy", 300+burst*200, "b")
+		pub("sparse", 1+burst*burst*5, fmt.Sprint("s", burst, "-"))
 	}
-	for i := range all {
-		if walked[i].ID != all[i].ID {
-			t.Fatalf("message %d: %s, want %s", i, walked[i].Body, all[i].Body)
-		}
+	pub("busy", 500, "tail")
+	slices.SortFunc(all, func(a, b protocol.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, limit := range []int{3, 50} {
+		sameMessages(t, walkBack(t, b, "sparse", limit, len(all)/limit+2), all)
 	}
 }
 
@@ -231,11 +401,7 @@ func testAfter(t *testing.T, b broker.Broker) {
 	if more || len(got) != 20 {
 		t.Fatalf("after %d: %d messages (more=%v), want 20", seen, len(got), more)
 	}
-	for i, m := range got {
-		if m.ID != all[20+i].ID {
-			t.Fatalf("recovered %d: %s, want %s", i, m.Body, all[20+i].Body)
-		}
-	}
+	sameMessages(t, got, all[20:])
 	got, more, err = b.After(ctx(t), "r", seen, 5)
 	if err != nil || len(got) != 5 || !more {
 		t.Fatalf("limited after: %d messages, more=%v, err=%v", len(got), more, err)
@@ -248,27 +414,26 @@ func testAfter(t *testing.T, b broker.Broker) {
 
 func testDedupe(t *testing.T, b broker.Broker) {
 	closeBroker(t, b)
-	col := subscribe(t, b)
+	col := subscribe(t, b, "r", 0)
 	m := protocol.Message{Room: "r", Body: "once", From: protocol.User{Name: "alice"}, Ref: "k1"}
-	first, dup, err := b.Publish(ctx(t), m, "alice\x00k1")
+	first, dup, err := Publish(b, m, "alice\x00k1")
 	if err != nil || dup {
 		t.Fatalf("first publish: dup=%v err=%v", dup, err)
 	}
-	again, dup, err := b.Publish(ctx(t), m, "alice\x00k1")
+	again, dup, err := Publish(b, m, "alice\x00k1")
 	if err != nil || !dup {
 		t.Fatalf("second publish: dup=%v err=%v", dup, err)
 	}
-	if again.Seq != first.Seq || again.ID != first.ID {
-		t.Fatalf("duplicate answered seq %d id %s, want %d %s", again.Seq, again.ID, first.Seq, first.ID)
+	if again.Seq != first.Seq || again.ID != first.ID || again.TS != first.TS || again.Body != "once" {
+		t.Fatalf("duplicate answered %+v, want the original %+v", again, first)
 	}
-	other, dup, err := b.Publish(ctx(t), protocol.Message{Room: "s", Body: "other room"}, "alice\x00k1")
+	other, dup, err := Publish(b, protocol.Message{Room: "s", Body: "other room"}, "alice\x00k1")
 	if err != nil || dup || other.Seq == first.Seq {
 		t.Fatalf("same key in another room: dup=%v err=%v", dup, err)
 	}
 	last := publish(t, b, "r", "after")
-	got := col.wait(t, "r", 2)
-	time.Sleep(50 * time.Millisecond)
-	got = col.wait(t, "r", 2)
+	got := col.wait(t, 2)
+	col.quiet(t, 2, 100*time.Millisecond)
 	if len(got) != 2 || got[0].ID != first.ID || got[1].ID != last.ID {
 		t.Fatalf("deliveries %+v, want the message once then the next", got)
 	}
@@ -276,7 +441,7 @@ func testDedupe(t *testing.T, b broker.Broker) {
 
 func testConcurrent(t *testing.T, b broker.Broker) {
 	closeBroker(t, b)
-	col := subscribe(t, b)
+	col := subscribe(t, b, "r", 0)
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	acked := make(chan protocol.Message, writers*each)
@@ -285,7 +450,7 @@ func testConcurrent(t *testing.T, b broker.Broker) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				m, _, err := b.Publish(context.Background(), protocol.Message{Room: "r", Body: fmt.Sprintf("%d/%d", w, i)}, "")
+				m, _, err := Publish(b, protocol.Message{Room: "r", Body: fmt.Sprintf("%d/%d", w, i)}, "")
 				if err != nil {
 					t.Errorf("publish: %v", err)
 					return
@@ -296,7 +461,7 @@ func testConcurrent(t *testing.T, b broker.Broker) {
 	}
 	wg.Wait()
 	close(acked)
-	got := col.wait(t, "r", writers*each)
+	got := col.wait(t, writers*each)
 	for i := 1; i < len(got); i++ {
 		if got[i].Seq <= got[i-1].Seq {
 			t.Fatalf("delivery %d has seq %d after %d", i, got[i].Seq, got[i-1].Seq)
@@ -318,35 +483,15 @@ func testConcurrent(t *testing.T, b broker.Broker) {
 
 func testStop(t *testing.T, b broker.Broker) {
 	closeBroker(t, b)
-	var mu sync.Mutex
-	n := 0
-	stop, err := b.Subscribe(func(protocol.Message) { mu.Lock(); n++; mu.Unlock() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := subscribe(t, b)
+	first := subscribe(t, b, "r", 0)
+	col := subscribe(t, b, "r", 0)
 	publish(t, b, "r", "1")
-	col.wait(t, "r", 1)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		mu.Lock()
-		got := n
-		mu.Unlock()
-		if got == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("first subscriber never got the first message")
-		}
-	}
-	stop()
+	col.wait(t, 1)
+	first.wait(t, 1)
+	first.stop()
 	publish(t, b, "r", "2")
-	col.wait(t, "r", 2)
-	time.Sleep(50 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if n != 1 {
-		t.Fatalf("stopped subscriber got %d messages, want 1", n)
-	}
+	col.wait(t, 2)
+	first.quiet(t, 1, 100*time.Millisecond)
 }
 
 func testClose(t *testing.T, b broker.Broker) {
@@ -354,12 +499,15 @@ func testClose(t *testing.T, b broker.Broker) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := b.Publish(ctx(t), protocol.Message{Room: "r", Body: "late"}, "")
-	if err == nil {
-		t.Fatal("publish after close succeeded")
-	}
+	_, _, err := Publish(b, protocol.Message{Room: "r", Body: "late"}, "")
 	if !errors.Is(err, broker.ErrClosed) {
-		t.Logf("publish after close: %v (not ErrClosed)", err)
+		t.Fatalf("publish after close: %v, want ErrClosed", err)
+	}
+	if _, err := b.Subscribe("r", 0, func([]protocol.Message) {}); err == nil {
+		t.Fatal("subscribe after close succeeded")
+	}
+	if err := b.Ready(); err == nil {
+		t.Fatal("ready after close")
 	}
 	if err := b.Close(); err != nil {
 		t.Fatalf("second close: %v", err)

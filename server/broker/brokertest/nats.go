@@ -28,15 +28,37 @@ func StartNATS(t testing.TB) *natsserver.Server {
 	return ns
 }
 
-// Embedded opens a JetStream broker on an embedded NATS server in a fresh data directory.
-// The caller closes it.
-func Embedded(t testing.TB) *broker.JetStream {
+// Embedded opens a JetStream broker on an embedded NATS server in a fresh data directory
+// and waits until it is ready. The caller closes it.
+func Embedded(t testing.TB, o broker.JetStreamOptions) *broker.JetStream {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: t.TempDir()}, broker.JetStreamOptions{})
+	b, err := broker.OpenEmbedded(broker.EmbeddedOptions{DataDir: t.TempDir()}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	WaitReady(t, b)
 	return b
+}
+
+// Connect opens a JetStream broker on the NATS server at url and waits until it is ready.
+// The caller closes it.
+func Connect(t testing.TB, url string, o broker.JetStreamOptions) *broker.JetStream {
+	t.Helper()
+	b, err := broker.Connect(url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	WaitReady(t, b)
+	return b
+}
+
+// WaitReady waits until b can store and deliver messages.
+func WaitReady(t testing.TB, b *broker.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.WaitReady(ctx); err != nil {
+		b.Close()
+		t.Fatalf("broker not ready: %v", err)
+	}
 }

@@ -1,0 +1,160 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// storedMessage is a message's payload in the stream. Room, seq and id come from the
+// subject and the stream sequence.
+type storedMessage struct {
+	// ID is set only in messages stored by versions that gave messages random ids.
+	ID   string        `json:"id,omitempty"`
+	From protocol.User `json:"from"`
+	Body string        `json:"body"`
+	TS   int64         `json:"ts"`
+	Ref  string        `json:"ref,omitempty"`
+}
+
+func encodeStored(m *protocol.Message) ([]byte, error) {
+	return json.Marshal(storedMessage{From: m.From, Body: m.Body, TS: m.TS, Ref: m.Ref})
+}
+
+// decodeStored turns a stored payload back into a message of room at seq.
+func decodeStored(room string, seq uint64, data []byte) (protocol.Message, error) {
+	var sm storedMessage
+	if err := json.Unmarshal(data, &sm); err != nil {
+		return protocol.Message{}, err
+	}
+	id := sm.ID
+	if id == "" {
+		id = protocol.MessageID(seq)
+	}
+	return protocol.Message{Room: room, Seq: seq, ID: id, From: sm.From, Body: sm.Body, TS: sm.TS, Ref: sm.Ref}, nil
+}
+
+// Retries of a publish that found no stream to answer it (during a leader election): the
+// stream's subject has no responder for a moment. Together they stay under the default
+// publish timeout.
+const (
+	publishRetries    = 4
+	publishRetryWait  = 150 * time.Millisecond
+	duplicateReadWait = 2 * time.Second
+)
+
+// publication is a message on its way to the stream: JetStream's async acknowledgement (or
+// its failure) finds it by its *nats.Msg.
+type publication struct {
+	b    *JetStream
+	m    protocol.Message
+	done Done
+	once sync.Once
+}
+
+func (p *publication) finish(err error) {
+	p.once.Do(func() {
+		if errors.Is(err, ErrClosed) {
+			p.done(protocol.Message{}, false, ErrClosed)
+			return
+		}
+		p.done(protocol.Message{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err))
+	})
+}
+
+func (p *publication) stored(m protocol.Message, dup bool) {
+	p.once.Do(func() { p.done(m, dup, nil) })
+}
+
+// Publish implements Broker. The message goes out at once; JetStream acknowledges it once
+// it is in the stream's store (on a quorum of replicas in a cluster), and the
+// acknowledgement calls done from the connection's ack handler. Every message carries a
+// Nats-Msg-Id (the dedupe key's hash, or a random id), so that the retries below and a
+// client's own retries store it once.
+func (b *JetStream) Publish(m protocol.Message, dedupeKey string, done Done) {
+	p := &publication{b: b, m: m, done: done}
+	if b.closed.Load() {
+		p.finish(ErrClosed)
+		return
+	}
+	if !b.isBootstrapped() {
+		p.finish(b.Ready())
+		return
+	}
+	p.m.TS = time.Now().UnixMilli()
+	data, err := encodeStored(&p.m)
+	if err != nil {
+		p.finish(err)
+		return
+	}
+	msg := nats.NewMsg(b.subject(m.Room))
+	msg.Data = data
+	if dedupeKey != "" {
+		sum := sha256.Sum256([]byte(m.Room + "\x00" + dedupeKey))
+		msg.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:16]))
+	} else {
+		msg.Header.Set(jetstream.MsgIDHeader, nuid.Next())
+	}
+	b.pubs.Store(msg, p)
+	_, err = b.js.PublishMsgAsync(msg, jetstream.WithRetryAttempts(publishRetries), jetstream.WithRetryWait(publishRetryWait))
+	if err != nil {
+		if _, mine := b.pubs.LoadAndDelete(msg); mine {
+			p.finish(err)
+		}
+	}
+}
+
+// onAck runs on the connection's ack handler for every acknowledged publish.
+func (b *JetStream) onAck(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
+	v, ok := b.pubs.LoadAndDelete(msg)
+	if !ok {
+		return
+	}
+	p := v.(*publication)
+	if !ack.Duplicate {
+		p.m.Seq, p.m.ID = ack.Sequence, protocol.MessageID(ack.Sequence)
+		p.stored(p.m, false)
+		return
+	}
+	// Stored before under this dedupe key: report the original, which has to be read
+	// (not here: this goroutine handles every ack of the connection).
+	go func() {
+		orig, err := b.readSeq(ack.Sequence)
+		if err != nil {
+			p.finish(fmt.Errorf("reading the original of a duplicate: %w", err))
+			return
+		}
+		p.stored(orig, true)
+	}()
+}
+
+// onPublishError runs when a publish failed: no stream answered (after the retries), the
+// acknowledgement timed out, or JetStream refused the message.
+func (b *JetStream) onPublishError(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	if v, ok := b.pubs.LoadAndDelete(msg); ok {
+		v.(*publication).finish(err)
+	}
+}
+
+// readSeq reads one stored message by its sequence.
+func (b *JetStream) readSeq(seq uint64) (protocol.Message, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, duplicateReadWait)
+	defer cancel()
+	raw, err := b.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return protocol.Message{}, err
+	}
+	return decodeStored(strings.TrimPrefix(raw.Subject, b.opts.SubjectPrefix), raw.Sequence, raw.Data)
+}

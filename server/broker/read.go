@@ -1,0 +1,280 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// Reading history without an index.
+//
+// A room is a subject of the stream, and JetStream reads a subject forwards only: a
+// batched direct get returns up to N messages of the subject from a sequence on, in one
+// request, each with the number of the subject's messages still after it
+// (Nats-Num-Pending). "The latest N messages before S" therefore needs the sequence where
+// that page starts. count(x), the number of the room's messages at or after sequence x, is
+// one small request, and it falls as x grows; the page starts where count(x) = count(S) + N.
+// Before finds that point by interpolation (a room's messages are spread through the
+// stream fairly evenly) with bisection as the fallback: typically three to six requests
+// per page, whatever the size of the store, and no per-node index of the messages.
+
+// maxSearchSteps bounds the search for a page's start; bisection over 64-bit sequences
+// needs at most 64 steps.
+const maxSearchSteps = 64
+
+// batch reads up to n messages of room with seq >= from, oldest first, and how many of the
+// room's messages follow the last one returned.
+func (b *JetStream) batch(ctx context.Context, room string, from uint64, n int) ([]protocol.Message, uint64, error) {
+	if !b.isBootstrapped() {
+		return nil, 0, b.Ready()
+	}
+	if from == 0 {
+		from = 1
+	}
+	b.reads.Add(1)
+	it, err := jetstreamext.GetBatch(ctx, b.js, b.opts.Stream, n,
+		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(b.subject(room)))
+	if err != nil {
+		return nil, 0, b.readErr(err)
+	}
+	out := make([]protocol.Message, 0, min(n, 256))
+	var after uint64
+	for raw, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return nil, 0, b.readErr(err)
+		}
+		after, _ = strconv.ParseUint(raw.Header.Get("Nats-Num-Pending"), 10, 64)
+		m, err := decodeStored(room, raw.Sequence, raw.Data)
+		if err != nil {
+			b.opts.Logger.Warn("skipping an undecodable message", "room", room, "seq", raw.Sequence, "err", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, after, nil
+}
+
+func (b *JetStream) readErr(err error) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: reading messages: %w", ErrUnavailable, err)
+}
+
+// count returns the sequence of the room's first message at or after from, and how many
+// of the room's messages there are from there on (0, 0 when none).
+func (b *JetStream) count(ctx context.Context, room string, from uint64) (uint64, uint64, error) {
+	// The first message's Nats-Num-Pending counts the ones after it.
+	if !b.isBootstrapped() {
+		return 0, 0, b.Ready()
+	}
+	if from == 0 {
+		from = 1
+	}
+	b.reads.Add(1)
+	it, err := jetstreamext.GetBatch(ctx, b.js, b.opts.Stream, 1,
+		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(b.subject(room)))
+	if err != nil {
+		return 0, 0, b.readErr(err)
+	}
+	for raw, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			return 0, 0, nil
+		}
+		if err != nil {
+			return 0, 0, b.readErr(err)
+		}
+		after, err := strconv.ParseUint(raw.Header.Get("Nats-Num-Pending"), 10, 64)
+		if err != nil {
+			return 0, 0, b.readErr(fmt.Errorf("batched get without Nats-Num-Pending: %w", err))
+		}
+		return raw.Sequence, after + 1, nil
+	}
+	return 0, 0, nil
+}
+
+// After implements Broker: one batched read.
+func (b *JetStream) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
+	if limit <= 0 {
+		return nil, false, nil
+	}
+	msgs, rest, err := b.batch(ctx, room, after+1, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	return msgs, rest > 0, nil
+}
+
+// Before implements Broker.
+func (b *JetStream) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
+	if limit <= 0 {
+		return nil, false, nil
+	}
+	// Counts run to the end of the stream, so messages stored while a page is looked for
+	// shift them; a page found short for that reason is looked for again.
+	for attempt := 0; ; attempt++ {
+		msgs, more, err := b.before(ctx, room, before, limit)
+		if err != nil || !more || len(msgs) == limit || attempt == 2 {
+			return msgs, more, err
+		}
+	}
+}
+
+func (b *JetStream) before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
+	// end: the page ends before this sequence; atEnd: the room's messages from there on,
+	// counted before the total so that messages stored in between make the total larger,
+	// never smaller, than what lies before end (the extra ones are dropped by below).
+	end, atEnd := uint64(math.MaxUint64), uint64(0)
+	var err error
+	if before > 0 {
+		end = before
+		if _, atEnd, err = b.count(ctx, room, before); err != nil {
+			return nil, false, err
+		}
+	}
+	first, total, err := b.count(ctx, room, 1)
+	if err != nil || total <= atEnd {
+		return nil, false, err
+	}
+	if total-atEnd <= uint64(limit) {
+		msgs, _, err := b.batch(ctx, room, first, int(total-atEnd))
+		return below(msgs, end), false, err
+	}
+	if before == 0 {
+		last, err := b.lastSeq(ctx, room)
+		if err != nil {
+			return nil, false, err
+		}
+		end = last + 1
+	}
+	start, n, err := b.pageStart(ctx, room, first, total, end, atEnd, uint64(limit))
+	if err != nil {
+		return nil, false, err
+	}
+	msgs, _, err := b.batch(ctx, room, start, int(n))
+	if err != nil {
+		return nil, false, err
+	}
+	msgs = below(msgs, end)
+	if len(msgs) > limit {
+		msgs = msgs[len(msgs)-limit:]
+	}
+	return msgs, true, nil
+}
+
+// below drops the messages at or after end.
+func below(msgs []protocol.Message, end uint64) []protocol.Message {
+	for i, m := range msgs {
+		if m.Seq >= end {
+			return msgs[:i]
+		}
+	}
+	return msgs
+}
+
+// pageStart finds a sequence from which between limit and 2 × limit of the room's messages
+// lie before end, and returns the first message's sequence there and that number.
+// count(first) = total > count(end) + limit = target.
+func (b *JetStream) pageStart(ctx context.Context, room string, first, total, end, atEnd, limit uint64) (uint64, uint64, error) {
+	target := atEnd + limit
+	lo, clo := first, total // clo > target
+	hi, chi := end, atEnd   // chi < target
+	for step := 0; step < maxSearchSteps; step++ {
+		var x uint64
+		if step%2 == 0 || step < 3 {
+			// Interpolate, assuming the messages between lo and hi are spread evenly.
+			frac := float64(target-chi) / float64(clo-chi)
+			x = hi - uint64(frac*float64(hi-lo))
+		} else {
+			x = lo + (hi-lo)/2
+		}
+		x = max(lo+1, min(x, hi-1))
+		if x <= lo || x >= hi {
+			// lo and hi are adjacent: the page starts at lo.
+			return lo, clo - atEnd, nil
+		}
+		at, c, err := b.count(ctx, room, x)
+		if err != nil {
+			return 0, 0, err
+		}
+		switch {
+		case c >= target && c-atEnd <= 2*limit:
+			return at, c - atEnd, nil
+		case c > target:
+			lo, clo = at, c
+		default:
+			hi, chi = x, c
+		}
+	}
+	return 0, 0, fmt.Errorf("%w: no page start found in room %s before %d", ErrUnavailable, room, end)
+}
+
+// lastSeq asks the stream's leader (not a replica that may lag behind) for the sequence of
+// the room's latest message, 0 when it has none.
+func (b *JetStream) lastSeq(ctx context.Context, room string) (uint64, error) {
+	if !b.isBootstrapped() {
+		return 0, b.Ready()
+	}
+	b.reads.Add(1)
+	req, _ := json.Marshal(map[string]string{"last_by_subj": b.subject(room)})
+	resp, err := b.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+b.opts.Stream, req)
+	if err != nil {
+		return 0, b.readErr(err)
+	}
+	var r struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return 0, b.readErr(err)
+	}
+	if r.Error != nil {
+		if r.Error.Code == 404 {
+			return 0, nil
+		}
+		return 0, b.readErr(fmt.Errorf("%s (%d)", r.Error.Description, r.Error.ErrCode))
+	}
+	if r.Message == nil {
+		return 0, b.readErr(errors.New("empty answer"))
+	}
+	return r.Message.Seq, nil
+}
+
+// Rooms implements Broker: the stream's subjects and their message counts, from its state
+// (no message is read).
+func (b *JetStream) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	if !b.isBootstrapped() {
+		return nil, b.Ready()
+	}
+	info, err := b.stream.Info(ctx, jetstream.WithSubjectFilter(b.opts.SubjectPrefix+"*"))
+	if err != nil {
+		return nil, b.readErr(err)
+	}
+	out := make([]RoomInfo, 0, len(info.State.Subjects))
+	for subj, n := range info.State.Subjects {
+		if n > 0 {
+			out = append(out, RoomInfo{Name: strings.TrimPrefix(subj, b.opts.SubjectPrefix), Messages: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

@@ -1,0 +1,169 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// Storage reads of a room run in goroutines of their own and report to the room's inbox,
+// so that a slow read never delays the room's live messages, nor any other room's.
+
+// Retry pacing of a room that cannot load.
+const (
+	loadRetryMin = 100 * time.Millisecond
+	loadRetryMax = 2 * time.Second
+)
+
+type loadResult struct {
+	msgs []protocol.Message
+	more bool
+	err  error
+}
+
+// load reads the room's latest messages, then subscribes to what is stored after them.
+// It retries until it succeeds or the room stops.
+func (r *room) load() {
+	h := r.hub
+	var after uint64
+	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		msgs, more, err := h.broker.Before(ctx, r.name, 0, h.cfg.CacheSize)
+		cancel()
+		r.inbox.push(item{load: &loadResult{msgs: msgs, more: more, err: err}})
+		if err == nil {
+			if len(msgs) > 0 {
+				after = msgs[len(msgs)-1].Seq
+			}
+			break
+		}
+		if !r.pause(wait) {
+			return
+		}
+	}
+	// Live messages reach the room only through this subscription, from after on.
+	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
+		stop, err := h.broker.Subscribe(r.name, after, func(ms []protocol.Message) { r.inbox.push(item{msgs: ms}) })
+		if err == nil {
+			r.sub.Lock()
+			if r.sub.closing {
+				stop()
+			} else {
+				r.sub.stop = stop
+			}
+			r.sub.Unlock()
+			return
+		}
+		h.storageFailed("subscribing to a room", r.name, err)
+		if !r.pause(wait) {
+			return
+		}
+	}
+}
+
+// pause waits d, or returns false when the room stops first.
+func (r *room) pause(d time.Duration) bool {
+	select {
+	case <-r.quit:
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// loadDone fills the cache with the room's latest messages.
+func (r *room) loadDone(res *loadResult) {
+	if res.err != nil {
+		r.loadErr = res.err
+		r.hub.storageFailed("loading a room", r.name, res.err)
+		return
+	}
+	r.loadErr = nil
+	for _, m := range res.msgs {
+		r.cache = append(r.cache, cached{msg: m, enc: protocol.EncodeMessage(&m)})
+	}
+	if len(res.msgs) > 0 {
+		r.lastSeq = res.msgs[len(res.msgs)-1].Seq
+		if res.more {
+			r.coverFrom = res.msgs[0].Seq - 1
+		}
+	}
+	r.loaded = true
+}
+
+// recovering is a join with since older than the cache: its missed messages are read from
+// storage.
+type recovering struct {
+	o    op
+	upTo uint64 // the room's lastSeq when the read started: later ones come from the cache
+	msgs []protocol.Message
+	err  error
+}
+
+// recover starts reading what a joiner missed. The joiner becomes a member when the read
+// is done; meanwhile the room goes on.
+func (r *room) recover(o op) {
+	rec := &recovering{o: o, upTo: r.lastSeq}
+	r.recovery = append(r.recovery, rec)
+	h := r.hub
+	go func() {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		defer cancel()
+		// One more than the limit tells whether anything after since is left out.
+		rec.msgs, _, rec.err = h.broker.Before(ctx, r.name, rec.upTo+1, MaxRecovery+1)
+		r.inbox.push(item{recovered: rec})
+	}()
+}
+
+// recovered answers a recovering joiner: the messages read, then those delivered live
+// since the read started (from the cache), at most MaxRecovery, the latest.
+func (r *room) recovered(rec *recovering) {
+	found := false
+	for i, x := range r.recovery {
+		if x == rec {
+			r.recovery = append(r.recovery[:i], r.recovery[i+1:]...)
+			found = true
+			break
+		}
+	}
+	if !found {
+		return // the session left meanwhile
+	}
+	if rec.err != nil {
+		r.hub.storageFailed("recovering missed messages", r.name, rec.err)
+		r.refuse(rec.o)
+		return
+	}
+	if r.coverFrom > rec.upTo {
+		// So many messages arrived meanwhile that the cache no longer reaches back to
+		// the read: read again, up to now.
+		r.recover(rec.o)
+		return
+	}
+	since := *rec.o.since
+	var encs [][]byte
+	for i := range rec.msgs {
+		if m := &rec.msgs[i]; m.Seq > since {
+			encs = append(encs, protocol.EncodeMessage(m))
+		}
+	}
+	encs = append(encs, r.cachedAfter(rec.upTo)...)
+	more := len(encs) > MaxRecovery
+	if more {
+		encs = encs[len(encs)-MaxRecovery:]
+	}
+	r.admit(rec.o, protocol.EncodeArray(encs), more)
+}
+
+// cancelRecovery forgets the recoveries of a session that left.
+func (r *room) cancelRecovery(s *Session) {
+	kept := r.recovery[:0]
+	for _, rec := range r.recovery {
+		if rec.o.s != s {
+			kept = append(kept, rec)
+		}
+	}
+	clear(r.recovery[len(kept):])
+	r.recovery = kept
+}

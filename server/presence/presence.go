@@ -1,0 +1,68 @@
+// Package presence shares who is in which room, and who is typing, between the nodes of a
+// cluster over core NATS subjects. Each node announces the people connected to it, per
+// room, as absolute device counts stamped with a version; a node that starts serving a
+// room asks the others for their current view; heartbeats tell which nodes are alive, and
+// a node that stops sending them (killed, cut off) has its people removed everywhere.
+// Nothing is stored: presence is rebuilt from the live nodes at any time.
+//
+// Why not a JetStream KV bucket with TTLs: a join would be a replicated, fsynced write,
+// and keeping thousands of keys alive would need a write per key per TTL period. Presence
+// is ephemeral and only the nodes serving a room need it; core NATS carries it at the cost
+// of one small message per change and one heartbeat per node per second (see
+// docs/architecture.md, "Presence across nodes").
+package presence
+
+import (
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// Member is one person in a room and how many devices (connections) they have there.
+type Member struct {
+	User    protocol.User `json:"u"`
+	Devices int           `json:"d"`
+}
+
+// Handler receives a room's presence on the other nodes. Its methods are called from the
+// bus's goroutine, one at a time, and must not block.
+type Handler interface {
+	// Remote reports that user now has devices connected to the room on other nodes, in
+	// total (0: none left).
+	Remote(user protocol.User, devices int)
+	// Typing reports that user, connected to another node, is typing in the room.
+	Typing(user protocol.User)
+	// Synced reports that the first view of the other nodes is complete (every live node
+	// answered, or the wait ended): the room can list its members.
+	Synced()
+}
+
+// Bus shares presence with the other nodes.
+type Bus interface {
+	// Watch starts sharing the room's presence: h learns about the other nodes' members,
+	// and the returned Room announces this node's. One watch per room at a time.
+	Watch(room string, h Handler) Room
+}
+
+// Room announces this node's members of one room.
+type Room interface {
+	// Set reports how many devices user has in the room on this node (0: none).
+	Set(user protocol.User, devices int)
+	// Typing tells the other nodes that user is typing in the room.
+	Typing(user protocol.User)
+	// Stop ends the watch; the other nodes learn that this node has nobody left there.
+	Stop()
+}
+
+// Local is the Bus of a node alone: there are no other nodes, so nothing is shared.
+type Local struct{}
+
+// Watch implements Bus: the room is in sync at once.
+func (Local) Watch(_ string, h Handler) Room {
+	h.Synced()
+	return localRoom{}
+}
+
+type localRoom struct{}
+
+func (localRoom) Set(protocol.User, int) {}
+func (localRoom) Typing(protocol.User)   {}
+func (localRoom) Stop()                  {}
