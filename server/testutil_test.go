@@ -646,3 +646,50 @@ func (c *client) abort() {
 		<-c.done
 	})
 }
+
+// publishMany sends n messages with bodies prefix-001... and waits for every ack and
+// broadcast copy. It returns the messages in seq order.
+func publishMany(t *testing.T, c *client, prefix string, n int) []object {
+	t.Helper()
+	for i := range n {
+		b := fmt.Sprintf("%s-%04d", prefix, i+1)
+		if err := c.writeJSON(msg(b, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var msgs []object
+	acks := 0
+	deadline := time.Now().Add(4 * waitTimeout)
+	for acks < n || len(msgs) < n {
+		o, err := c.next(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("after %d acks and %d messages: %v", acks, len(msgs), err)
+		}
+		switch o.Type {
+		case "ack":
+			acks++
+		case "message":
+			msgs = append(msgs, o)
+		case "join", "leave":
+		default:
+			t.Fatalf("publishing: unexpected %s", o)
+		}
+	}
+	return msgs
+}
+
+func bodies(msgs []object) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Body
+	}
+	return out
+}
+
+func wantBodies(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, fmt.Sprintf("%s-%04d", prefix, i))
+	}
+	return out
+}
