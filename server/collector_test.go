@@ -16,6 +16,7 @@ type collector struct {
 	c        *client
 	end      string
 	received atomic.Int64
+	changes  *changes // signalled after every object
 
 	mu     sync.Mutex
 	msgs   []object
@@ -25,10 +26,16 @@ type collector struct {
 	done   chan struct{}
 }
 
-func collect(c *client, end string) *collector {
-	col := &collector{c: c, end: end, acks: make(map[string]object), done: make(chan struct{})}
-	go col.run()
-	return col
+// collectAll starts a collector on each client. They share one changes, so that a test can
+// wait for a condition on all of them.
+func collectAll(cs []*client, end string) []*collector {
+	ch := newChanges()
+	cols := make([]*collector, len(cs))
+	for i, c := range cs {
+		cols[i] = &collector{c: c, end: end, changes: ch, acks: make(map[string]object), done: make(chan struct{})}
+		go cols[i].run()
+	}
+	return cols
 }
 
 func (col *collector) run() {
@@ -52,6 +59,7 @@ func (col *collector) run() {
 		}
 		stop := col.err != nil || o.Type == "message" && o.Body == col.end
 		col.mu.Unlock()
+		col.changes.signal()
 		if stop {
 			return
 		}
@@ -82,6 +90,12 @@ func (col *collector) hasAcks(n int) bool {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	return len(col.acks) >= n
+}
+
+// awaitAcks waits until the collector holds acks for n distinct refs and reports whether
+// it did within timeout.
+func (col *collector) awaitAcks(n int, timeout time.Duration) bool {
+	return col.changes.await(timeout, func() bool { return col.hasAcks(n) })
 }
 
 func allSawLeave(cols []*collector, u user) bool {
@@ -120,6 +134,42 @@ func checkSequence(t *testing.T, who string, msgs []object, published map[string
 	for pub, bodies := range published {
 		if next[pub] != len(bodies) {
 			t.Fatalf("%s: got %d of the %d messages of %s", who, next[pub], len(bodies), pub)
+		}
+	}
+}
+
+// changes wakes the goroutines that wait for a condition on collectors' state: each signal
+// closes the channel that waiters hold and puts a new one in its place.
+type changes struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newChanges() *changes { return &changes{ch: make(chan struct{})} }
+
+func (c *changes) signal() {
+	c.mu.Lock()
+	close(c.ch)
+	c.ch = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// await waits until cond holds, checking it again after every signal, and reports whether
+// it did within timeout.
+func (c *changes) await(timeout time.Duration, cond func() bool) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		ch := c.ch // taken before cond is checked, so that no signal is missed
+		c.mu.Unlock()
+		if cond() {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return cond()
 		}
 	}
 }

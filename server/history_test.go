@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/distchat/distchat/server"
 )
@@ -76,12 +75,8 @@ func TestHistoryAndRecovery(t *testing.T) {
 		// Once everybody left, the room is loaded again from storage for the next one.
 		p.close()
 		c.close()
-		deadline := time.Now().Add(waitTimeout)
-		for !slices.Contains(ts.rooms(t), roomInfo{room, 0}) {
-			if time.Now().After(deadline) {
-				t.Fatalf("room %s still has members after everybody left: %v", room, ts.rooms(t))
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !eventually(waitTimeout, func() bool { return slices.Contains(ts.rooms(t), roomInfo{room, 0}) }) {
+			t.Fatalf("room %s still has members after everybody left: %v", room, ts.rooms(t))
 		}
 		checkWelcome(ts.connect(t, "latecomer", room))
 	})

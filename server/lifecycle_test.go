@@ -39,7 +39,9 @@ func TestPongDeadline(t *testing.T) {
 	}
 	ts.waitConnections(t, 1)
 
-	// The watcher answered pings all along: still connected well past the deadline.
+	// The watcher answered pings all along: still connected well past the deadline. The
+	// pause is what this checks: four pong deadlines pass during which the watcher must
+	// keep its connection by answering pings alone.
 	time.Sleep(time.Until(watcherSince.Add(4 * pongWait)))
 	watcher.publish("still here", "w1")
 	if n := ts.health(t).Connections; n != 1 {

@@ -156,7 +156,8 @@ func TestRateLimit(t *testing.T) {
 		if acked < 10 || n-acked < 15 {
 			t.Errorf("%d acked, %d refused; want at least 10 and 15", acked, n-acked)
 		}
-		// Tokens come back: 5 per second.
+		// Tokens come back: 5 per second. The pause is what this checks, not a wait for an
+		// event: after a second of silence at least 5 tokens are back, 3 are used.
 		time.Sleep(time.Second)
 		for i := range 3 {
 			c.publish("later", fmt.Sprint("later-", i))

@@ -57,10 +57,7 @@ func TestSlowClientIsDroppedOthersGetEverything(t *testing.T) {
 	}
 	ts.waitConnections(t, len(good)+1)
 
-	cols := make([]*collector, len(good))
-	for i, c := range good {
-		cols[i] = collect(c, "END")
-	}
+	cols := collectAll(good, "END")
 	minReceived := func() int64 {
 		m := cols[0].received.Load()
 		for _, col := range cols[1:] {
@@ -88,13 +85,9 @@ func TestSlowClientIsDroppedOthersGetEverything(t *testing.T) {
 					pubErrs[p] = fmt.Errorf("%s: the slow client was not dropped after %d messages", name, n)
 					return
 				}
-				deadline := time.Now().Add(waitTimeout)
-				for sent.Load()-minReceived() >= 2*window {
-					if time.Now().After(deadline) {
-						pubErrs[p] = fmt.Errorf("%s: good clients stopped receiving (%d sent, slowest got %d)", name, sent.Load(), minReceived())
-						return
-					}
-					time.Sleep(200 * time.Microsecond)
+				if !cols[0].changes.await(waitTimeout, func() bool { return sent.Load()-minReceived() < 2*window }) {
+					pubErrs[p] = fmt.Errorf("%s: good clients stopped receiving (%d sent, slowest got %d)", name, sent.Load(), minReceived())
+					return
 				}
 				b := fmt.Sprintf("%s/%05d/%s", name, n, body)
 				pubMu.Lock()
@@ -119,12 +112,8 @@ func TestSlowClientIsDroppedOthersGetEverything(t *testing.T) {
 	}
 	// Every message is acked (so stored) before the end message.
 	for p, name := range []string{"pub-a", "pub-b"} {
-		deadline := time.Now().Add(waitTimeout)
-		for !cols[p].hasAcks(len(published[name])) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not get an ack for each of its %d messages", name, len(published[name]))
-			}
-			time.Sleep(time.Millisecond)
+		if !cols[p].awaitAcks(len(published[name]), waitTimeout) {
+			t.Fatalf("%s did not get an ack for each of its %d messages", name, len(published[name]))
 		}
 	}
 	good[0].sendJSON(msg("END", "end"))
@@ -161,10 +150,7 @@ func TestVanishingClientsDoNotStopBroadcast(t *testing.T) {
 		vanishing = append(vanishing, ts.connect(t, fmt.Sprintf("ghost-%d", i), room))
 	}
 	ts.waitConnections(t, len(good)+len(vanishing))
-	cols := make([]*collector, len(good))
-	for i, c := range good {
-		cols[i] = collect(c, "END")
-	}
+	cols := collectAll(good, "END")
 
 	// Publishers send in chunks, waiting for a chunk's acks before the next. The ghosts
 	// vanish one by one after the first two chunks, while publishers go on (up to half of
@@ -194,12 +180,8 @@ func TestVanishingClientsDoNotStopBroadcast(t *testing.T) {
 					if (n+1)%chunk != 0 {
 						continue
 					}
-					deadline := time.Now().Add(waitTimeout)
-					for !col.hasAcks(n + 1) {
-						if time.Now().After(deadline) {
-							return fmt.Errorf("%s: no acks for the chunk ending at %d", c.user.Name, n)
-						}
-						time.Sleep(time.Millisecond)
+					if !col.awaitAcks(n+1, waitTimeout) {
+						return fmt.Errorf("%s: no acks for the chunk ending at %d", c.user.Name, n)
 					}
 					switch n + 1 {
 					case 2 * chunk:
