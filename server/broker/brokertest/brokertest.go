@@ -138,6 +138,8 @@ func testSubscribe(t *testing.T, b broker.Broker) {
 			t.Fatalf("delivery %d = %+v, want %+v", i, got[i], sent[i])
 		}
 	}
+	// A quiet period, not a wait for an event: nothing more is expected, so there is
+	// nothing to wait for; a duplicate delivered late would show up in it.
 	time.Sleep(50 * time.Millisecond)
 	if n := len(col.wait(t, "r", 50)); n != 50 {
 		t.Fatalf("%d deliveries for 50 messages", n)
@@ -267,6 +269,8 @@ func testDedupe(t *testing.T, b broker.Broker) {
 	}
 	last := publish(t, b, "r", "after")
 	got := col.wait(t, "r", 2)
+	// A quiet period in which a late delivery of the duplicate would show up (see
+	// testSubscribe).
 	time.Sleep(50 * time.Millisecond)
 	got = col.wait(t, "r", 2)
 	if len(got) != 2 || got[0].ID != first.ID || got[1].ID != last.ID {
@@ -320,27 +324,38 @@ func testStop(t *testing.T, b broker.Broker) {
 	closeBroker(t, b)
 	var mu sync.Mutex
 	n := 0
-	stop, err := b.Subscribe(func(protocol.Message) { mu.Lock(); n++; mu.Unlock() })
+	delivered := make(chan struct{}, 1)
+	stop, err := b.Subscribe(func(protocol.Message) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+		select {
+		case delivered <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	col := subscribe(t, b)
 	publish(t, b, "r", "1")
 	col.wait(t, "r", 1)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		mu.Lock()
-		got := n
-		mu.Unlock()
-		if got == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("first subscriber never got the first message")
-		}
+	select {
+	case <-delivered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("first subscriber never got the first message")
+	}
+	mu.Lock()
+	got := n
+	mu.Unlock()
+	if got != 1 {
+		t.Fatalf("first subscriber got %d messages, want 1", got)
 	}
 	stop()
 	publish(t, b, "r", "2")
 	col.wait(t, "r", 2)
+	// A quiet period: the stopped subscriber must get nothing, and no event of the other
+	// subscription orders its deliveries, so it is given this time to go wrong.
 	time.Sleep(50 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
