@@ -51,11 +51,11 @@ func lingeringGoroutines(timeout time.Duration) string {
 		"net/http.(*conn).serve",
 		"net/http.(*persistConn)",
 	}
-	deadline := time.Now().Add(timeout)
-	for {
+	var leaked []string
+	eventually(timeout, func() bool {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
+		leaked = leaked[:0]
 		for g := range strings.SplitSeq(string(buf), "\n\n") {
 			if strings.Contains(g, "TestMain") {
 				continue // this goroutine
@@ -67,31 +67,40 @@ func lingeringGoroutines(timeout time.Duration) string {
 				}
 			}
 		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(leaked) == 0
+	})
+	return strings.Join(leaked, "\n\n")
 }
 
 // checkGoroutines fails t unless the number of goroutines drops back to at most before
 // within waitTimeout. Only meaningful in tests that do not run in parallel.
 func checkGoroutines(t *testing.T, before int) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			var dump bytes.Buffer
-			_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
-			t.Fatalf("goroutine leak: %d goroutines after shutdown, %d before the server started:\n%s",
-				runtime.NumGoroutine(), before, dump.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually(waitTimeout, func() bool { return runtime.NumGoroutine() <= before }) {
+		var dump bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
+		t.Fatalf("goroutine leak: %d goroutines after shutdown, %d before the server started:\n%s",
+			runtime.NumGoroutine(), before, dump.String())
 	}
 }
+
+// eventually polls cond until it holds and reports whether it did within timeout. Only
+// for conditions that no event announces (the goroutine count, what the HTTP API reports):
+// wait for an object or a channel wherever there is one.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pollInterval)
+	}
+	return true
+}
+
+// pollInterval is how often eventually checks: short against waitTimeout, long enough not
+// to load the machine.
+const pollInterval = 10 * time.Millisecond
 
 // testServer is a real distchat server listening on a loopback port chosen by the kernel.
 type testServer struct {
@@ -217,16 +226,9 @@ type healthReply struct {
 // rooms), so this also waits for that.
 func (ts *testServer) waitConnections(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		got := ts.health(t).Connections
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/api/health reports %d connections, want %d", got, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var got int
+	if !eventually(waitTimeout, func() bool { got = ts.health(t).Connections; return got == n }) {
+		t.Fatalf("/api/health reports %d connections, want %d", got, n)
 	}
 }
 
@@ -645,4 +647,51 @@ func (c *client) abort() {
 		c.conn.UnderlyingConn().Close()
 		<-c.done
 	})
+}
+
+// publishMany sends n messages with bodies prefix-001... and waits for every ack and
+// broadcast copy. It returns the messages in seq order.
+func publishMany(t *testing.T, c *client, prefix string, n int) []object {
+	t.Helper()
+	for i := range n {
+		b := fmt.Sprintf("%s-%04d", prefix, i+1)
+		if err := c.writeJSON(msg(b, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var msgs []object
+	acks := 0
+	deadline := time.Now().Add(4 * waitTimeout)
+	for acks < n || len(msgs) < n {
+		o, err := c.next(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("after %d acks and %d messages: %v", acks, len(msgs), err)
+		}
+		switch o.Type {
+		case "ack":
+			acks++
+		case "message":
+			msgs = append(msgs, o)
+		case "join", "leave":
+		default:
+			t.Fatalf("publishing: unexpected %s", o)
+		}
+	}
+	return msgs
+}
+
+func bodies(msgs []object) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Body
+	}
+	return out
+}
+
+func wantBodies(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, fmt.Sprintf("%s-%04d", prefix, i))
+	}
+	return out
 }

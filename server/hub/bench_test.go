@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,14 +17,39 @@ import (
 
 // counter is a hub.Conn that only counts what it is sent, so the benchmark measures the
 // hub's fan-out, not the network.
-type counter struct{ n atomic.Int64 }
+type counter struct {
+	n       atomic.Int64
+	target  atomic.Int64 // 0: none
+	reached chan struct{}
+	once    sync.Once
+	// welcomed is closed by the first send: the member's welcome.
+	welcomed chan struct{}
+	first    sync.Once
+}
+
+func newCounter() *counter {
+	return &counter{reached: make(chan struct{}), welcomed: make(chan struct{})}
+}
 
 func (c *counter) Send(objs []byte) bool {
-	c.n.Add(int64(bytes.Count(objs, []byte{'\n'}) + 1))
+	c.first.Do(func() { close(c.welcomed) })
+	n := c.n.Add(int64(bytes.Count(objs, []byte{'\n'}) + 1))
+	if t := c.target.Load(); t > 0 && n >= t {
+		c.once.Do(func() { close(c.reached) })
+	}
 	return true
 }
 
 func (c *counter) Close(int, string) {}
+
+// at returns a channel that is closed once the count reaches n.
+func (c *counter) at(n int64) <-chan struct{} {
+	c.target.Store(n)
+	if c.n.Load() >= n {
+		c.once.Do(func() { close(c.reached) })
+	}
+	return c.reached
+}
 
 // BenchmarkFanout publishes messages into a room with many members and waits until every
 // member was handed every message. ns/op is per message; deliveries/s is reported too.
@@ -39,20 +65,20 @@ func BenchmarkFanout(b *testing.B) {
 				defer func() { h.Close(); br.Close() }()
 				conns := make([]*counter, members)
 				for i := range conns {
-					conns[i] = &counter{}
+					conns[i] = newCounter()
 					if _, err := h.Connect(conns[i], protocol.User{ID: fmt.Sprint(i), Name: "m"}, "bench"); err != nil {
 						b.Fatal(err)
 					}
 				}
 				// Joins are answered by the room's goroutine in order: once the last
 				// member has its welcome, every join event was sent too.
-				for conns[members-1].n.Load() == 0 {
-					time.Sleep(50 * time.Microsecond)
-				}
+				<-conns[members-1].welcomed
 				base := make([]int64, members)
 				for i, c := range conns {
 					base[i] = c.n.Load()
 				}
+				last := conns[members-1]
+				delivered := last.at(base[members-1] + int64(b.N))
 				body := string(make([]byte, 64))
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -75,9 +101,10 @@ func BenchmarkFanout(b *testing.B) {
 					b.Fatal(err)
 				default:
 				}
-				last := conns[members-1]
-				for last.n.Load()-base[members-1] < int64(b.N) {
-					time.Sleep(50 * time.Microsecond)
+				select {
+				case <-delivered:
+				case <-time.After(time.Minute):
+					b.Fatalf("the last member got %d of %d messages", last.n.Load()-base[members-1], b.N)
 				}
 				elapsed := time.Since(start)
 				b.StopTimer()

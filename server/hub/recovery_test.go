@@ -209,21 +209,27 @@ func TestJoinSinceWhilePublishing(t *testing.T) {
 			h := newHub(t, b, 32)
 			first := publishN(t, b, "r", 100)
 			done := make(chan []protocol.Message)
+			publishing := make(chan struct{}) // closed once some live messages are stored
+			started := sync.OnceFunc(func() { close(publishing) })
 			go func() {
 				var ms []protocol.Message
+				defer func() { done <- ms }()
+				defer started() // also when failing early
 				for i := range 400 {
 					m, _, err := brokertest.Publish(b, protocol.Message{Room: "r", Body: fmt.Sprint("live ", i)}, "")
 					if err != nil {
 						t.Error(err)
-						break
+						return
 					}
 					ms = append(ms, m)
+					if i == 9 {
+						started()
+					}
 				}
-				done <- ms
 			}()
 			rec := newRecorder()
 			s := connect(t, h, rec, protocol.User{ID: "c", Name: "client"}, "lobby")
-			time.Sleep(5 * time.Millisecond) // let publishing get going: the join is to land in the middle of it
+			<-publishing // join while the publisher is under way
 			s.HandleFrame([]byte(fmt.Sprintf(`{"type":"join","room":"r","since":%d}`, first[9].Seq)))
 			later := <-done
 			want := append(seqsOf(first[10:]), seqsOf(later)...)

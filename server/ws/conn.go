@@ -157,10 +157,13 @@ const closeTooSlow = 4008
 // call counts.
 func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
-		c.closeCode, c.closeText = code, reason
-		close(c.done)
 		c.qmu.Lock()
+		c.closeCode, c.closeText = code, reason
+		// closing is set before done is closed, under the lock: a writer that sees done
+		// must find closing set, or it would give up its role while flushing and a second
+		// writer, started by Send or below, would run the close sequence again.
 		c.closing = true
+		close(c.done)
 		start := !c.writing
 		c.writing = true
 		c.qmu.Unlock()
