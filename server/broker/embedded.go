@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 )
 
 // EmbeddedOptions configure the NATS server that runs inside distchat.
@@ -64,10 +67,25 @@ func (c ClusterOptions) Size() int {
 	return len(seen)
 }
 
+// Embedded is a NATS server running inside this process.
+type Embedded struct {
+	*server.Server
+	token string // what an in-process client presents, when the server asks for one
+}
+
+// Connect opens an in-process connection to the server.
+func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(e.Server), nats.Name("distchat"), nats.MaxReconnects(-1)}, opts...)
+	if e.token != "" {
+		opts = append(opts, nats.Token(e.token))
+	}
+	return nats.Connect("", opts...)
+}
+
 // StartEmbedded starts a NATS server with JetStream file storage inside this process. It
 // listens on no client port: distchat talks to it in-process. Clustered, it listens for
 // routes on Cluster.Listen and connects to the peers.
-func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
+func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("embedded NATS needs a data directory")
 	}
@@ -86,6 +104,12 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		if o.ServerName == "" {
 			return nil, errors.New("a clustered node needs a name")
 		}
+		// nats-server starts its routes only once its client listener is up, so a
+		// clustered server listens for clients, on a random loopback port, behind a
+		// random token that only this process knows (its connection is in-process).
+		opts.DontListen = false
+		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+		opts.Authorization = nuid.Next() + nuid.Next()
 		host, port, err := splitHostPort(c.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("cluster listen address %q: %w", c.Listen, err)
@@ -108,6 +132,7 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring embedded NATS: %w", err)
 	}
+	e := &Embedded{Server: ns, token: opts.Authorization}
 	if o.Logger != nil {
 		ns.SetLoggerV2(natsLogger{o.Logger}, false, false, false)
 	}
@@ -116,7 +141,7 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded NATS did not start (data directory %s)", o.DataDir)
 	}
-	return ns, nil
+	return e, nil
 }
 
 // checkWritable fails at once, with the real cause, when dir cannot hold the store.
@@ -160,7 +185,13 @@ func (l natsLogger) Fatalf(format string, v ...any) {
 	l.log.Error("nats: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Errorf(format string, v ...any) {
-	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "Error trying to connect to route") {
+		// Peers that are not up yet, or down: expected in a cluster, retried by NATS.
+		l.log.Warn("nats: " + msg)
+		return
+	}
+	l.log.Error("nats: " + msg)
 }
 func (l natsLogger) Debugf(format string, v ...any) {
 	l.log.Debug("nats: " + fmt.Sprintf(format, v...))

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 )
 
 // JetStreamOptions configure the stream that holds every room.
@@ -38,6 +39,8 @@ type JetStreamOptions struct {
 	// PublishTimeout bounds storing one message (default 1 s): a publish not acknowledged
 	// by then fails with ErrUnavailable.
 	PublishTimeout time.Duration
+	// Node names this node in the readiness probe's subject (default: a random name).
+	Node string
 	// Logger receives the broker's start-up and trouble reports.
 	Logger *slog.Logger
 }
@@ -47,6 +50,7 @@ const (
 	DefaultStream         = "DISTCHAT"
 	DefaultSubjectPrefix  = "distchat.room."
 	DefaultLivePrefix     = "distchat.live."
+
 	DefaultDedupeWindow   = 2 * time.Minute
 	DefaultPublishTimeout = time.Second
 )
@@ -70,7 +74,20 @@ func (o JetStreamOptions) withDefaults() JetStreamOptions {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Node == "" {
+		o.Node = nuid.Next()
+	}
 	return o
+}
+
+// subjectToken turns a node name into one subject token.
+func subjectToken(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // Timing of the broker's background work.
@@ -127,7 +144,7 @@ func OpenEmbedded(eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("distchat"), nats.MaxReconnects(-1))
+	nc, err := ns.Connect()
 	if err != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
@@ -136,7 +153,7 @@ func OpenEmbedded(eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
 	if o.Replicas == 0 {
 		o.Replicas = min(3, eo.Cluster.Size())
 	}
-	b, err := newJetStream(nc, o, ns)
+	b, err := newJetStream(nc, o, ns.Server)
 	if err != nil {
 		nc.Close()
 		ns.Shutdown()
@@ -234,13 +251,22 @@ func (b *JetStream) liveSubject(room string) string {
 	return b.opts.LivePrefix + room
 }
 
+// probePrefix starts the subjects of the readiness probes, one per node, in the stream
+// (each keeps only its latest message): "distchat.probe." for rooms in "distchat.room.".
+func (b *JetStream) probePrefix() string {
+	if base, ok := strings.CutSuffix(b.opts.SubjectPrefix, "room."); ok {
+		return base + "probe."
+	}
+	return b.opts.SubjectPrefix + "probe."
+}
+
 // streamConfig is the stream as this node wants it, with replicas r.
 func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
 	o := b.opts
 	return jetstream.StreamConfig{
 		Name:              o.Stream,
 		Description:       "distchat rooms: one subject per room",
-		Subjects:          []string{o.SubjectPrefix + "*"},
+		Subjects:          []string{o.SubjectPrefix + "*", b.probePrefix() + "*"},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: o.MaxMsgsPerRoom,
@@ -248,6 +274,7 @@ func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
 		Duplicates:        o.DedupeWindow,
 		Replicas:          r,
 		AllowDirect:       true,
+		AllowRollup:       true, // the readiness probes replace their previous message
 		Discard:           jetstream.DiscardOld,
 		// Every stored message is sent on at once to the room's live subject, with its
 		// sequence and the room's previous sequence in headers: nodes subscribe to the
@@ -293,7 +320,7 @@ func (b *JetStream) bootstrap() {
 // ensureStream creates the stream or brings an existing one to this node's settings,
 // never lowering its replicas, and checks that it has a leader.
 func (b *JetStream) ensureStream() error {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
 	defer cancel()
 	if !b.nc.IsConnected() {
 		return errors.New("not connected to NATS yet")
@@ -353,7 +380,8 @@ func needsUpdate(have, want jetstream.StreamConfig) bool {
 	}
 	return have.Replicas != want.Replicas || have.MaxMsgsPerSubject != want.MaxMsgsPerSubject ||
 		have.MaxAge != want.MaxAge || have.Duplicates != want.Duplicates || !have.AllowDirect ||
-		rp(have.RePublish) != rp(want.RePublish)
+		!have.AllowRollup || rp(have.RePublish) != rp(want.RePublish) ||
+		strings.Join(have.Subjects, " ") != strings.Join(want.Subjects, " ")
 }
 
 // streamInfo asks the stream's leader for the stream's state.
@@ -365,11 +393,11 @@ func (b *JetStream) streamInfo(ctx context.Context) (*jetstream.StreamInfo, erro
 	return s.CachedInfo(), nil
 }
 
-// probeLoop checks once a second that the stream answers and has a leader. When its
-// leader changes, messages stored during the election may not have been republished, so
-// the live rooms catch up from storage.
+// probeLoop checks once a second that the stream can store a message. When its leader
+// changes, messages stored during the election may not have been republished, so the
+// live rooms catch up from storage.
 func (b *JetStream) probeLoop() {
-	b.probe()
+	b.probe(true)
 	t := time.NewTicker(probeEvery)
 	defer t.Stop()
 	for {
@@ -377,22 +405,31 @@ func (b *JetStream) probeLoop() {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
-			b.probe()
+			b.probe(false)
 		}
 	}
 }
 
-func (b *JetStream) probe() {
+// probe writes to this node's probe subject (a stream leader that lost its majority still
+// answers questions about the stream for a while, but cannot store), then asks the leader
+// how the stream's replicas are doing: a node of the cluster that is catching up after a
+// restart is not ready until its copy is current.
+func (b *JetStream) probe(first bool) {
 	if !b.nc.IsConnected() {
 		b.setNotReady(errors.New("not connected to NATS"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, probeTimeout)
 	defer cancel()
-	info, err := b.streamInfo(ctx)
-	if err == nil && info.Cluster != nil && info.Cluster.Leader == "" {
-		err = errors.New("the message stream has no leader (fewer than a majority of its replicas are reachable)")
+	msg := nats.NewMsg(b.probePrefix() + subjectToken(b.opts.Node))
+	msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
+		if b.ctx.Err() == nil {
+			b.setNotReady(fmt.Errorf("the message stream cannot store messages (fewer than a majority of its replicas reachable, or storage failing): %w", err))
+		}
+		return
 	}
+	info, err := b.streamInfo(ctx)
 	if err != nil {
 		if b.ctx.Err() == nil {
 			b.setNotReady(err)
@@ -400,14 +437,22 @@ func (b *JetStream) probe() {
 		return
 	}
 	leader := ""
-	if info.Cluster != nil {
-		leader = info.Cluster.Leader
+	if c := info.Cluster; c != nil {
+		leader = c.Leader
+		if b.embedded != nil && leader != b.embedded.Name() {
+			for _, r := range c.Replicas {
+				if r.Name == b.embedded.Name() && !r.Current {
+					b.setNotReady(fmt.Errorf("this node's copy of the message stream is catching up (%d operations behind)", r.Lag))
+					return
+				}
+			}
+		}
 	}
 	if prev := b.leader.Swap(&leader); prev != nil && *prev != leader {
 		b.opts.Logger.Info("message stream has a new leader", "leader", leader, "was", *prev)
 		b.live.catchUpAll()
 	}
-	if b.notReady.Load() != nil {
+	if b.notReady.Load() != nil && !first {
 		b.opts.Logger.Info("message storage available", "leader", leader)
 	}
 	b.notReady.Store(nil)

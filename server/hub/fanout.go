@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -19,16 +20,11 @@ type inbox struct {
 // item is one thing in the inbox; exactly one field is set.
 type item struct {
 	msgs      []protocol.Message // live messages, in seq order
-	remote    *remoteDevices     // a person's devices on other nodes
+	remote    *presence.Member   // a person's devices on other nodes
 	typing    *protocol.User     // typing on another node
 	synced    bool               // the other nodes' members are known
 	load      *loadResult        // the room's latest messages, or why not
 	recovered *recovering        // a long recovery's messages
-}
-
-type remoteDevices struct {
-	user    protocol.User
-	devices int
 }
 
 func (in *inbox) push(it item) {
@@ -58,7 +54,7 @@ func (r *room) drainInbox() {
 				r.fanout(&it.msgs[i])
 			}
 		case it.remote != nil:
-			r.setRemote(it.remote.user, it.remote.devices)
+			r.setRemote(*it.remote)
 		case it.typing != nil:
 			r.broadcast(protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: r.name, User: *it.typing}), nil)
 		case it.synced:
@@ -75,9 +71,7 @@ func (r *room) drainInbox() {
 // roomPresence receives the room's presence from the other nodes (presence.Handler).
 type roomPresence struct{ r *room }
 
-func (p roomPresence) Remote(u protocol.User, devices int) {
-	p.r.inbox.push(item{remote: &remoteDevices{u, devices}})
-}
+func (p roomPresence) Remote(m presence.Member) { p.r.inbox.push(item{remote: &m}) }
 func (p roomPresence) Typing(u protocol.User) { p.r.inbox.push(item{typing: &u}) }
 func (p roomPresence) Synced()                { p.r.inbox.push(item{synced: true}) }
 

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,11 +74,24 @@ type room struct {
 }
 
 // person is someone present in the room: connected here (local connections) or on other
-// nodes (remote devices).
+// nodes (remote devices). since orders the online list: when they arrived (the earliest of
+// their devices here and elsewhere), the same on every node.
 type person struct {
-	user   protocol.User
-	local  int
-	remote int
+	user        protocol.User
+	local       int
+	remote      int
+	localSince  int64
+	remoteSince int64
+}
+
+func (p *person) since() int64 {
+	switch {
+	case p.local == 0:
+		return p.remoteSince
+	case p.remote == 0:
+		return p.localSince
+	}
+	return min(p.localSince, p.remoteSince)
 }
 
 func (p *person) present() bool { return p.local+p.remote > 0 }
@@ -365,18 +379,21 @@ func (r *room) leave(s *Session) {
 func (r *room) setLocal(u protocol.User, delta int, except *Session) {
 	p := r.person(u)
 	was := p.present()
+	if p.local == 0 {
+		p.localSince = now()
+	}
 	p.local += delta
-	r.presence.Set(u, p.local)
+	r.presence.Set(presence.Member{User: u, Devices: p.local, Since: p.localSince})
 	r.changed(p, was, except)
 }
 
-// setRemote records how many devices user has on other nodes.
-func (r *room) setRemote(u protocol.User, devices int) {
-	p := r.person(u)
+// setRemote records how many devices a person has on other nodes.
+func (r *room) setRemote(m presence.Member) {
+	p := r.person(m.User)
 	was := p.present()
-	p.remote = devices
-	if p.user.Name != u.Name {
-		p.user = u
+	p.remote, p.remoteSince = m.Devices, m.Since
+	if p.user.Name != m.User.Name {
+		p.user = m.User
 		r.onlineEnc = nil
 	}
 	r.changed(p, was, nil)
@@ -396,10 +413,16 @@ func (r *room) changed(p *person, was bool, except *Session) {
 	now := p.present()
 	switch {
 	case now && !was:
-		if len(r.order) < r.hub.cfg.PresenceLimit {
+		// In arrival order: usually the end, earlier for someone from another node
+		// who arrived there before.
+		i := len(r.order)
+		for i > 0 && r.order[i-1].since() > p.since() {
+			i--
+		}
+		r.order = slices.Insert(r.order, i, p)
+		if i < r.hub.cfg.PresenceLimit {
 			r.onlineEnc = nil
 		}
-		r.order = append(r.order, p)
 		r.announce(protocol.TypeJoin, p.user, except)
 	case was && !now:
 		delete(r.persons, p.user.ID)

@@ -473,19 +473,22 @@ func (b *NATS) recount(w *watch, id string) {
 		if m, ok := v.members[id]; ok {
 			total.User = m.User
 			total.Devices += m.Devices
+			if total.Since == 0 || m.Since < total.Since {
+				total.Since = m.Since
+			}
 		}
 	}
 	old, had := w.totals[id]
 	if total.Devices == 0 {
 		if had {
 			delete(w.totals, id)
-			w.h.Remote(old.User, 0)
+			w.h.Remote(Member{User: old.User})
 		}
 		return
 	}
 	if !had || old != total {
 		w.totals[id] = total
-		w.h.Remote(total.User, total.Devices)
+		w.h.Remote(total)
 	}
 }
 
@@ -495,21 +498,21 @@ type natsRoom struct {
 	w *watch
 }
 
-func (r *natsRoom) Set(u protocol.User, devices int) {
+func (r *natsRoom) Set(m Member) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rooms[r.w.name] != r.w {
 		return
 	}
-	m := Member{User: u, Devices: devices}
-	if old, ok := r.w.local[u.ID]; ok && old == m || !ok && devices == 0 {
+	id := m.User.ID
+	if old, ok := r.w.local[id]; ok && old == m || !ok && m.Devices == 0 {
 		return
 	}
-	if devices > 0 {
-		r.w.local[u.ID] = m
+	if m.Devices > 0 {
+		r.w.local[id] = m
 	} else {
-		delete(r.w.local, u.ID)
+		delete(r.w.local, id)
 	}
 	r.w.version++
 	// Published under the lock: the versions go out in order.

@@ -16,18 +16,20 @@ import (
 	"github.com/distchat/distchat/server/protocol"
 )
 
-// Member is one person in a room and how many devices (connections) they have there.
+// Member is one person in a room, how many devices (connections) they have there, and
+// since when (Unix milliseconds): rooms list people in that order, the same on every node.
 type Member struct {
 	User    protocol.User `json:"u"`
 	Devices int           `json:"d"`
+	Since   int64         `json:"s"`
 }
 
 // Handler receives a room's presence on the other nodes. Its methods are called from the
 // bus's goroutine, one at a time, and must not block.
 type Handler interface {
-	// Remote reports that user now has devices connected to the room on other nodes, in
-	// total (0: none left).
-	Remote(user protocol.User, devices int)
+	// Remote reports that a person now has m.Devices connected to the room on other nodes
+	// in total (0: none left), since m.Since (the earliest of the nodes').
+	Remote(m Member)
 	// Typing reports that user, connected to another node, is typing in the room.
 	Typing(user protocol.User)
 	// Synced reports that the first view of the other nodes is complete (every live node
@@ -44,8 +46,9 @@ type Bus interface {
 
 // Room announces this node's members of one room.
 type Room interface {
-	// Set reports how many devices user has in the room on this node (0: none).
-	Set(user protocol.User, devices int)
+	// Set reports how many devices a person has in the room on this node (0: none), and
+	// since when.
+	Set(m Member)
 	// Typing tells the other nodes that user is typing in the room.
 	Typing(user protocol.User)
 	// Stop ends the watch; the other nodes learn that this node has nobody left there.
@@ -63,6 +66,6 @@ func (Local) Watch(_ string, h Handler) Room {
 
 type localRoom struct{}
 
-func (localRoom) Set(protocol.User, int) {}
+func (localRoom) Set(Member)            {}
 func (localRoom) Typing(protocol.User)   {}
 func (localRoom) Stop()                  {}
