@@ -69,6 +69,10 @@ type Server struct {
 // DefaultRateBurst is the rate limiter's bucket when Config.RateBurst is not set.
 const DefaultRateBurst = 30
 
+// DefaultRateLimit is the command's default for Config.RateLimit (requests per second per
+// connection); the zero Config has no rate limit.
+const DefaultRateLimit = 10
+
 // HTTP server timeouts. WebSocket connections are hijacked and keep their own deadlines.
 const (
 	readHeaderTimeout = 10 * time.Second
