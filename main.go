@@ -21,9 +21,6 @@ import (
 	"github.com/distchat/distchat/server"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
@@ -105,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	if o.showVersion {
-		fmt.Fprintln(stdout, "distchat", version)
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	}
 	log, err := newLogger(stderr, o.logLevel, o.logFormat)
