@@ -109,6 +109,11 @@ func settings(o *options) []setting {
 		{name: "flush-interval", group: groupLimits, arg: "DURATION", value: newDuration(&o.flushInterval, hub.DefaultFlushInterval),
 			usage: "a busy room of 100 sends at most one frame per member per interval (others in proportion, up to 10x)"},
 
+		{name: "tls-cert", group: groupTLS, arg: "FILE", value: newString(&o.tlsCert, ""),
+			usage: "certificate chain (PEM): serve HTTPS and wss:// directly; reloaded on SIGHUP"},
+		{name: "tls-key", group: groupTLS, arg: "FILE", value: newString(&o.tlsKey, ""),
+			usage: "private key (PEM) of --tls-cert"},
+
 		{name: "log-level", group: groupLogging, arg: "LEVEL", value: newString(&o.logLevel, defaultLogLevel),
 			usage: "debug, info, warn or error"},
 		{name: "log-format", group: groupLogging, arg: "FORMAT", value: newString(&o.logFormat, defaultLogFormat),

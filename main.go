@@ -51,6 +51,8 @@ type options struct {
 	sendQueue       int
 	flushInterval   time.Duration
 	shutdownTimeout time.Duration
+	tlsCert         string
+	tlsKey          string
 	logLevel        string
 	logFormat       string
 	debugAddr       string
@@ -89,6 +91,9 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
 		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
 	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
+	}
 	return o, nil
 }
 
@@ -110,6 +115,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "distchat:", err)
 		return 2
 	}
+	tlsConfig, stopTLS, err := loadTLS(o, log)
+	if err != nil {
+		log.Error("TLS", "err", err)
+		return 1
+	}
+	defer stopTLS()
 
 	b, err := openBroker(ctx, o, log)
 	if err != nil {
@@ -128,6 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		UI:              uiFS(),
 		Version:         version,
 		Logger:          log,
+		TLS:             tlsConfig,
 	})
 	if err != nil {
 		b.Close()
@@ -151,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr()))
+	fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr(), tlsConfig != nil))
 	log.Info("started", "version", version, "addr", ln.Addr().String())
 
 	select {
@@ -190,15 +202,19 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 }
 
 // browseURL is the address a person opens: wildcard hosts become localhost.
-func browseURL(a net.Addr) string {
+func browseURL(a net.Addr, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
-		return "http://" + a.String()
+		return scheme + a.String()
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,6 +52,12 @@ type Config struct {
 	Version string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// TLS, when set, makes Serve speak TLS: HTTPS (HTTP/2 when the client offers it) and
+	// wss://, with Strict-Transport-Security on responses. WebSockets are upgraded from
+	// HTTP/1.1: the server does not offer WebSockets over HTTP/2 (RFC 8441), so browsers
+	// open them on an HTTP/1.1 connection. See CertReloader for a certificate that can be
+	// renewed without a restart.
+	TLS *tls.Config
 }
 
 // Server is one distchat node.
@@ -134,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		TLSConfig:         cfg.TLS,
 	}
 	return s, nil
 }
@@ -144,7 +152,12 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve accepts connections on ln until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	go s.tidyMemory(s.stopTidy)
-	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	serve := s.http.Serve
+	if s.cfg.TLS != nil {
+		// ServeTLS adds "h2" to the config's protocols; the certificate comes from it.
+		serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+	}
+	if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -173,6 +186,9 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
+	if s.cfg.TLS != nil {
+		e.Use(strictTransportSecurity)
+	}
 
 	api := e.Group("/api")
 	api.GET("/health", s.health)
