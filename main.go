@@ -121,6 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	defer stopTLS()
+	releaseData, err := lockDataDir(o)
+	if err != nil {
+		log.Error("data directory", "err", err)
+		return 1
+	}
+	defer releaseData()
 
 	b, err := openBroker(ctx, o, log)
 	if err != nil {
