@@ -256,6 +256,10 @@ func printHelp(w io.Writer, list []setting) {
 
 Usage:
   distchat [flags]                          serve chat (http://localhost:8080 by default)
+  distchat backup  --data DIR --out FILE    back up a stopped node's data directory
+  distchat restore --data DIR --in FILE     restore a backup into an empty data directory
+  distchat export  --data DIR --room NAME   print a room's messages as JSON lines
+  distchat COMMAND --help                   the flags of a command
 
 Flags can also be set with the environment variable in brackets, or in the --config file
 (TOML; keys are the flag names). A flag wins over the environment, which wins over the file.

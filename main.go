@@ -98,6 +98,9 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if c, ok := findCommand(args); ok {
+		return runCommand(ctx, c, args[1:], stdout, stderr)
+	}
 	o, err := parseOptions(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
