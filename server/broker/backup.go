@@ -509,7 +509,9 @@ func (r *streamRestore) finish(ctx context.Context) error {
 		return fmt.Errorf("stream %s: the server did not confirm the restore", r.entry.Name)
 	}
 	got, want := resp.State, r.entry.State
-	if got.Msgs != want.Msgs || got.FirstSeq != want.FirstSeq || got.LastSeq != want.LastSeq {
+	// An empty stream's first sequence is reported as 0 or as last+1: compare it only when
+	// there are messages.
+	if got.Msgs != want.Msgs || got.LastSeq != want.LastSeq || want.Msgs > 0 && got.FirstSeq != want.FirstSeq {
 		return fmt.Errorf("stream %s restored with %d messages (seq %d-%d), the backup has %d (seq %d-%d)",
 			r.entry.Name, got.Msgs, got.FirstSeq, got.LastSeq, want.Msgs, want.FirstSeq, want.LastSeq)
 	}

@@ -196,6 +196,33 @@ func TestBackupRestore(t *testing.T) {
 	}
 }
 
+// TestBackupRestoreEmpty backs up the store of a node that never stored a message.
+func TestBackupRestoreEmpty(t *testing.T) {
+	ctx := testContext(t)
+	src := t.TempDir()
+	b, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: src}, broker.JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	var archive bytes.Buffer
+	if m, err := broker.Backup(ctx, src, &archive); err != nil || len(m.Streams) != 1 || m.Messages() != 0 {
+		t.Fatalf("backup of an empty store: %+v, %v", m, err)
+	}
+	dst := t.TempDir()
+	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := broker.OpenEmbedded(ctx, broker.EmbeddedOptions{DataDir: dst}, broker.JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Close()
+	if m, _, err := rb.Publish(ctx, protocol.Message{Room: "r", Body: "first"}, ""); err != nil || m.Seq != 1 {
+		t.Fatalf("first message after restoring an empty store: seq %d, %v", m.Seq, err)
+	}
+}
+
 // TestBackupRestoreOtherStreams checks the streams distchat does not use itself.
 func TestBackupRestoreOtherStreams(t *testing.T) {
 	ctx := testContext(t)
