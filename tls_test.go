@@ -230,3 +230,23 @@ func TestTLSFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGHUPWithoutTLS: a reload signal to a node without TLS is logged, and the node
+// keeps serving.
+func TestSIGHUPWithoutTLS(t *testing.T) {
+	s := startRun(t, "--addr", "127.0.0.1:0", "--store", "memory")
+	mark := s.logs.count()
+	sighup(t)
+	s.logs.wait(mark, "nothing to reload")
+	resp, err := http.Get(s.base + "/api/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("health after SIGHUP: %d", resp.StatusCode)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
