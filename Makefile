@@ -3,7 +3,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The build date is the commit's, so that building one commit twice gives the same binary.
+EPOCH   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DATE    ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 BIN     := bin/distchat
 GO_SRC  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null) go.mod go.sum
 UI_SRC  := $(shell find web/src web/public web/index.html -type f 2>/dev/null) package.json vite.config.ts
@@ -64,14 +68,15 @@ dev: node_modules/.package-lock.json ## Go server on :8080 and Vite with hot rel
 	@echo "Go server on http://localhost:8080 (API, /ws); open the UI at http://localhost:5173"
 	@go run . $(ARGS) & gopid=$$!; trap "kill $$gopid 2>/dev/null" EXIT INT TERM; npm run dev
 
-dist: web/dist/index.html ## cross-compiled binaries with the UI inside, in dist/
-	@mkdir -p dist
+dist: web/dist/index.html ## release archives for 6 platforms and SHA256SUMS in dist/ (UI inside, version stamped)
+	@rm -rf dist && mkdir -p dist/.bin
 	@for p in $(PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  out=dist/distchat-$(VERSION)-$$os-$$arch$$ext; \
-	  echo "  $$out"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o $$out . || exit 1; \
+	  echo "  build $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o dist/.bin/$$os-$$arch/distchat$$ext . || exit 1; \
 	done
+	go run ./tools/dist -bin dist/.bin -out dist -name distchat-$(VERSION) -mtime $(EPOCH) README.md LICENSE
+	@rm -rf dist/.bin
 
 clean: ## remove build output
 	rm -rf bin dist web/dist/assets web/dist/index.html test-results playwright-report

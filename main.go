@@ -14,7 +14,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,9 +22,6 @@ import (
 	"github.com/distchat/distchat/server/broker"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
@@ -33,8 +29,8 @@ func main() {
 	os.Exit(code)
 }
 
-// options are the command-line settings; every flag can also be set with a DISTCHAT_*
-// environment variable (the flag wins).
+// options are the command's settings. config.go has the one table of their flags,
+// DISTCHAT_* environment variables, config file keys and defaults.
 type options struct {
 	addr            string
 	data            string
@@ -56,78 +52,21 @@ type options struct {
 	sendQueue       int
 	flushInterval   time.Duration
 	shutdownTimeout time.Duration
+	tlsCert         string
+	tlsKey          string
 	logLevel        string
 	logFormat       string
 	debugAddr       string
+	configFile      string
 	showVersion     bool
 }
 
-func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+// parseOptions reads the settings (flag > environment > config file > default) and checks
+// them. --help prints the grouped help to helpOut and returns flag.ErrHelp.
+func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("distchat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var envErrs []error
-	env := func(name string) string {
-		return getenv("DISTCHAT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
-	}
-	str := func(p *string, name, def, usage string) {
-		if v := env(name); v != "" {
-			def = v
-		}
-		fs.StringVar(p, name, def, usage)
-	}
-	boolean := func(p *bool, name, usage string) {
-		v, def := env(name), false
-		if v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("DISTCHAT_%s=%q: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v, err))
-			}
-			def = b
-		}
-		fs.BoolVar(p, name, def, usage)
-	}
-	num := func(p flag.Value, name, def, usage string) {
-		if v := env(name); v != "" {
-			def = v
-		}
-		if err := p.Set(def); err != nil {
-			envErrs = append(envErrs, fmt.Errorf("DISTCHAT_%s=%q: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), def, err))
-		}
-		fs.Var(p, name, usage)
-	}
-	str(&o.addr, "addr", ":8080", "address to listen on (host:port; port 0 picks a free one)")
-	str(&o.data, "data", "./data", "data directory: the embedded NATS JetStream store lives in <data>/jetstream")
-	str(&o.store, "store", "jetstream", "jetstream (durable, default) or memory (nothing kept across restarts)")
-	str(&o.natsURL, "nats-url", "", "use an external NATS server or cluster with JetStream instead of the embedded one")
-	str(&o.nodeName, "node-name", defaultNodeName(), "this node's name: unique and stable in a cluster")
-	str(&o.clusterListen, "cluster-listen", "", "HOST:PORT for routes to the other nodes; setting it turns clustering on")
-	str(&o.clusterPeers, "cluster-peers", "", "comma-separated route addresses (HOST:PORT) of all nodes; this node's own may be included")
-	str(&o.clusterName, "cluster-name", "distchat", "the cluster's name; every node of a cluster uses the same")
-	num((*intValue)(&o.replicas), "replicas", "0", "copies of each message kept by the cluster (0: 3 when clustered, capped by the number of nodes; 1 alone)")
-	num((*int64Value)(&o.roomMaxMessages), "room-max-messages", "100000", "messages kept per room (0: no limit)")
-	num((*durationValue)(&o.roomMaxAge), "room-max-age", "0s", "drop messages older than this, e.g. 720h (0: keep forever)")
-	boolean(&o.syncAlways, "sync-always", "fsync every message before acknowledging it (survives power loss; slower)")
-	str(&o.allowedOrigins, "allowed-origins", "", "comma-separated origins allowed to open WebSockets besides the page's own (\"*\": any)")
-	num((*int64Value)(&o.maxMessageBytes), "max-message-bytes", "65536", "largest WebSocket frame a client may send; larger closes with 1009")
-	num((*intValue)(&o.maxBodyBytes), "max-body-bytes", "16384", "largest message body")
-	num((*float64Value)(&o.rateLimit), "rate-limit", "10", "requests per second per connection (0 disables)")
-	num((*intValue)(&o.rateBurst), "rate-burst", "30", "requests a connection may send at once before the rate limit applies")
-	num((*intValue)(&o.sendQueue), "send-queue", "256", "sends (objects or batches of messages) queued per connection before it counts as too slow")
-	num((*durationValue)(&o.flushInterval), "flush-interval", "4ms", "a busy room of 100 members sends at most one frame per member per interval, other rooms in proportion to their size, up to 10x (longer: fewer, larger writes)")
-	num((*durationValue)(&o.shutdownTimeout), "shutdown-timeout", "5s", "how long a graceful shutdown may take")
-	str(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	str(&o.logFormat, "log-format", "text", "text or json")
-	str(&o.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
-	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
-	if err := errors.Join(envErrs...); err != nil {
+	if err := loadSettings(o, args, getenv, helpOut); err != nil {
 		return nil, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if o.store != "jetstream" && o.store != "memory" {
 		return nil, fmt.Errorf("--store must be jetstream or memory, not %q", o.store)
@@ -153,20 +92,26 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
 		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
 	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
+	}
 	return o, nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	o, err := parseOptions(args, getenv, stderr)
+	if c, ok := findCommand(args); ok {
+		return runCommand(ctx, c, args[1:], stdout, stderr)
+	}
+	o, err := parseOptions(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "distchat:", err)
+		fmt.Fprintf(stderr, "distchat: %v\n(distchat --help lists the flags)\n", err)
 		return 2
 	}
 	if o.showVersion {
-		fmt.Fprintln(stdout, "distchat", version)
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	}
 	log, err := newLogger(stderr, o.logLevel, o.logFormat)
@@ -174,6 +119,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "distchat:", err)
 		return 2
 	}
+	tlsConfig, stopTLS, err := loadTLS(o, log)
+	if err != nil {
+		log.Error("TLS", "err", err)
+		return 1
+	}
+	defer stopTLS()
+	releaseData, err := lockDataDir(o)
+	if err != nil {
+		log.Error("data directory", "err", err)
+		return 1
+	}
+	defer releaseData()
 
 	b, bus, err := openStorage(o, log)
 	if err != nil {
@@ -194,6 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		UI:              uiFS(),
 		Version:         version,
 		Logger:          log,
+		TLS:             tlsConfig,
 	})
 	if err != nil {
 		b.Close()
@@ -224,7 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("not ready yet; /api/ready answers 503 until it is", "reason", err.Error())
 	}
 	if ctx.Err() == nil {
-		fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr()))
+		fmt.Fprintf(stdout, "distchat listening on %s\n", browseURL(ln.Addr(), tlsConfig != nil))
 		log.Info("started", "version", version, "addr", ln.Addr().String(), "node", o.nodeName)
 	}
 
@@ -283,15 +241,19 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 }
 
 // browseURL is the address a person opens: wildcard hosts become localhost.
-func browseURL(a net.Addr) string {
+func browseURL(a net.Addr, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
-		return "http://" + a.String()
+		return scheme + a.String()
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -318,36 +280,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-// Flag values for numbers whose defaults may come from the environment.
-type (
-	intValue      int
-	int64Value    int64
-	float64Value  float64
-	durationValue time.Duration
-)
-
-func (v *intValue) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	*v = intValue(n)
-	return err
-}
-func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
-func (v *int64Value) Set(s string) error {
-	n, err := strconv.ParseInt(s, 10, 64)
-	*v = int64Value(n)
-	return err
-}
-func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
-func (v *float64Value) Set(s string) error {
-	f, err := strconv.ParseFloat(s, 64)
-	*v = float64Value(f)
-	return err
-}
-func (v *float64Value) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
-func (v *durationValue) Set(s string) error {
-	d, err := time.ParseDuration(s)
-	*v = durationValue(d)
-	return err
-}
-func (v *durationValue) String() string { return time.Duration(*v).String() }

@@ -19,7 +19,7 @@ func openStorage(o *options, log *slog.Logger) (broker.Broker, presence.Bus, err
 		return broker.NewMemory(int(o.roomMaxMessages), broker.DefaultDedupeWindow), nil, nil
 	}
 	jo := broker.JetStreamOptions{
-		MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Replicas: o.replicas, Node: o.nodeName, Logger: log,
+		MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Replicas: o.replicas, Logger: log,
 	}
 	var (
 		b   *broker.JetStream

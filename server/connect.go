@@ -36,7 +36,7 @@ func (s *Server) serveWS(c echo.Context) error {
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidRoom,
 				Message: "room names are 1-64 characters a-z, 0-9, - and _"}, ""), closePolicyViolation
 		}
-		if err := s.broker.Ready(); err != nil {
+		if err := s.storageStarting(); err != nil {
 			// The client tries again later, or another node.
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnavailable,
 				Message: "this node cannot store messages right now (" + err.Error() + "); try again"}, ""), protocol.CloseTryAgain
@@ -78,4 +78,18 @@ func guestName() string {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("guest-%04d", binary.BigEndian.Uint16(b[:])%10000)
+}
+
+// storageStarting returns why storage is not ready, until it has been ready once. New
+// connections are refused meanwhile (close 1013); afterwards storage trouble is answered
+// request by request, and readiness is for load balancers (/api/ready).
+func (s *Server) storageStarting() error {
+	if s.storageStarted.Load() {
+		return nil
+	}
+	if err := s.broker.Ready(); err != nil {
+		return err
+	}
+	s.storageStarted.Store(true)
+	return nil
 }

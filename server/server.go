@@ -4,11 +4,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,6 +59,12 @@ type Config struct {
 	Version string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// TLS, when set, makes Serve speak TLS: HTTPS (HTTP/2 when the client offers it) and
+	// wss://, with Strict-Transport-Security on responses. WebSockets are upgraded from
+	// HTTP/1.1: the server does not offer WebSockets over HTTP/2 (RFC 8441), so browsers
+	// open them on an HTTP/1.1 connection. See CertReloader for a certificate that can be
+	// renewed without a restart.
+	TLS *tls.Config
 }
 
 // Server is one distchat node.
@@ -70,10 +78,16 @@ type Server struct {
 	ws     *ws.Server
 	// stopTidy ends tidyMemory.
 	stopTidy chan struct{}
+	// storageStarted: storage has been ready once (see storageStarting).
+	storageStarted atomic.Bool
 }
 
 // DefaultRateBurst is the rate limiter's bucket when Config.RateBurst is not set.
 const DefaultRateBurst = 30
+
+// DefaultRateLimit is the command's default for Config.RateLimit (requests per second per
+// connection); the zero Config has no rate limit.
+const DefaultRateLimit = 10
 
 // HTTP server timeouts. WebSocket connections are hijacked and keep their own deadlines.
 const (
@@ -133,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		TLSConfig:         cfg.TLS,
 	}
 	return s, nil
 }
@@ -143,7 +158,12 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve accepts connections on ln until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	go s.tidyMemory(s.stopTidy)
-	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	serve := s.http.Serve
+	if s.cfg.TLS != nil {
+		// ServeTLS adds "h2" to the config's protocols; the certificate comes from it.
+		serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+	}
+	if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -175,6 +195,9 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
+	if s.cfg.TLS != nil {
+		e.Use(strictTransportSecurity)
+	}
 
 	api := e.Group("/api")
 	api.GET("/health", s.health)

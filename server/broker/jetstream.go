@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 )
 
 // JetStreamOptions configure the stream that holds every room.
@@ -39,17 +38,15 @@ type JetStreamOptions struct {
 	// PublishTimeout bounds storing one message (default 1 s): a publish not acknowledged
 	// by then fails with ErrUnavailable.
 	PublishTimeout time.Duration
-	// Node names this node in the readiness probe's subject (default: a random name).
-	Node string
 	// Logger receives the broker's start-up and trouble reports.
 	Logger *slog.Logger
 }
 
 // Defaults of JetStreamOptions.
 const (
-	DefaultStream         = "DISTCHAT"
-	DefaultSubjectPrefix  = "distchat.room."
-	DefaultLivePrefix     = "distchat.live."
+	DefaultStream        = "DISTCHAT"
+	DefaultSubjectPrefix = "distchat.room."
+	DefaultLivePrefix    = "distchat.live."
 
 	DefaultDedupeWindow   = 2 * time.Minute
 	DefaultPublishTimeout = time.Second
@@ -74,25 +71,13 @@ func (o JetStreamOptions) withDefaults() JetStreamOptions {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Node == "" {
-		o.Node = nuid.Next()
-	}
 	return o
-}
-
-// subjectToken turns a node name into one subject token.
-func subjectToken(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 // Timing of the broker's background work.
 const (
-	// probeEvery is how often readiness is checked against the stream's leader.
+	// probeEvery is how often readiness is checked against the stream's leader; while
+	// not ready, four times as often, to be ready again soon after a leader election.
 	probeEvery = time.Second
 	// probeTimeout bounds one readiness check.
 	probeTimeout = time.Second
@@ -100,6 +85,11 @@ const (
 	waitLogEvery = 5 * time.Second
 	// bootstrapRetry is the pause between two attempts to set up the stream.
 	bootstrapRetry = 500 * time.Millisecond
+	// replicaSilence: a copy of the stream that has not answered its leader for this long
+	// (three raft heartbeats) counts as unreachable.
+	replicaSilence = 3 * time.Second
+	// catchUpLag: a copy of the stream this many operations behind is catching up.
+	catchUpLag = 1000
 )
 
 // JetStream is a Broker on NATS JetStream: one stream, one subject per room, the stream's
@@ -127,6 +117,7 @@ type JetStream struct {
 	stream       jetstream.Stream
 	notReady     atomic.Pointer[error] // nil: ready
 	leader       atomic.Pointer[string]
+	behindSince  time.Time // owned by the probe loop
 
 	pubs   sync.Map // *nats.Msg -> *publication, for the async ack callbacks
 	reads  atomic.Uint64
@@ -251,22 +242,13 @@ func (b *JetStream) liveSubject(room string) string {
 	return b.opts.LivePrefix + room
 }
 
-// probePrefix starts the subjects of the readiness probes, one per node, in the stream
-// (each keeps only its latest message): "distchat.probe." for rooms in "distchat.room.".
-func (b *JetStream) probePrefix() string {
-	if base, ok := strings.CutSuffix(b.opts.SubjectPrefix, "room."); ok {
-		return base + "probe."
-	}
-	return b.opts.SubjectPrefix + "probe."
-}
-
 // streamConfig is the stream as this node wants it, with replicas r.
 func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
 	o := b.opts
 	return jetstream.StreamConfig{
 		Name:              o.Stream,
 		Description:       "distchat rooms: one subject per room",
-		Subjects:          []string{o.SubjectPrefix + "*", b.probePrefix() + "*"},
+		Subjects:          []string{o.SubjectPrefix + "*"},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: o.MaxMsgsPerRoom,
@@ -274,7 +256,6 @@ func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
 		Duplicates:        o.DedupeWindow,
 		Replicas:          r,
 		AllowDirect:       true,
-		AllowRollup:       true, // the readiness probes replace their previous message
 		Discard:           jetstream.DiscardOld,
 		// Every stored message is sent on at once to the room's live subject, with its
 		// sequence and the room's previous sequence in headers: nodes subscribe to the
@@ -380,7 +361,7 @@ func needsUpdate(have, want jetstream.StreamConfig) bool {
 	}
 	return have.Replicas != want.Replicas || have.MaxMsgsPerSubject != want.MaxMsgsPerSubject ||
 		have.MaxAge != want.MaxAge || have.Duplicates != want.Duplicates || !have.AllowDirect ||
-		!have.AllowRollup || rp(have.RePublish) != rp(want.RePublish) ||
+		rp(have.RePublish) != rp(want.RePublish) ||
 		strings.Join(have.Subjects, " ") != strings.Join(want.Subjects, " ")
 }
 
@@ -393,27 +374,29 @@ func (b *JetStream) streamInfo(ctx context.Context) (*jetstream.StreamInfo, erro
 	return s.CachedInfo(), nil
 }
 
-// probeLoop checks once a second that the stream can store a message. When its leader
+// probeLoop checks once a second that the stream can store messages. When its leader
 // changes, messages stored during the election may not have been republished, so the
 // live rooms catch up from storage.
 func (b *JetStream) probeLoop() {
 	b.probe(true)
-	t := time.NewTicker(probeEvery)
+	t := time.NewTicker(probeEvery / 4)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
-			b.probe(false)
+			if tick%4 == 0 || b.notReady.Load() != nil {
+				b.probe(false)
+			}
 		}
 	}
 }
 
-// probe writes to this node's probe subject (a stream leader that lost its majority still
-// answers questions about the stream for a while, but cannot store), then asks the leader
-// how the stream's replicas are doing: a node of the cluster that is catching up after a
-// restart is not ready until its copy is current.
+// probe asks the stream's leader how the stream is doing. A leader that lost its majority
+// still answers for a while (it steps down only after about ten seconds) but can no longer
+// store, so the copies it has heard from recently are counted; and a node of the cluster
+// that is catching up after a restart is not ready until its own copy is current.
 func (b *JetStream) probe(first bool) {
 	if !b.nc.IsConnected() {
 		b.setNotReady(errors.New("not connected to NATS"))
@@ -421,14 +404,6 @@ func (b *JetStream) probe(first bool) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, probeTimeout)
 	defer cancel()
-	msg := nats.NewMsg(b.probePrefix() + subjectToken(b.opts.Node))
-	msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-	if _, err := b.js.PublishMsg(ctx, msg); err != nil {
-		if b.ctx.Err() == nil {
-			b.setNotReady(fmt.Errorf("the message stream cannot store messages (fewer than a majority of its replicas reachable, or storage failing): %w", err))
-		}
-		return
-	}
 	info, err := b.streamInfo(ctx)
 	if err != nil {
 		if b.ctx.Err() == nil {
@@ -439,13 +414,23 @@ func (b *JetStream) probe(first bool) {
 	leader := ""
 	if c := info.Cluster; c != nil {
 		leader = c.Leader
-		if b.embedded != nil && leader != b.embedded.Name() {
-			for _, r := range c.Replicas {
-				if r.Name == b.embedded.Name() && !r.Current {
-					b.setNotReady(fmt.Errorf("this node's copy of the message stream is catching up (%d operations behind)", r.Lag))
-					return
-				}
+		if leader == "" {
+			b.setNotReady(errors.New("the message stream has no leader (fewer than a majority of its copies reachable)"))
+			return
+		}
+		reachable := 1 // the leader
+		for _, r := range c.Replicas {
+			if !r.Offline && r.Active < replicaSilence {
+				reachable++
 			}
+		}
+		if copies := len(c.Replicas) + 1; 2*reachable <= copies {
+			b.setNotReady(fmt.Errorf("only %d of the message stream's %d copies are reachable: it cannot store messages without a majority", reachable, copies))
+			return
+		}
+		if err := b.catchingUp(leader, c.Replicas); err != nil {
+			b.setNotReady(err)
+			return
 		}
 	}
 	if prev := b.leader.Swap(&leader); prev != nil && *prev != leader {
@@ -456,6 +441,32 @@ func (b *JetStream) probe(first bool) {
 		b.opts.Logger.Info("message storage available", "leader", leader)
 	}
 	b.notReady.Store(nil)
+}
+
+// catchingUp reports a node of an embedded cluster whose copy of the stream is far behind
+// the leader's (after a restart), or has not been current for a while. A copy a few
+// operations behind under load is normal and ready.
+func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo) error {
+	if b.embedded == nil || leader == b.embedded.Name() {
+		b.behindSince = time.Time{}
+		return nil
+	}
+	for _, r := range replicas {
+		if r.Name != b.embedded.Name() {
+			continue
+		}
+		if r.Current {
+			b.behindSince = time.Time{}
+			return nil
+		}
+		if b.behindSince.IsZero() {
+			b.behindSince = time.Now()
+		}
+		if r.Lag > catchUpLag || time.Since(b.behindSince) > replicaSilence {
+			return fmt.Errorf("this node's copy of the message stream is catching up (%d operations behind)", r.Lag)
+		}
+	}
+	return nil
 }
 
 func (b *JetStream) setNotReady(err error) {

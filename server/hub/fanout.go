@@ -72,8 +72,8 @@ func (r *room) drainInbox() {
 type roomPresence struct{ r *room }
 
 func (p roomPresence) Remote(m presence.Member) { p.r.inbox.push(item{remote: &m}) }
-func (p roomPresence) Typing(u protocol.User) { p.r.inbox.push(item{typing: &u}) }
-func (p roomPresence) Synced()                { p.r.inbox.push(item{synced: true}) }
+func (p roomPresence) Typing(u protocol.User)   { p.r.inbox.push(item{typing: &u}) }
+func (p roomPresence) Synced()                  { p.r.inbox.push(item{synced: true}) }
 
 // fanout adds a stored message to the cache and to the batch for the members.
 func (r *room) fanout(m *protocol.Message) {

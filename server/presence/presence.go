@@ -66,6 +66,6 @@ func (Local) Watch(_ string, h Handler) Room {
 
 type localRoom struct{}
 
-func (localRoom) Set(Member)            {}
-func (localRoom) Typing(protocol.User)   {}
-func (localRoom) Stop()                  {}
+func (localRoom) Set(Member)           {}
+func (localRoom) Typing(protocol.User) {}
+func (localRoom) Stop()                {}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distchat/distchat/server"
+	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/ws"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "distchat.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestSettingsPrecedence sets values in the file, the environment and on the command line
+// and checks that a flag wins over the environment, which wins over the file, which wins
+// over the default.
+func TestSettingsPrecedence(t *testing.T) {
+	path := writeConfig(t, `
+# every layer sets rate-burst; file and env set rate-limit; only the file sets the rest
+rate-burst = 11
+rate-limit = 3.5
+addr = "127.0.0.1:7000"
+room-max-age = "720h"
+sync-always = true
+cluster-listen = "127.0.0.1:6222"
+cluster-peers = ["a:6222", "b:6222"]
+allowed-origins = "https://chat.example.com"
+`)
+	o, err := parseOptions([]string{"--config", path, "--rate-burst", "33"}, envOf(map[string]string{
+		"DISTCHAT_RATE_BURST": "22",
+		"DISTCHAT_RATE_LIMIT": "4",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"rate-burst (flag)", o.rateBurst, 33},
+		{"rate-limit (env)", o.rateLimit, 4.0},
+		{"addr (file)", o.addr, "127.0.0.1:7000"},
+		{"room-max-age (file)", o.roomMaxAge, 720 * time.Hour},
+		{"sync-always (file)", o.syncAlways, true},
+		{"cluster-peers (file, list)", o.clusterPeers, "a:6222,b:6222"},
+		{"allowed-origins (file)", o.allowedOrigins, "https://chat.example.com"},
+		{"send-queue (default)", o.sendQueue, ws.DefaultSendQueue},
+		{"data (default)", o.data, defaultData},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	// The file may also be named by DISTCHAT_CONFIG; --config wins over it.
+	o, err = parseOptions(nil, envOf(map[string]string{"DISTCHAT_CONFIG": path}), io.Discard)
+	if err != nil || o.addr != "127.0.0.1:7000" || o.rateBurst != 11 {
+		t.Fatalf("DISTCHAT_CONFIG: %+v, %v", o, err)
+	}
+	other := writeConfig(t, `addr = "127.0.0.1:7001"`)
+	o, err = parseOptions([]string{"--config", other}, envOf(map[string]string{"DISTCHAT_CONFIG": path}), io.Discard)
+	if err != nil || o.addr != "127.0.0.1:7001" || o.rateBurst != server.DefaultRateBurst {
+		t.Fatalf("--config over DISTCHAT_CONFIG: %+v, %v", o, err)
+	}
+}
+
+// TestDefaultsFromPackages checks that the command's defaults are the packages' own.
+func TestDefaultsFromPackages(t *testing.T) {
+	o, err := parseOptions(nil, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.maxMessageBytes != ws.DefaultMaxMessageBytes || o.maxBodyBytes != hub.DefaultMaxBodyBytes ||
+		o.sendQueue != ws.DefaultSendQueue || o.flushInterval != hub.DefaultFlushInterval ||
+		o.rateBurst != server.DefaultRateBurst || o.rateLimit != server.DefaultRateLimit {
+		t.Fatalf("defaults %+v differ from the packages' constants", o)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name, file, want string
+	}{
+		{"unknown key", "addr = \":1\"\nrate-limt = 5\n", `unknown key "rate-limt"`},
+		{"flag-only key", `config = "other.toml"`, `unknown key "config"`},
+		{"version is not a setting", `version = true`, `unknown key "version"`},
+		{"table", "[server]\naddr = \":1\"\n", `unknown key "server"`},
+		{"bad value", `rate-burst = "lots"`, `rate-burst = "lots": not a whole number`},
+		{"bad type", `rate-limit = 2026-01-01`, "rate-limit: unsupported value"},
+		{"bad list", `cluster-peers = [1, 2]`, "cluster-peers: a list must hold strings"},
+		{"syntax", "addr = \n", "line 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, tt.file)
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), []string{"--config", path}, noEnv, &out, &errOut)
+			if code != 2 || !strings.Contains(errOut.String(), tt.want) || !strings.Contains(errOut.String(), path) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 naming %s and %q", code, errOut.String(), path, tt.want)
+			}
+		})
+	}
+	var errOut bytes.Buffer
+	missing := filepath.Join(t.TempDir(), "none.toml")
+	if code := run(context.Background(), []string{"--config", missing}, noEnv, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), "no such file") {
+		t.Fatalf("missing file: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestHelpGroupsFlags checks that --help lists every flag once, in its group, on one line
+// with its environment variable.
+func TestHelpGroupsFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, noEnv, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, errOut.String())
+	}
+	help := out.String()
+	// Group headers in order.
+	pos := -1
+	var present []string
+	for _, g := range groups {
+		i := strings.Index(help, "\n"+g+":\n")
+		if i < 0 {
+			continue
+		}
+		if i < pos {
+			t.Errorf("group %q out of order", g)
+		}
+		pos = i
+		present = append(present, g)
+	}
+	if len(present) < 5 {
+		t.Fatalf("help has groups %q:\n%s", present, help)
+	}
+	group := ""
+	seen := map[string]string{}
+	for _, line := range strings.Split(help, "\n") {
+		if g, ok := strings.CutSuffix(line, ":"); ok && !strings.HasPrefix(line, " ") {
+			group = g
+			continue
+		}
+		f, ok := strings.CutPrefix(strings.TrimSpace(line), "--")
+		if !ok || group == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(f, " ")
+		if _, dup := seen[name]; dup {
+			t.Errorf("--%s listed twice", name)
+		}
+		seen[name] = group
+	}
+	var o options
+	for _, s := range settings(&o) {
+		if seen[s.name] != s.group {
+			t.Errorf("--%s is in group %q of the help, want %q", s.name, seen[s.name], s.group)
+		}
+		line := helpLine(help, s.name)
+		if !s.cliOnly && !strings.Contains(line, "["+envName(s.name)+"]") {
+			t.Errorf("help line of --%s lacks %s: %q", s.name, envName(s.name), line)
+		}
+	}
+	if line := helpLine(help, "rate-burst"); !strings.Contains(line, "DISTCHAT_RATE_BURST") || !strings.Contains(line, "(default 30)") {
+		t.Errorf("rate-burst line %q", line)
+	}
+}
+
+func helpLine(help, name string) string {
+	for _, line := range strings.Split(help, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--"+name+" ") {
+			return line
+		}
+	}
+	return ""
+}

@@ -1,0 +1,101 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// TestBackupInParts backs up with small parts, so that a snapshot spans several tar entries,
+// and restores it.
+func TestBackupInParts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	b, err := openReadyInternal(t, EmbeddedOptions{DataDir: src}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []protocol.Message
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 400 {
+		noise := make([]byte, 500)
+		for j := range noise {
+			noise[j] = byte(rng.Uint32())
+		}
+		m, _, err := publishWait(b, protocol.Message{Room: "r", Body: fmt.Sprintf("%d %x", i, noise)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+	}
+	var archive bytes.Buffer
+	err = func() error {
+		nc, err := nats.Connect("", nats.InProcessServer(b.embedded))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		m, err := backupConn(ctx, nc, &archive, 4<<10)
+		if err == nil && m.Streams[0].Parts < 2 {
+			t.Errorf("a snapshot of %d bytes in parts of 4 KiB has %d parts", m.Streams[0].Size, m.Streams[0].Parts)
+		}
+		return err
+	}()
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := openReadyInternal(t, EmbeddedOptions{DataDir: dst}, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Close()
+	got, more, err := rb.After(ctx, "r", 0, 1000)
+	if err != nil || more || len(got) != len(want) {
+		t.Fatalf("restored %d messages (more %v, %v), want %d", len(got), more, err, len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("message %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// openReadyInternal opens an embedded broker and waits until it is ready.
+func openReadyInternal(t *testing.T, eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
+	t.Helper()
+	b, err := OpenEmbedded(eo, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.WaitReady(t.Context()); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// publishWait stores m and waits for the outcome.
+func publishWait(b Broker, m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
+	type result struct {
+		m   protocol.Message
+		dup bool
+		err error
+	}
+	ch := make(chan result, 1)
+	b.Publish(m, dedupeKey, func(m protocol.Message, dup bool, err error) { ch <- result{m, dup, err} })
+	r := <-ch
+	return r.m, r.dup, r.err
+}

@@ -1,0 +1,10 @@
+//go:build !unix && !windows
+
+package broker
+
+import "os"
+
+// Platforms without file locks get no protection against two processes on one directory.
+func tryLock(*os.File) (bool, error) { return true, nil }
+
+func unlock(*os.File) error { return nil }

@@ -1,0 +1,28 @@
+//go:build windows
+
+package broker
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+// lockOffset is where the locked byte lies: past the process id written at the start of
+// the file, so that other processes can still read it.
+const lockOffset = 1 << 20
+
+// tryLock locks one byte of f without waiting; false means another handle holds it.
+func tryLock(f *os.File) (bool, error) {
+	ol := &windows.Overlapped{Offset: lockOffset}
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func unlock(f *os.File) error {
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &windows.Overlapped{Offset: lockOffset})
+}
