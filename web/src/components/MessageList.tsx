@@ -2,9 +2,9 @@ import type { CSSProperties } from 'react';
 import { memo, useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { MessageRow, Row } from '../chat/timeline';
 import { nameHue } from '../lib/avatar';
-import { linkify } from '../lib/linkify';
 import { formatDay, formatFull, formatTime, isoTime } from '../lib/time';
 import { Avatar } from './Avatar';
+import { MessageBody } from './MessageBody';
 
 export interface MessageListProps {
   room: string;
@@ -168,7 +168,6 @@ function sameRow(a: MessageItemProps, b: MessageItemProps): boolean {
 
 const MessageItem = memo(function MessageItem({ row, onRetry, onDiscard }: MessageItemProps) {
   const classes = ['msg', row.own ? 'msg-own' : 'msg-other', row.first ? 'msg-first' : '', row.last ? 'msg-last' : '', `msg-${row.status}`].filter(Boolean).join(' ');
-  const body = useMemo(() => linkify(row.body), [row.body]);
   return (
     <div className={classes} data-testid="message" data-id={row.id ?? undefined} data-seq={row.seq ?? undefined} data-own={row.own ? 'true' : 'false'} data-status={row.status} data-author={row.from.name}>
       {!row.own && <div className="msg-avatar">{row.last ? <Avatar name={row.from.name} /> : null}</div>}
@@ -179,9 +178,7 @@ const MessageItem = memo(function MessageItem({ row, onRetry, onDiscard }: Messa
           </div>
         )}
         <div className="bubble">
-          <span className="msg-body" data-testid="message-body">
-            {body}
-          </span>
+          <MessageBody body={row.body} />
           <span className="msg-meta">
             <time dateTime={isoTime(row.ts)} title={formatFull(row.ts)} data-testid="message-time">
               {formatTime(row.ts)}
