@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ChatState } from './chat/state';
-import { emptyRoom, isOwn, isPartial } from './chat/state';
+import { emptyRoom, isMine, isPartial } from './chat/state';
 import { buildTimeline } from './chat/timeline';
 import { useChat } from './chat/useChat';
 import { Avatar } from './components/Avatar';
@@ -90,8 +90,17 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
 
   const { me, myIds } = state;
   const rows = useMemo(
-    () => buildTimeline(current.messages, current.notices, current.pending, (u) => isOwn({ me, myIds }, u), me),
-    [current.messages, current.notices, current.pending, me, myIds],
+    () =>
+      buildTimeline({
+        messages: current.messages,
+        notices: current.notices,
+        pending: current.pending,
+        overlays: current.overlays,
+        ops: current.ops,
+        isMine: (u) => isMine({ me, myIds }, u),
+        me,
+      }),
+    [current.messages, current.notices, current.pending, current.overlays, current.ops, me, myIds],
   );
   const loadOlder = useCallback(() => actions.loadOlder(room), [actions, room]);
   // A complete list counts people (one name with two tabs is one person); a large room's list

@@ -14,7 +14,7 @@ function m(seq: number, from: User, body: string, minutes = seq): Message {
 }
 
 function renderList(messages: Message[], notices: Notice[] = [], pending: PendingMessage[] = [], extra: Partial<Parameters<typeof MessageList>[0]> = {}) {
-  const rows = buildTimeline(messages, notices, pending, (u) => u.id === alice.id, alice);
+  const rows = buildTimeline({ messages, notices, pending, isMine: (u) => u.id === alice.id, me: alice });
   const props = { room: 'general', rows, hasMore: false, loadingOlder: false, loaded: true, onLoadOlder: vi.fn(), onRetry: vi.fn(), onDiscard: vi.fn(), ...extra };
   const r = render(<MessageList {...props} />);
   return { ...r, props };
@@ -147,7 +147,7 @@ describe('MessageList scrolling', () => {
   }
 
   function list(messages: Message[], pending: PendingMessage[] = []) {
-    const rows = buildTimeline(messages, [], pending, (u) => u.id === alice.id, alice);
+    const rows = buildTimeline({ messages, notices: [], pending, isMine: (u) => u.id === alice.id, me: alice });
     return <MessageList room="general" rows={rows} hasMore={false} loadingOlder={false} loaded onLoadOlder={() => {}} onRetry={() => {}} onDiscard={() => {}} />;
   }
 
