@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { useId, useMemo, useState } from 'react';
 import { renderMarkdown } from '../lib/markdown';
+import { splitMentions } from '../lib/mentions';
 
 /** Bodies longer than this (characters or lines) start collapsed behind "Show more". */
 export const LONG_CHARS = 1200;
@@ -15,15 +16,31 @@ export function isLongBody(body: string): boolean {
 
 export interface MessageBodyProps {
   body: string;
-  decorate?: (text: string, key: string) => ReactNode[];
+  /** The user's name: its mentions are highlighted. */
+  mentionName?: string | null;
+}
+
+/** Highlights mentions of `name` in a run of plain text. */
+export function mentionDecorator(name: string | null | undefined): ((text: string, key: string) => ReactNode[]) | undefined {
+  if (!name) return undefined;
+  return (text, key) =>
+    splitMentions(text, name).map((part, i) =>
+      typeof part === 'string' ? (
+        part
+      ) : (
+        <mark key={`${key}-${i}`} className="mention mention-me" data-testid="mention-me">
+          {part.mention}
+        </mark>
+      ),
+    );
 }
 
 /**
  * A message's text as chat markdown. `dir="auto"` lets right-to-left text lay out from the
  * right; very long bodies are collapsed until the reader asks for the rest.
  */
-export function MessageBody({ body, decorate }: MessageBodyProps) {
-  const nodes = useMemo(() => renderMarkdown(body, { decorate }), [body, decorate]);
+export function MessageBody({ body, mentionName }: MessageBodyProps) {
+  const nodes = useMemo(() => renderMarkdown(body, { decorate: mentionDecorator(mentionName) }), [body, mentionName]);
   const long = isLongBody(body);
   const [expanded, setExpanded] = useState(false);
   const id = useId();

@@ -37,6 +37,7 @@ describe('renderMarkdown', () => {
 
   it('keeps an ordered list start number', () => {
     expect(html('3. three\n4. four').querySelector('ol')?.getAttribute('start')).toBe('3');
+    expect(html('1. one\n2. two').querySelector('ol')?.hasAttribute('start')).toBe(false);
   });
 
   it('renders a fenced code block as monospace with a copy button, and its content as text', () => {

@@ -134,7 +134,8 @@ function element(frame: Frame, key: string, hidden: boolean): ReactNode {
     case 'bullet_list':
       return <ul key={key}>{c}</ul>;
     case 'ordered_list': {
-      const start = Number(frame.token?.attrGet('start'));
+      const raw = frame.token?.attrGet('start');
+      const start = raw === null || raw === undefined ? NaN : Number(raw);
       return (
         <ol key={key} start={Number.isSafeInteger(start) && start >= 0 ? start : undefined}>
           {c}
