@@ -4,7 +4,7 @@
 import { expect, test } from '@playwright/test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { messagesWithBody, openAs, send } from './helpers';
+import { messagesWithBody, openAs, openRoom, send } from './helpers';
 import { DistchatServer } from './server';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,11 +23,7 @@ test('@screenshot two people chatting', async ({ browser }) => {
   test.setTimeout(120_000);
   const alice = await openAs(browser, server.url, 'Alice Martin');
   const a = alice.page;
-  for (const room of ['design', 'releases']) {
-    await a.getByTestId('room-input').fill(room);
-    await a.getByTestId('room-input').press('Enter');
-    await expect(a.getByTestId('room-title')).toHaveText(`#${room}`);
-  }
+  for (const room of ['design', 'releases']) await openRoom(a, room);
   await a.locator('[data-testid="room-link"][data-room="general"]').click();
 
   const bob = await openAs(browser, server.url, 'Bob Chen');
@@ -45,8 +41,7 @@ test('@screenshot two people chatting', async ({ browser }) => {
   await expect(messagesWithBody(a, 'I can take the changelog')).toHaveCount(1);
 
   // Unread activity in another room, someone typing in this one.
-  await c.getByTestId('room-input').fill('design');
-  await c.getByTestId('room-input').press('Enter');
+  await openRoom(c, 'design');
   await expect(c.getByTestId('connection-status')).toHaveAttribute('data-status', 'online');
   await send(c, 'New mockups for the settings page are up');
   await send(c, 'Feedback welcome!');
