@@ -118,11 +118,18 @@ describe('MessageList', () => {
     expect(props.onLoadOlder).toHaveBeenCalled();
   });
 
-  it('is a live region for new messages', () => {
-    renderList([]);
+  it('announces new messages briefly in a live region, not the whole log', () => {
+    const { rerender, props } = renderList([m(1, bob, 'hi')]);
     const list = screen.getByTestId('message-list');
     expect(list.getAttribute('role')).toBe('log');
-    expect(list.getAttribute('aria-live')).toBe('polite');
+    expect(list.getAttribute('aria-live')).toBe('off');
+    const announcer = screen.getByTestId('announcer');
+    expect(announcer.getAttribute('aria-live')).toBe('polite');
+    const rows = buildTimeline({ messages: [m(1, bob, 'hi'), m(2, bob, 'hey   @alice\nlook'), m(3, bob, 'third')], notices: [], pending: [], isMine: (u) => u.id === alice.id, me: alice });
+    rerender(<MessageList {...props} rows={rows.slice(0, -1)} />);
+    expect(announcer.textContent).toBe('bob mentioned you: hey @alice look');
+    rerender(<MessageList {...props} rows={rows} />);
+    expect(announcer.textContent).toBe('bob: third');
   });
 });
 
