@@ -33,10 +33,10 @@ test('@screenshot two people chatting', async ({ browser }) => {
   await send(a, 'Nice work! Did the stream replicas catch up after the restart?');
   const carol = await openAs(browser, server.url, 'Carol Diaz');
   const c = carol.page;
-  await send(c, 'Yes — I watched it the whole time. No gaps, every message acknowledged.');
+  await send(c, 'Yes — I watched it the whole time. **No gaps**, every message acknowledged:\n```sh\nnats stream info DISTCHAT --json | jq .state.messages\n```');
   await send(c, 'Dashboard is here if you want to look: https://grafana.example.com/d/distchat');
   await send(a, "Perfect. I'll update the release notes\nand ping the mobile team about the new reconnect logic.");
-  await send(b, 'Sounds good 🙌');
+  await send(b, '@Alice Martin sounds good 🙌 can you also check the _failover_ runbook?');
   await send(c, 'I can take the changelog');
   await expect(messagesWithBody(a, 'I can take the changelog')).toHaveCount(1);
 
@@ -52,6 +52,9 @@ test('@screenshot two people chatting', async ({ browser }) => {
   await b.getByTestId('composer-input').pressSequentially('Let me');
   await expect(a.getByTestId('typing-indicator')).toContainText('is typing');
 
+  // The notification offer (alice has written) is not what this picture is about.
+  const notNow = a.getByTestId('notify-dismiss');
+  if (await notNow.isVisible()) await notNow.click();
   await a.getByTestId('composer-input').click();
   await a.mouse.move(0, 0);
   await a.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot.png') });
