@@ -325,10 +325,16 @@ export class ChatClient {
    */
   private requeue(ref: string, request: RequestInfo | undefined): boolean {
     this.pacer.empty();
-    const known = this.pacer.has(ref);
+    const queued = this.findQueued(ref);
+    if (!request && !queued) return false;
     if (request) this.requests.set(ref, request);
+    // Not sent on this connection any more: the pacer may send it again.
     this.dispatch({ type: 'pendingUnsent', refs: [ref] });
-    return this.pacer.requeue(ref) || known;
+    if (this.pacer.requeue(ref) || this.pacer.has(ref)) return true;
+    if (!queued) return false;
+    // Sent before the pacer's memory of it (another connection): queue it again.
+    this.pacer.push({ kind: queued.frame.type === 'message' ? 'message' : 'op', key: ref });
+    return true;
   }
 
   /**

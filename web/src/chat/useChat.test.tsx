@@ -543,6 +543,20 @@ describe('useChat: edit, delete, react, topic', () => {
     expect(ws.framesOfType('topic')).toMatchObject([{ room: 'general', body: 'Release day' }]);
   });
 
+  it('sends a change again after rate_limited instead of dropping it', () => {
+    const { result } = setup();
+    const ws = connect(alice, [msg('general', 1, bob, 'nice')]);
+    let ref = '';
+    act(() => {
+      ref = result.current.actions.react('general', 'general-m1', '👍', true);
+    });
+    act(() => ws.receive({ type: 'error', code: 'rate_limited', message: 'slow down', ref }));
+    expect(result.current.state.rooms.general.ops.map((o) => o.ref)).toEqual([ref]);
+    expect(result.current.state.toasts).toEqual([]);
+    advance(1000);
+    expect(ws.framesOfType('react').map((f) => f.ref)).toEqual([ref, ref]);
+  });
+
   it('drops a refused change and says why', () => {
     const { result } = setup();
     const ws = connect(alice, [msg('general', 1, bob, 'theirs')]);
