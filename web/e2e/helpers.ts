@@ -36,3 +36,15 @@ export function messagesWithBody(page: Page, text: string) {
 export function onlineUser(page: Page, name: string) {
   return page.getByTestId('online-list').locator(`[data-testid="online-user"][data-name="${name}"]`);
 }
+
+/** Joins (or creates) a room through "Browse or create rooms". */
+export async function openRoom(page: Page, room: string): Promise<void> {
+  await page.getByTestId('browse-rooms').click();
+  await page.getByTestId('room-input').fill(room);
+  const existing = page.locator(`[data-testid="browse-room"][data-room="${room}"]`);
+  const create = page.getByTestId('room-create');
+  await expect(existing.or(create)).toBeVisible();
+  if (await create.isVisible()) await create.click();
+  else await existing.click();
+  await expect(page.getByTestId('room-title')).toHaveText(`#${room}`);
+}

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { messagesWithBody, openAs, send } from './helpers';
+import { messagesWithBody, openAs, openRoom, send } from './helpers';
 import { DistchatServer } from './server';
 
 let server: DistchatServer;
@@ -17,11 +17,17 @@ test('rooms keep their messages apart, live in the URL, and follow back/forward'
   const a = alice.page;
 
   // Invalid names are refused before they reach the server.
+  await a.getByTestId('browse-rooms').click();
   await a.getByTestId('room-input').fill('Not Valid!');
   await a.getByTestId('room-input').press('Enter');
   await expect(a.getByTestId('room-error')).toBeVisible();
+  await expect(a.getByTestId('room-create')).toHaveCount(0);
 
+  // A new name is not created by a single Enter (a typo would make a room): the second does.
   await a.getByTestId('room-input').fill('project-x');
+  await a.getByTestId('room-input').press('Enter');
+  await expect(a.getByTestId('room-help')).toContainText('Press Enter again to create it');
+  await expect(a).toHaveURL(/\/r\/general$|\/$/);
   await a.getByTestId('room-input').press('Enter');
   await expect(a).toHaveURL(/\/r\/project-x$/);
   await expect(a.getByTestId('room-title')).toHaveText('#project-x');
@@ -75,4 +81,54 @@ test('rooms keep their messages apart, live in the URL, and follow back/forward'
   await expect(b.getByTestId('notice').filter({ hasText: 'alice left' })).toHaveCount(1);
 
   for (const c of [alice, bob, carol]) await c.context.close();
+});
+
+test('the room browser lists rooms with members and topics, joins with a click, and creates only on request', async ({ browser }) => {
+  const dana = await openAs(browser, server.url, 'dana');
+  const d = dana.page;
+  await openRoom(d, 'book-club');
+  await send(d, 'first meeting on Friday');
+
+  const eve = await openAs(browser, server.url, 'eve');
+  const e = eve.page;
+  await e.getByTestId('browse-rooms').click();
+  const row = e.locator('[data-testid="browse-room"][data-room="book-club"]');
+  await expect(row).toContainText('1 member');
+  // Typing filters; a name that exists offers no "Create".
+  await e.getByTestId('room-input').fill('book');
+  await expect(e.getByTestId('browse-room')).toHaveCount(1);
+  await e.getByTestId('room-input').fill('book-club');
+  await expect(e.getByTestId('room-create')).toHaveCount(0);
+  await row.click();
+  await expect(e).toHaveURL(/\/r\/book-club$/);
+  await expect(messagesWithBody(e, 'first meeting on Friday')).toHaveCount(1);
+
+  // A typo offers "Create #…" and makes nothing until it is chosen.
+  await e.getByTestId('browse-rooms').click();
+  await e.getByTestId('room-input').fill('bok-club');
+  await expect(e.getByTestId('room-create')).toHaveText(/Create\s*#bok-club/);
+  await e.getByTestId('browse-close').click();
+  await expect(e.getByTestId('browse-dialog')).toHaveCount(0);
+  await expect(e.locator('[data-testid="room-link"][data-room="bok-club"]')).toHaveCount(0);
+  const rooms = await (await e.request.get('/api/rooms')).json();
+  expect(rooms.rooms.map((r: { name: string }) => r.name)).not.toContain('bok-club');
+
+  await dana.context.close();
+  await eve.context.close();
+});
+
+test('an invalid /r/ URL says so instead of showing #general', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server.url });
+  const f = await context.newPage();
+  await f.goto('/r/Not%20A%20Room!');
+  await f.getByTestId('name-input').fill('frank');
+  await f.getByTestId('name-submit').click();
+  await expect(f.getByTestId('connection-status')).toHaveAttribute('data-status', 'online');
+  await expect(f.getByTestId('invalid-room')).toContainText('is not a room name');
+  await expect(f.getByTestId('room-title')).toHaveText('Room not found');
+  await expect(f.getByTestId('message-list')).toHaveCount(0);
+  await f.getByTestId('invalid-room-general').click();
+  await expect(f).toHaveURL(/\/r\/general$/);
+  await expect(f.getByTestId('room-title')).toHaveText('#general');
+  await context.close();
 });

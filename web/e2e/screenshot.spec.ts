@@ -4,7 +4,7 @@
 import { expect, test } from '@playwright/test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { messagesWithBody, openAs, send } from './helpers';
+import { messagesWithBody, openAs, openRoom, send } from './helpers';
 import { DistchatServer } from './server';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,11 +23,7 @@ test('@screenshot two people chatting', async ({ browser }) => {
   test.setTimeout(120_000);
   const alice = await openAs(browser, server.url, 'Alice Martin');
   const a = alice.page;
-  for (const room of ['design', 'releases']) {
-    await a.getByTestId('room-input').fill(room);
-    await a.getByTestId('room-input').press('Enter');
-    await expect(a.getByTestId('room-title')).toHaveText(`#${room}`);
-  }
+  for (const room of ['design', 'releases']) await openRoom(a, room);
   await a.locator('[data-testid="room-link"][data-room="general"]').click();
 
   const bob = await openAs(browser, server.url, 'Bob Chen');
@@ -37,16 +33,15 @@ test('@screenshot two people chatting', async ({ browser }) => {
   await send(a, 'Nice work! Did the stream replicas catch up after the restart?');
   const carol = await openAs(browser, server.url, 'Carol Diaz');
   const c = carol.page;
-  await send(c, 'Yes — I watched it the whole time. No gaps, every message acknowledged.');
+  await send(c, 'Yes — I watched it the whole time. **No gaps**, every message acknowledged:\n```sh\nnats stream info DISTCHAT --json | jq .state.messages\n```');
   await send(c, 'Dashboard is here if you want to look: https://grafana.example.com/d/distchat');
   await send(a, "Perfect. I'll update the release notes\nand ping the mobile team about the new reconnect logic.");
-  await send(b, 'Sounds good 🙌');
+  await send(b, '@Alice Martin sounds good 🙌 can you also check the _failover_ runbook?');
   await send(c, 'I can take the changelog');
   await expect(messagesWithBody(a, 'I can take the changelog')).toHaveCount(1);
 
   // Unread activity in another room, someone typing in this one.
-  await c.getByTestId('room-input').fill('design');
-  await c.getByTestId('room-input').press('Enter');
+  await openRoom(c, 'design');
   await expect(c.getByTestId('connection-status')).toHaveAttribute('data-status', 'online');
   await send(c, 'New mockups for the settings page are up');
   await send(c, 'Feedback welcome!');
@@ -57,6 +52,9 @@ test('@screenshot two people chatting', async ({ browser }) => {
   await b.getByTestId('composer-input').pressSequentially('Let me');
   await expect(a.getByTestId('typing-indicator')).toContainText('is typing');
 
+  // The notification offer (alice has written) is not what this picture is about.
+  const notNow = a.getByTestId('notify-dismiss');
+  if (await notNow.isVisible()) await notNow.click();
   await a.getByTestId('composer-input').click();
   await a.mouse.move(0, 0);
   await a.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot.png') });

@@ -7,8 +7,17 @@ import { newRef } from '../lib/ids';
 import { encodeFrame, parseFrame } from '../protocol/frames';
 import type { ClientFrame, ServerFrame } from '../protocol/types';
 import { CloseCode } from '../protocol/types';
-import type { Action, ChatState, RequestInfo } from './state';
+import type { Attempt, Paced } from './pacer';
+import { Pacer } from './pacer';
+import type { Action, ChatState, Op, RequestInfo } from './state';
 import { initialState, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
+
+/** What goes through the pacer: everything the server counts against its rate limit. */
+type Outgoing =
+  | (Paced & { kind: 'message' })
+  | (Paced & { kind: 'op' })
+  /** Join, leave, history, presence: for this connection only, ahead of messages. */
+  | (Paced & { kind: 'control'; frame: ClientFrame; request?: RequestInfo });
 
 /** The part of the browser's WebSocket the client uses, so tests can pass a fake. */
 export interface SocketLike {
@@ -77,6 +86,7 @@ export class ChatClient {
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly requests = new Map<string, RequestInfo>();
+  private readonly pacer: Pacer<Outgoing>;
   private readonly lastTypingSent = new Map<string, number>();
   private readonly lastPresenceAsked = new Map<string, number>();
   private policyError: { code: string; message: string } | null = null;
@@ -91,6 +101,12 @@ export class ChatClient {
     this.typingIntervalMs = opts.typingIntervalMs ?? 2000;
     this.watchNetwork = opts.watchNetwork ?? true;
     this.state = initialState(opts.room, opts.rooms ?? []);
+    this.pacer = new Pacer<Outgoing>({
+      rate: this.state.limits.rate,
+      burst: this.state.limits.burst,
+      now: this.now,
+      attempt: (item) => this.trySend(item),
+    });
   }
 
   // --- store --------------------------------------------------------------------------------
@@ -154,7 +170,7 @@ export class ChatClient {
     this.clearTimers();
     if (this.ws) {
       this.detachSocket(CloseCode.Normal, 'reconnecting');
-      this.requests.clear();
+      this.connectionLost();
       this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
     }
     this.attempt = 0;
@@ -204,6 +220,13 @@ export class ChatClient {
     };
   }
 
+  /** Requests for the old connection are void; messages and ops stay queued for the next. */
+  private connectionLost(): void {
+    this.requests.clear();
+    this.pacer.remove((item) => item.kind === 'control');
+    this.pacer.forgetSent();
+  }
+
   private send(frame: ClientFrame): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN) return false;
@@ -219,7 +242,7 @@ export class ChatClient {
     const connId = this.connId;
     this.ws = null;
     this.connId++;
-    this.requests.clear();
+    this.connectionLost();
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = null;
 
@@ -248,7 +271,7 @@ export class ChatClient {
     // The socket may take a long time to notice; treat it as gone now.
     if (!this.ws) return;
     this.detachSocket(CloseCode.Normal, 'offline');
-    this.requests.clear();
+    this.connectionLost();
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = null;
     this.scheduleReconnect();
@@ -269,7 +292,11 @@ export class ChatClient {
   private onFrame(frame: ServerFrame): void {
     const ref = 'ref' in frame ? frame.ref : undefined;
     const request = ref ? this.requests.get(ref) : undefined;
-    if (ref && frame.type !== 'message') this.requests.delete(ref);
+    if (ref && frame.type !== 'message') {
+      this.requests.delete(ref);
+      if (frame.type === 'error' && frame.code === 'rate_limited' && this.requeue(ref, request)) return;
+      this.pacer.settle(ref);
+    }
 
     switch (frame.type) {
       case 'welcome':
@@ -287,8 +314,27 @@ export class ChatClient {
         break;
     }
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
-    if (frame.type === 'joined') this.resendPending(frame.room);
+    if (frame.type === 'joined') this.pacer.flush();
     if (frame.type === 'online_count') this.refreshPresence(frame.room, frame.count);
+  }
+
+  /**
+   * The server refused a request for its rate limit (its bucket ran dry before ours mirrored
+   * it): wait for a token and send it again, in its place and with the same ref, rather than
+   * failing it.
+   */
+  private requeue(ref: string, request: RequestInfo | undefined): boolean {
+    this.pacer.empty();
+    const queued = this.findQueued(ref);
+    if (!request && !queued) return false;
+    if (request) this.requests.set(ref, request);
+    // Not sent on this connection any more: the pacer may send it again.
+    this.dispatch({ type: 'pendingUnsent', refs: [ref] });
+    if (this.pacer.requeue(ref) || this.pacer.has(ref)) return true;
+    if (!queued) return false;
+    // Sent before the pacer's memory of it (another connection): queue it again.
+    this.pacer.push({ kind: queued.frame.type === 'message' ? 'message' : 'op', key: ref });
+    return true;
   }
 
   /**
@@ -302,7 +348,9 @@ export class ChatClient {
     const now = this.now();
     const last = this.lastPresenceAsked.get(room);
     if (last !== undefined && now - last < PRESENCE_REFRESH_MS) return;
-    if (this.send({ type: 'presence', room })) this.lastPresenceAsked.set(room, now);
+    if (this.state.status !== 'online') return;
+    this.lastPresenceAsked.set(room, now);
+    this.pacer.push({ kind: 'control', key: newRef('p'), urgent: true, frame: { type: 'presence', room } });
   }
 
   private onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
@@ -314,12 +362,17 @@ export class ChatClient {
     this.everConnected = true;
     this.dispatch({ type: 'frame', frame, now: this.now() });
 
+    // A new connection has a full bucket on the server; ours starts over with it, and the
+    // queue is rebuilt in first-come order (messages the old connection sent without an ack
+    // go again, before the ones it never sent).
+    this.pacer.clear();
+    this.pacer.setLimits(this.state.limits.rate, this.state.limits.burst);
     for (const room of this.state.roomOrder) {
       const s = since.get(room);
       if (room === frame.room && s === undefined) continue; // the welcome carried its history
       this.join(room, s);
     }
-    this.resendPending(frame.room);
+    this.queueAll();
 
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = setTimeout(() => {
@@ -331,7 +384,55 @@ export class ChatClient {
   private join(room: string, since?: number): void {
     const ref = newRef('j');
     const frame: ClientFrame = since === undefined ? { type: 'join', room, ref } : { type: 'join', room, since, ref };
-    if (this.send(frame)) this.requests.set(ref, { kind: 'join', room, since });
+    this.control(frame, { kind: 'join', room, since });
+  }
+
+  /** Queues a request for this connection ahead of messages; its reply is matched by ref. */
+  private control(frame: ClientFrame & { ref: string }, request: RequestInfo): void {
+    this.requests.set(frame.ref, request);
+    this.pacer.push({ kind: 'control', key: frame.ref, urgent: true, frame, request });
+  }
+
+  /** Queues every pending message and op in the order they were made. */
+  private queueAll(): void {
+    const all: { key: string; kind: 'message' | 'op'; at: number }[] = [];
+    for (const name of this.state.roomOrder) {
+      const r = this.state.rooms[name];
+      if (!r) continue;
+      for (const p of r.pending) if (p.status === 'pending') all.push({ key: p.ref, kind: 'message', at: p.createdAt });
+      for (const o of r.ops) all.push({ key: o.ref, kind: 'op', at: o.createdAt });
+    }
+    all.sort((a, b) => a.at - b.at);
+    for (const { key, kind } of all) this.pacer.push({ key, kind });
+  }
+
+  /** The pacer's callback: writes one item to the socket when it can go now. */
+  private trySend(item: Outgoing): Attempt {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN || this.state.status !== 'online') return 'wait';
+    if (item.kind === 'control') return this.send(item.frame) ? 'sent' : 'wait';
+
+    const found = this.findQueued(item.key);
+    if (!found) return 'drop';
+    const { room, frame, sentOn } = found;
+    if (sentOn === this.connId) return 'drop';
+    if (!this.state.rooms[room]?.joined) return 'wait';
+    if (!this.send(frame)) return 'wait';
+    this.dispatch({ type: 'pendingSent', refs: [item.key], connId: this.connId });
+    return 'sent';
+  }
+
+  /** The frame for a queued message or op, from the state (null: discarded, failed or gone). */
+  private findQueued(ref: string): { room: string; frame: ClientFrame; sentOn?: number } | null {
+    for (const name of this.state.roomOrder) {
+      const r = this.state.rooms[name];
+      if (!r) continue;
+      const p = r.pending.find((x) => x.ref === ref);
+      if (p) return p.status === 'pending' ? { room: name, sentOn: p.sentOn, frame: { type: 'message', room: name, body: p.body, ref } } : null;
+      const o = r.ops.find((x) => x.ref === ref);
+      if (o) return { room: name, sentOn: o.sentOn, frame: opFrame(name, o.op, ref) };
+    }
+    return null;
   }
 
   private joining(room: string): boolean {
@@ -345,18 +446,6 @@ export class ChatClient {
       for (const p of this.state.rooms[name]?.pending ?? []) if (pred(p)) refs.push(p.ref);
     }
     return refs;
-  }
-
-  /** Sends, with their original refs, the pending messages this connection has not sent yet. */
-  private resendPending(room: string): void {
-    const r = this.state.rooms[room];
-    if (!r || !r.joined) return;
-    const sent: string[] = [];
-    for (const p of r.pending) {
-      if (p.status !== 'pending' || p.sentOn === this.connId) continue;
-      if (this.send({ type: 'message', room, body: p.body, ref: p.ref })) sent.push(p.ref);
-    }
-    if (sent.length > 0) this.dispatch({ type: 'pendingSent', refs: sent, connId: this.connId });
   }
 
   private scheduleTypingExpiry(): void {
@@ -379,18 +468,20 @@ export class ChatClient {
   }
 
   leaveRoom(room: string): void {
-    if (this.state.rooms[room]?.joined) {
-      const ref = newRef('l');
-      if (this.send({ type: 'leave', room, ref })) this.requests.set(ref, { kind: 'leave', room });
-    }
+    if (this.state.rooms[room]?.joined) this.control({ type: 'leave', room, ref: newRef('l') }, { kind: 'leave', room });
+    const refs = new Set([...(this.state.rooms[room]?.pending ?? []), ...(this.state.rooms[room]?.ops ?? [])].map((p) => p.ref));
+    this.pacer.remove((item) => refs.has(item.key));
     this.dispatch({ type: 'removeRoom', room });
   }
 
-  /** Queues a message; it is shown as pending at once and sent when the room is joined. */
+  /**
+   * Queues a message: it is shown as pending at once and sent, in order and at the pace the
+   * server allows, once the room is joined (also after a reconnect when written offline).
+   */
   sendMessage(room: string, body: string): string {
     const ref = newRef('m');
     this.dispatch({ type: 'addPending', pending: { ref, room, body, createdAt: this.now(), status: 'pending' } });
-    this.resendPending(room);
+    this.pacer.push({ kind: 'message', key: ref });
     return ref;
   }
 
@@ -399,11 +490,38 @@ export class ChatClient {
     const room = this.state.roomOrder.find((r) => this.state.rooms[r]?.pending.some((p) => p.ref === ref));
     if (!room) return;
     this.dispatch({ type: 'retryPending', ref });
-    this.resendPending(room);
+    this.pacer.push({ kind: 'message', key: ref });
   }
 
   discardMessage(ref: string): void {
     this.dispatch({ type: 'discardPending', ref });
+    this.pacer.remove((item) => item.key === ref);
+  }
+
+  /** Replaces the text of one of the user's messages. */
+  editMessage(room: string, id: string, body: string): string {
+    return this.queueOp(room, { kind: 'edit', id, body });
+  }
+
+  deleteMessage(room: string, id: string): string {
+    return this.queueOp(room, { kind: 'delete', id });
+  }
+
+  /** Adds (on) or removes (off) the user's reaction with an emoji. */
+  react(room: string, id: string, emoji: string, on: boolean): string {
+    return this.queueOp(room, { kind: 'react', id, emoji, on });
+  }
+
+  /** Sets the room's topic (empty clears it). */
+  setTopic(room: string, body: string): string {
+    return this.queueOp(room, { kind: 'topic', body });
+  }
+
+  private queueOp(room: string, op: Op): string {
+    const ref = newRef(op.kind[0]);
+    this.dispatch({ type: 'addOp', op: { ref, room, op, createdAt: this.now() } });
+    this.pacer.push({ kind: 'op', key: ref });
+    return ref;
   }
 
   /** Asks for the page of messages before the oldest one loaded. */
@@ -412,9 +530,9 @@ export class ChatClient {
     if (!r || !r.joined || !r.hasMore || r.loadingOlder) return;
     const ref = newRef('h');
     const before = minSeq(r);
-    const frame: ClientFrame = before === undefined ? { type: 'history', room, limit: HISTORY_PAGE, ref } : { type: 'history', room, before, limit: HISTORY_PAGE, ref };
-    if (!this.send(frame)) return;
-    this.requests.set(ref, { kind: 'history', room });
+    const frame = before === undefined ? { type: 'history' as const, room, limit: HISTORY_PAGE, ref } : { type: 'history' as const, room, before, limit: HISTORY_PAGE, ref };
+    if (this.state.status !== 'online') return;
+    this.control(frame, { kind: 'history', room });
     this.dispatch({ type: 'loadingOlder', room, loading: true });
   }
 
@@ -430,5 +548,28 @@ export class ChatClient {
 
   dismissToast(id: number): void {
     this.dispatch({ type: 'dismissToast', id });
+  }
+
+  /** The tab was hidden or shown: unread counting and notifications follow it. */
+  setHidden(hidden: boolean): void {
+    this.dispatch({ type: 'visibility', hidden });
+  }
+
+  /** Notifications for the alerts up to this id were shown. */
+  alertsShown(upTo: number): void {
+    this.dispatch({ type: 'alertsShown', upTo });
+  }
+}
+
+function opFrame(room: string, op: Op, ref: string): ClientFrame {
+  switch (op.kind) {
+    case 'edit':
+      return { type: 'edit', room, id: op.id, body: op.body, ref };
+    case 'delete':
+      return { type: 'delete', room, id: op.id, ref };
+    case 'react':
+      return { type: 'react', room, id: op.id, emoji: op.emoji, on: op.on, ref };
+    case 'topic':
+      return { type: 'topic', room, body: op.body, ref };
   }
 }

@@ -1,16 +1,54 @@
 // The chat state and its pure transitions. ChatClient (client.ts) owns the socket and feeds
 // server frames and user actions through `reduce`; components only render the result.
 
-import type { Limits, Message, ServerFrame, User } from '../protocol/types';
+import { mentionsName } from '../lib/mentions';
+import type { HistoryItem, Limits, Message, RoomEvent, ServerFrame, TopicEvent, User } from '../protocol/types';
 import { DEFAULT_LIMITS } from '../protocol/types';
+import type { Overlays } from './events';
+import { applyEvent, isEvent, isMessageItem, splitHistory } from './events';
 
 export type ConnStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
 export interface Notice {
-  kind: 'join' | 'leave';
+  kind: 'join' | 'leave' | 'topic';
   key: string;
   user: User;
   ts: number;
+  /** The new topic (kind 'topic'; empty: cleared). */
+  body?: string;
+}
+
+/** An edit, delete, reaction or topic change waiting for the server's ack. */
+export type Op =
+  | { kind: 'edit'; id: string; body: string }
+  | { kind: 'delete'; id: string }
+  | { kind: 'react'; id: string; emoji: string; on: boolean }
+  | { kind: 'topic'; body: string };
+
+export interface PendingOp {
+  ref: string;
+  room: string;
+  op: Op;
+  createdAt: number;
+  /** The connection this was last written to; a newer connection sends it again. */
+  sentOn?: number;
+}
+
+export interface Topic {
+  body: string;
+  /** The seq it was set at (the snapshot's for welcome/joined); only a later one replaces it. */
+  seq: number;
+  user: User | null;
+  ts: number | null;
+}
+
+/** A mention of the user that arrived live, for a desktop notification. */
+export interface Alert {
+  id: number;
+  room: string;
+  messageId: string;
+  from: User;
+  body: string;
 }
 
 export interface PendingMessage {
@@ -35,8 +73,20 @@ export interface RoomState {
   joined: boolean;
   /** Stored messages, sorted by seq, unique by id. */
   messages: Message[];
+  /** Edits, deletions and reactions by message id (events.ts); may name messages not loaded. */
+  overlays: Overlays;
+  /** Join, leave and topic notices, sorted by ts. */
   notices: Notice[];
   pending: PendingMessage[];
+  /** Edits, deletes, reactions and topic changes sent and not yet acknowledged. */
+  ops: PendingOp[];
+  topic: Topic | null;
+  /**
+   * The lowest and highest seq received from the room's stream (messages and events, not acks):
+   * `before` for scroll-back and `since` for recovery.
+   */
+  seqLow: number | null;
+  seqHigh: number | null;
   /**
    * Users in the room, unique by id. In a large room only the first members (the server sends
    * at most 100) and not kept up to date: such rooms send counts instead of join/leave events.
@@ -50,7 +100,10 @@ export interface RoomState {
   loadingOlder: boolean;
   /** A history snapshot (welcome or joined) has been received at least once. */
   loaded: boolean;
+  /** Messages not seen: in a room not shown, or in the shown one while the tab is hidden. */
   unread: number;
+  /** Of those, the ones that mention the user. */
+  mentions: number;
 }
 
 export interface Toast {
@@ -80,6 +133,11 @@ export interface ChatState {
   roomOrder: string[];
   toasts: Toast[];
   nextToastId: number;
+  /** The tab is hidden: messages in the current room count as unread too. */
+  hidden: boolean;
+  /** Live mentions not yet shown as notifications, oldest first. */
+  alerts: Alert[];
+  nextAlertId: number;
 }
 
 /** What the client knows about the request a reply answers. */
@@ -96,14 +154,18 @@ export type Action =
   | { type: 'openRoom'; room: string }
   | { type: 'removeRoom'; room: string }
   | { type: 'addPending'; pending: PendingMessage }
+  | { type: 'addOp'; op: PendingOp }
   | { type: 'pendingSent'; refs: string[]; connId: number }
+  | { type: 'pendingUnsent'; refs: string[] }
   | { type: 'pendingFailed'; refs: string[]; error: string }
   | { type: 'retryPending'; ref: string }
   | { type: 'discardPending'; ref: string }
   | { type: 'loadingOlder'; room: string; loading: boolean }
   | { type: 'expireTyping'; now: number }
   | { type: 'toast'; code: string; message: string }
-  | { type: 'dismissToast'; id: number };
+  | { type: 'dismissToast'; id: number }
+  | { type: 'visibility'; hidden: boolean }
+  | { type: 'alertsShown'; upTo: number };
 
 export const TYPING_TTL_MS = 4000;
 
@@ -112,8 +174,13 @@ export function emptyRoom(name: string): RoomState {
     name,
     joined: false,
     messages: [],
+    overlays: {},
     notices: [],
     pending: [],
+    ops: [],
+    topic: null,
+    seqLow: null,
+    seqHigh: null,
     online: [],
     onlineCount: 0,
     typing: {},
@@ -121,6 +188,7 @@ export function emptyRoom(name: string): RoomState {
     loadingOlder: false,
     loaded: false,
     unread: 0,
+    mentions: 0,
   };
 }
 
@@ -142,6 +210,9 @@ export function initialState(room: string, otherRooms: string[] = []): ChatState
     roomOrder: order,
     toasts: [],
     nextToastId: 1,
+    hidden: false,
+    alerts: [],
+    nextAlertId: 1,
   };
 }
 
@@ -154,7 +225,7 @@ export function mergeMessages(existing: Message[], incoming: Message[] | undefin
   const seen = new Set(existing.map((m) => m.id));
   const added: Message[] = [];
   for (const m of incoming) {
-    if (!isMessage(m) || seen.has(m.id)) continue;
+    if (!isMessageItem(m) || seen.has(m.id)) continue;
     seen.add(m.id);
     added.push(stripType(m));
   }
@@ -164,11 +235,6 @@ export function mergeMessages(existing: Message[], incoming: Message[] | undefin
   // The common case, a live message after the newest one, needs no sort.
   const messages = !last || sortedAdded[0].seq > last.seq ? [...existing, ...sortedAdded] : [...existing, ...added].sort((a, b) => a.seq - b.seq);
   return { messages, added };
-}
-
-function isMessage(m: unknown): m is Message {
-  const v = m as Message;
-  return !!v && typeof v.id === 'string' && typeof v.seq === 'number' && typeof v.body === 'string' && !!v.from && typeof v.from.id === 'string';
 }
 
 function stripType(m: Message): Message {
@@ -205,18 +271,31 @@ export function isPartial(room: Pick<RoomState, 'online' | 'onlineCount'>): bool
   return room.onlineCount > room.online.length;
 }
 
+/** The highest seq seen in the room's stream: `since` when rejoining. */
 export function maxSeq(room: RoomState | undefined): number | undefined {
-  const m = room?.messages;
-  return m && m.length > 0 ? m[m.length - 1].seq : undefined;
+  if (!room) return undefined;
+  const m = room.messages;
+  const last = m.length > 0 ? m[m.length - 1].seq : undefined;
+  if (room.seqHigh === null) return last;
+  return last === undefined ? room.seqHigh : Math.max(room.seqHigh, last);
 }
 
+/** The lowest seq seen in the room's stream: `before` for the next older page. */
 export function minSeq(room: RoomState | undefined): number | undefined {
-  const m = room?.messages;
-  return m && m.length > 0 ? m[0].seq : undefined;
+  if (!room) return undefined;
+  const first = room.messages.length > 0 ? room.messages[0].seq : undefined;
+  if (room.seqLow === null) return first;
+  return first === undefined ? room.seqLow : Math.min(room.seqLow, first);
 }
 
-export function isOwn(state: Pick<ChatState, 'me' | 'myIds'>, from: User): boolean {
-  return state.myIds.includes(from.id) || (state.me !== null && from.name === state.me.name);
+/**
+ * Whether a user is this client: the one place that decides which messages are "mine" (edit,
+ * delete, reactions, mentions). Ids are per connection for now, so it knows every id this client
+ * had and, across reloads, the display name; once the server sends stable user ids this becomes
+ * a comparison of ids.
+ */
+export function isMine(state: Pick<ChatState, 'me' | 'myIds'>, user: User): boolean {
+  return state.myIds.includes(user.id) || (state.me !== null && user.name === state.me.name);
 }
 
 function withRoom(state: ChatState, name: string, fn: (r: RoomState) => RoomState, create = false): ChatState {
@@ -258,35 +337,164 @@ function mapPending(state: ChatState, refs: string[], fn: (p: PendingMessage) =>
   return rooms === state.rooms ? state : { ...state, rooms };
 }
 
+function findOp(state: ChatState, ref: string | undefined): PendingOp | undefined {
+  if (!ref) return undefined;
+  for (const name of state.roomOrder) {
+    const p = state.rooms[name]?.ops.find((x) => x.ref === ref);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+function mapOps(state: ChatState, refs: string[], fn: (p: PendingOp) => PendingOp | null): ChatState {
+  const set = new Set(refs);
+  let rooms = state.rooms;
+  for (const name of state.roomOrder) {
+    const room = rooms[name];
+    if (!room || !room.ops.some((p) => set.has(p.ref))) continue;
+    const ops: PendingOp[] = [];
+    for (const p of room.ops) {
+      if (!set.has(p.ref)) ops.push(p);
+      else {
+        const q = fn(p);
+        if (q) ops.push(q);
+      }
+    }
+    rooms = { ...rooms, [name]: { ...room, ops } };
+  }
+  return rooms === state.rooms ? state : { ...state, rooms };
+}
+
 function addToast(state: ChatState, code: string, message: string): ChatState {
   const toast = { id: state.nextToastId, code, message };
   // Keep the last few: a burst of errors should not cover the screen.
   return { ...state, toasts: [...state.toasts, toast].slice(-4), nextToastId: state.nextToastId + 1 };
 }
 
-/**
- * Applies a batch of stored messages (live, replayed or paged) to one room: dedupes, drops the
- * pending copies of our own messages, clears the senders' typing flags, counts unread.
- */
-function receiveMessages(state: ChatState, room: RoomState, incoming: Message[] | undefined, countUnread: boolean, replace = false): RoomState {
-  const base = replace ? [] : room.messages;
-  const { messages, added } = mergeMessages(base, incoming);
-  const keep = replace ? new Set(room.messages.map((m) => m.id)) : null;
-  if (added.length === 0 && !replace) return room;
-  let pending = room.pending;
-  let typing = room.typing;
-  let unread = room.unread;
-  for (const m of added) {
-    if (m.ref && state.myIds.includes(m.from.id) && pending.some((p) => p.ref === m.ref)) {
-      pending = pending.filter((p) => p.ref !== m.ref);
-    }
-    if (typing[m.from.id]) {
-      const { [m.from.id]: _, ...rest } = typing;
-      typing = rest;
-    }
-    if (countUnread && room.name !== state.currentRoom && !isOwn(state, m.from) && !(keep && keep.has(m.id))) unread++;
+/** Notices stay sorted by time: topic events from older pages land in their place. */
+function addNotice(notices: Notice[], n: Notice): Notice[] {
+  if (notices.some((x) => x.key === n.key)) return notices;
+  let at = notices.length;
+  while (at > 0 && notices[at - 1].ts > n.ts) at--;
+  return [...notices.slice(0, at), n, ...notices.slice(at)];
+}
+
+function applyTopic(room: RoomState, ev: TopicEvent): RoomState {
+  const notices = addNotice(room.notices, { kind: 'topic', key: `topic-${ev.seq}`, user: ev.user, ts: ev.ts, body: ev.body });
+  const newer = !room.topic || ev.seq > room.topic.seq;
+  if (!newer && notices === room.notices) return room;
+  return { ...room, notices, topic: newer ? { body: ev.body, seq: ev.seq, user: ev.user, ts: ev.ts } : room.topic };
+}
+
+/** Applies events (edit, delete, reaction, topic) to a room; the same room when nothing changed. */
+function receiveEvents(room: RoomState, events: RoomEvent[]): RoomState {
+  let r = room;
+  let overlays = room.overlays;
+  for (const ev of events) {
+    if (ev.type === 'topic') r = applyTopic(r, ev);
+    else overlays = applyEvent(overlays, ev);
   }
-  return { ...room, messages, pending, typing, unread };
+  return overlays === room.overlays ? r : { ...r, overlays };
+}
+
+function seqBounds(items: { seq: number }[]): { low: number; high: number } | null {
+  if (items.length === 0) return null;
+  let low = items[0].seq;
+  let high = low;
+  for (const it of items) {
+    if (it.seq < low) low = it.seq;
+    if (it.seq > high) high = it.seq;
+  }
+  return { low, high };
+}
+
+/**
+ * Applies a batch from the room's stream (live, replayed or paged: messages and events) to one
+ * room: dedupes, drops the pending copies of our own messages, clears the senders' typing
+ * flags, counts unread messages and mentions, and widens the seq range seen. `replace` starts
+ * the messages over (a gap larger than the server replays).
+ */
+function receiveItems(state: ChatState, room: RoomState, items: HistoryItem[] | undefined, countUnread: boolean, replace = false): RoomState {
+  const { messages: incoming, events } = splitHistory(items);
+  const bounds = seqBounds([...incoming, ...events]);
+  let r = receiveEvents(room, events);
+  const base = replace ? [] : r.messages;
+  const { messages, added } = mergeMessages(base, incoming);
+  const keep = replace ? new Set(r.messages.map((m) => m.id)) : null;
+  if (added.length > 0 || replace) {
+    let pending = r.pending;
+    let typing = r.typing;
+    let unread = r.unread;
+    let mentions = r.mentions;
+    const unseen = countUnread && (r.name !== state.currentRoom || state.hidden);
+    for (const m of added) {
+      if (m.ref && state.myIds.includes(m.from.id) && pending.some((p) => p.ref === m.ref)) {
+        pending = pending.filter((p) => p.ref !== m.ref);
+      }
+      if (typing[m.from.id]) {
+        const { [m.from.id]: _, ...rest } = typing;
+        typing = rest;
+      }
+      if (unseen && !isMine(state, m.from) && !(keep && keep.has(m.id))) {
+        unread++;
+        if (mentionsName(m.body, state.me?.name)) mentions++;
+      }
+    }
+    r = { ...r, messages, pending, typing, unread, mentions };
+  }
+  if (bounds) {
+    const low = replace || r.seqLow === null ? bounds.low : Math.min(r.seqLow, bounds.low);
+    const high = replace || r.seqHigh === null ? bounds.high : Math.max(r.seqHigh, bounds.high);
+    if (low !== r.seqLow || high !== r.seqHigh) r = { ...r, seqLow: low, seqHigh: high };
+  }
+  return r;
+}
+
+/** welcome and joined carry the room's topic as of their snapshot (absent: none). */
+function snapshotTopic(room: RoomState, topic: unknown, lastSeq: unknown, items: HistoryItem[] | undefined): RoomState {
+  const body = typeof topic === 'string' ? topic : '';
+  const seqs = (items ?? []).map((i) => i.seq).filter((n): n is number => typeof n === 'number');
+  const seq = Math.max(typeof lastSeq === 'number' ? lastSeq : 0, ...seqs, 0);
+  if (room.topic && room.topic.seq > seq) return room;
+  if (room.topic && room.topic.body === body) return room;
+  return { ...room, topic: { body, seq, user: room.topic?.user ?? null, ts: room.topic?.ts ?? null } };
+}
+
+/** Queues a desktop notification for a live mention, when the user is not looking at it. */
+function alertMention(state: ChatState, m: Message): ChatState {
+  if (isMine(state, m.from) || !mentionsName(m.body, state.me?.name)) return state;
+  if (m.room === state.currentRoom && !state.hidden) return state;
+  if (state.alerts.some((a) => a.messageId === m.id)) return state;
+  const alert: Alert = { id: state.nextAlertId, room: m.room, messageId: m.id, from: m.from, body: m.body };
+  return { ...state, alerts: [...state.alerts, alert].slice(-5), nextAlertId: state.nextAlertId + 1 };
+}
+
+/** The event an acknowledged op stands for, so it shows before (or without) its broadcast copy. */
+function opEvent(p: PendingOp, me: User, seq: number, ts: number): RoomEvent {
+  const o = p.op;
+  switch (o.kind) {
+    case 'edit':
+      return { type: 'edit', room: p.room, id: o.id, seq, body: o.body, ts, user: me };
+    case 'delete':
+      return { type: 'delete', room: p.room, id: o.id, seq, ts, user: me };
+    case 'react':
+      return { type: 'reaction', room: p.room, id: o.id, seq, emoji: o.emoji, on: o.on, ts, user: me };
+    case 'topic':
+      return { type: 'topic', room: p.room, seq, body: o.body, ts, user: me };
+  }
+}
+
+/** What an error code means to a person, for the requests the UI makes. */
+function opError(code: string, message: string | undefined, op: Op): string {
+  const what = op.kind === 'edit' ? 'edit' : op.kind === 'delete' ? 'delete' : op.kind === 'react' ? 'react to' : 'set the topic of';
+  switch (code) {
+    case 'forbidden':
+      return op.kind === 'topic' ? 'You cannot set the topic of this room.' : `You can only ${what} your own messages.`;
+    case 'not_found':
+      return 'That message no longer exists.';
+    default:
+      return message || code;
+  }
 }
 
 export function reduce(state: ChatState, action: Action): ChatState {
@@ -304,9 +512,19 @@ export function reduce(state: ChatState, action: Action): ChatState {
       return applyFrame(state, action.frame, action.now, action.request);
 
     case 'openRoom': {
-      const s = withRoom(state, action.room, (r) => ({ ...r, unread: 0 }), true);
+      const s = withRoom(state, action.room, (r) => (r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 }), true);
       return { ...s, currentRoom: action.room };
     }
+
+    case 'visibility': {
+      if (state.hidden === action.hidden) return state;
+      const s = { ...state, hidden: action.hidden };
+      // Coming back to the tab: what arrived in the shown room is seen now.
+      return action.hidden ? s : withRoom(s, s.currentRoom, (r) => (r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 }));
+    }
+
+    case 'alertsShown':
+      return { ...state, alerts: state.alerts.filter((a) => a.id > action.upTo) };
 
     case 'removeRoom': {
       if (!state.rooms[action.room]) return state;
@@ -317,8 +535,18 @@ export function reduce(state: ChatState, action: Action): ChatState {
     case 'addPending':
       return withRoom(state, action.pending.room, (r) => ({ ...r, pending: [...r.pending, action.pending] }), true);
 
-    case 'pendingSent':
-      return mapPending(state, action.refs, (p) => ({ ...p, sentOn: action.connId }));
+    case 'addOp':
+      return withRoom(state, action.op.room, (r) => ({ ...r, ops: [...r.ops, action.op] }));
+
+    case 'pendingSent': {
+      const s = mapPending(state, action.refs, (p) => ({ ...p, sentOn: action.connId }));
+      return mapOps(s, action.refs, (p) => ({ ...p, sentOn: action.connId }));
+    }
+
+    case 'pendingUnsent': {
+      const s = mapPending(state, action.refs, (p) => ({ ...p, sentOn: undefined }));
+      return mapOps(s, action.refs, (p) => ({ ...p, sentOn: undefined }));
+    }
 
     case 'pendingFailed':
       return mapPending(state, action.refs, (p) => ({ ...p, status: 'failed', error: action.error, sentOn: undefined }));
@@ -371,7 +599,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         s,
         frame.room,
         (r) => {
-          const merged = receiveMessages(s, r, frame.history, r.loaded);
+          const merged = snapshotTopic(receiveItems(s, r, frame.history, r.loaded), frame.topic, frame.last_seq, frame.history);
           const online = uniqueUsers(frame.online);
           return {
             ...merged,
@@ -396,7 +624,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           // More was missed than the server replays: the old messages and the new ones are not
           // contiguous, so show the new ones and let scroll-back page the rest.
           const gap = since !== undefined && !!frame.has_more;
-          const merged = receiveMessages(state, r, frame.history, r.loaded, gap);
+          const merged = snapshotTopic(receiveItems(state, r, frame.history, r.loaded, gap), frame.topic, frame.last_seq, frame.history);
           const online = uniqueUsers(frame.online);
           return {
             ...merged,
@@ -415,24 +643,45 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
 
     case 'message': {
       const room = state.rooms[frame.room];
-      if (!room) return state;
-      return withRoom(state, frame.room, (r) => receiveMessages(state, r, [frame], true));
+      if (!room || !isMessageItem(frame)) return state;
+      const s = withRoom(state, frame.room, (r) => receiveItems(state, r, [frame], true));
+      return s.rooms[frame.room].messages === room.messages ? s : alertMention(s, frame);
     }
+
+    case 'edit':
+    case 'delete':
+    case 'reaction':
+    case 'topic':
+      if (!state.rooms[frame.room] || !isEvent(frame)) return state;
+      return withRoom(state, frame.room, (r) => receiveItems(state, r, [frame], true));
 
     case 'history':
       return withRoom(state, frame.room, (r) => ({
-        ...receiveMessages(state, r, frame.messages, false),
+        ...receiveItems(state, r, frame.messages, false),
         hasMore: !!frame.has_more,
         loadingOlder: false,
       }));
 
     case 'ack': {
+      const me = state.me;
+      if (!me) return state;
+      const op = findOp(state, frame.ref);
+      if (op) {
+        const ev = opEvent(op, me, frame.seq, frame.ts);
+        const s = mapOps(state, [op.ref], () => null);
+        // Not through receiveItems: an ack is not part of the stream as received (the range of
+        // seqs seen stays what the server sent, so recovery misses nothing before it).
+        return withRoom(s, op.room, (r) => receiveEvents(r, [ev]));
+      }
       const p = findPending(state, frame.ref);
-      if (!p || !state.me) return state;
+      if (!p) return state;
       const room = state.rooms[frame.room] ? frame.room : p.room;
-      const msg: Message = { room, seq: frame.seq, id: frame.id, from: state.me, body: p.body, ts: frame.ts, ref: p.ref };
+      const msg: Message = { room, seq: frame.seq, id: frame.id, from: me, body: p.body, ts: frame.ts, ref: p.ref };
       const s = mapPending(state, [p.ref], () => null);
-      return withRoom(s, room, (r) => receiveMessages(s, r, [msg], false));
+      return withRoom(s, room, (r) => {
+        const { messages } = mergeMessages(r.messages, [msg]);
+        return messages === r.messages ? r : { ...r, messages };
+      });
     }
 
     case 'join': {
@@ -484,6 +733,8 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
 
     case 'error': {
       const text = frame.message || frame.code;
+      const op = findOp(state, frame.ref);
+      if (op) return addToast(mapOps(state, [op.ref], () => null), frame.code, opError(frame.code, frame.message, op.op));
       const p = findPending(state, frame.ref);
       if (p) return mapPending(state, [p.ref], (q) => ({ ...q, status: 'failed', error: text, sentOn: undefined }));
       let s = state;

@@ -1,8 +1,19 @@
+import { mentionsName } from '../lib/mentions';
 import { dayKey } from '../lib/time';
 import type { Message, User } from '../protocol/types';
-import type { Notice, PendingMessage } from './state';
+import type { Overlay, Overlays } from './events';
+import { reactionSummary } from './events';
+import type { Notice, PendingMessage, PendingOp } from './state';
 
 export type DeliveryStatus = 'sent' | 'pending' | 'failed';
+
+export interface ReactionChip {
+  emoji: string;
+  count: number;
+  /** The user is among those who reacted. */
+  mine: boolean;
+  names: string[];
+}
 
 export type Row =
   | { kind: 'day'; key: string; ts: number }
@@ -14,27 +25,56 @@ export type Row =
       seq: number | null;
       ref: string | null;
       from: User;
+      /** The latest text: the last edit's, when edited. */
       body: string;
       ts: number;
       own: boolean;
-      /** First and last of a run of messages from one sender. */
+      /** First and last of a run of messages from one sender (the first shows name and time). */
       first: boolean;
       last: boolean;
       status: DeliveryStatus;
       error?: string;
+      edited: boolean;
+      deleted: boolean;
+      /** An edit or delete of this message is on its way to the server. */
+      changing: boolean;
+      reactions: ReactionChip[];
+      /** Mentions the user by name. */
+      mention: boolean;
     };
 
 export type MessageRow = Extract<Row, { kind: 'message' }>;
 
-/** Messages from one sender less than this apart are grouped. */
+/** A run of messages from one sender is grouped while it is younger than this. */
 export const GROUP_GAP_MS = 5 * 60 * 1000;
 
+export interface TimelineInput {
+  messages: Message[];
+  notices: Notice[];
+  pending: PendingMessage[];
+  overlays?: Overlays;
+  ops?: PendingOp[];
+  isMine: (u: User) => boolean;
+  me: User | null;
+}
+
 /**
- * Lays out a room: stored messages in seq order with join/leave notices placed by time, the
- * pending ones after them, day separators, and runs of messages from one sender grouped.
+ * Lays out a room: stored messages in seq order with their edits, deletion and reactions (and
+ * the user's own changes not yet acknowledged) applied, join/leave/topic notices placed by
+ * time, the pending messages after them, day separators, and runs of messages from one sender
+ * grouped.
  */
-export function buildTimeline(messages: Message[], notices: Notice[], pending: PendingMessage[], isOwn: (u: User) => boolean, me: User | null): Row[] {
+export function buildTimeline({ messages, notices, pending, overlays = {}, ops = [], isMine, me }: TimelineInput): Row[] {
   type Item = { kind: 'notice'; notice: Notice; ts: number } | { kind: 'message'; row: MessageRow; ts: number };
+  const opsById = new Map<string, PendingOp[]>();
+  for (const p of ops) {
+    if (p.op.kind === 'topic') continue;
+    const list = opsById.get(p.op.id) ?? [];
+    list.push(p);
+    opsById.set(p.op.id, list);
+  }
+  const myName = me?.name ?? null;
+
   const items: Item[] = [];
   let n = 0;
   for (const m of messages) {
@@ -42,7 +82,11 @@ export function buildTimeline(messages: Message[], notices: Notice[], pending: P
       items.push({ kind: 'notice', notice: notices[n], ts: notices[n].ts });
       n++;
     }
-    items.push({ kind: 'message', ts: m.ts, row: messageRow(m.id, m.seq, m.ref ?? null, m.from, m.body, m.ts, isOwn(m.from), 'sent') });
+    const own = isMine(m.from);
+    const row = messageRow(m.id, m.seq, m.ref ?? null, m.from, m.body, m.ts, own, 'sent');
+    applyOverlay(row, overlays[m.id], opsById.get(m.id), isMine, me);
+    row.mention = !own && !row.deleted && mentionsName(row.body, myName);
+    items.push({ kind: 'message', ts: m.ts, row });
   }
   for (; n < notices.length; n++) items.push({ kind: 'notice', notice: notices[n], ts: notices[n].ts });
   const self = me ?? { id: '', name: 'You' };
@@ -53,6 +97,7 @@ export function buildTimeline(messages: Message[], notices: Notice[], pending: P
   const rows: Row[] = [];
   let lastDay = '';
   let prev: MessageRow | null = null;
+  let groupStart = 0;
   for (const it of items) {
     const day = dayKey(it.ts);
     if (day !== lastDay) {
@@ -66,9 +111,11 @@ export function buildTimeline(messages: Message[], notices: Notice[], pending: P
       continue;
     }
     const row = it.row;
-    if (prev && prev.own === row.own && prev.from.name === row.from.name && row.ts - prev.ts < GROUP_GAP_MS) {
+    if (prev && prev.own === row.own && prev.from.name === row.from.name && row.ts - groupStart < GROUP_GAP_MS) {
       prev.last = false;
       row.first = false;
+    } else {
+      groupStart = row.ts;
     }
     rows.push(row);
     prev = row;
@@ -76,8 +123,42 @@ export function buildTimeline(messages: Message[], notices: Notice[], pending: P
   return rows;
 }
 
+function applyOverlay(row: MessageRow, overlay: Overlay | undefined, ops: PendingOp[] | undefined, isMine: (u: User) => boolean, me: User | null): void {
+  if (overlay?.edit) {
+    row.body = overlay.edit.body;
+    row.edited = true;
+  }
+  if (overlay?.deleted) row.deleted = true;
+  const chips = new Map<string, { users: User[] }>();
+  for (const r of reactionSummary(overlay)) chips.set(r.emoji, { users: r.users });
+  for (const p of ops ?? []) {
+    const o = p.op;
+    if (o.kind === 'edit') {
+      row.body = o.body;
+      row.edited = true;
+      row.changing = true;
+    } else if (o.kind === 'delete') {
+      row.deleted = true;
+      row.changing = true;
+    } else if (o.kind === 'react') {
+      const users = (chips.get(o.emoji)?.users ?? []).filter((u) => !isMine(u));
+      if (o.on) users.push(me ?? { id: '', name: 'You' });
+      chips.set(o.emoji, { users });
+    }
+  }
+  if (row.deleted) {
+    row.body = '';
+    row.edited = false;
+    return;
+  }
+  for (const [emoji, { users }] of chips) {
+    if (users.length === 0) continue;
+    row.reactions.push({ emoji, count: users.length, mine: users.some(isMine), names: [...new Set(users.map((u) => u.name))] });
+  }
+}
+
 function messageRow(id: string | null, seq: number | null, ref: string | null, from: User, body: string, ts: number, own: boolean, status: DeliveryStatus, error?: string): MessageRow {
   // Own messages keep their ref as key from pending to sent, so the row is updated, not replaced.
   const key = own && ref ? `own-${ref}` : (id ?? `pending-${ref}`);
-  return { kind: 'message', key, id, seq, ref, from, body, ts, own, first: true, last: true, status, error };
+  return { kind: 'message', key, id, seq, ref, from, body, ts, own, first: true, last: true, status, error, edited: false, deleted: false, changing: false, reactions: [], mention: false };
 }

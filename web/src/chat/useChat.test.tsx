@@ -343,9 +343,9 @@ describe('useChat: sending', () => {
     act(() => {
       ref = result.current.actions.send('general', 'spam');
     });
-    act(() => ws.receive({ type: 'error', code: 'rate_limited', message: 'rate limit: 10 messages/s', ref }));
+    act(() => ws.receive({ type: 'error', code: 'unavailable', message: 'storage unavailable', ref }));
     let p = result.current.state.rooms.general.pending[0];
-    expect(p).toMatchObject({ ref, status: 'failed', error: 'rate limit: 10 messages/s' });
+    expect(p).toMatchObject({ ref, status: 'failed', error: 'storage unavailable' });
     expect(result.current.state.toasts).toEqual([]);
 
     act(() => result.current.actions.retry(ref));
@@ -355,6 +355,51 @@ describe('useChat: sending', () => {
 
     act(() => result.current.actions.discard(ref));
     expect(result.current.state.rooms.general.pending).toEqual([]);
+  });
+
+  it('paces a burst of 60 to the advertised limits and sends every message once, in order', () => {
+    const { result } = setup();
+    const ws = connect(alice, [], { limits: { max_message_bytes: 65536, max_body_bytes: 16384, rate: 5, burst: 20 } });
+    const refs: string[] = [];
+    act(() => {
+      for (let i = 1; i <= 60; i++) refs.push(result.current.actions.send('general', `line ${i}`));
+    });
+    // The burst minus the reserve goes at once; the rest waits for tokens.
+    expect(ws.framesOfType('message')).toHaveLength(18);
+    expect(result.current.state.rooms.general.pending).toHaveLength(60);
+    advance(1000);
+    expect(ws.framesOfType('message')).toHaveLength(23);
+    advance(10_000);
+    const sent = ws.framesOfType('message');
+    expect(sent.map((f) => f.body)).toEqual(refs.map((_, i) => `line ${i + 1}`));
+    expect(sent.map((f) => f.ref)).toEqual(refs);
+  });
+
+  it('puts a message refused for the rate back in its place with the same ref, not failed', () => {
+    const { result } = setup();
+    const ws = connect(alice, [], { limits: { max_message_bytes: 65536, max_body_bytes: 16384, rate: 10, burst: 5 } });
+    const refs: string[] = [];
+    act(() => {
+      for (let i = 1; i <= 5; i++) refs.push(result.current.actions.send('general', `m${i}`));
+    });
+    expect(ws.framesOfType('message').map((f) => f.ref)).toEqual(refs.slice(0, 3));
+    act(() => ws.receive({ type: 'error', code: 'rate_limited', message: 'rate limit', ref: refs[2] }));
+    const p = result.current.state.rooms.general.pending.find((x) => x.ref === refs[2])!;
+    expect(p.status).toBe('pending');
+    expect(result.current.state.toasts).toEqual([]);
+    advance(1000);
+    expect(ws.framesOfType('message').map((f) => f.ref)).toEqual([refs[0], refs[1], refs[2], refs[2], refs[3], refs[4]]);
+  });
+
+  it('queues messages written before the first connection and sends them in order', () => {
+    const { result } = setup();
+    const refs: string[] = [];
+    act(() => {
+      refs.push(result.current.actions.send('general', 'early 1'));
+      refs.push(result.current.actions.send('general', 'early 2'));
+    });
+    const ws = connect();
+    expect(ws.framesOfType('message').map((f) => f.ref)).toEqual(refs);
   });
 
   it('shows errors without a ref as toasts', () => {
@@ -465,5 +510,75 @@ describe('useChat: typing, history, rooms', () => {
     act(() => result.current.actions.leaveRoom('dev'));
     expect(ws.framesOfType('leave')).toEqual([{ type: 'leave', room: 'dev', ref: expect.any(String) }]);
     expect(result.current.state.roomOrder).toEqual(['general']);
+  });
+});
+
+describe('useChat: edit, delete, react, topic', () => {
+  it('sends each with a ref and shows it at once; the ack makes it stick before the broadcast', () => {
+    const { result } = setup();
+    const ws = connect(alice, [msg('general', 1, alice, 'typo'), msg('general', 2, bob, 'hi')]);
+    let ref = '';
+    act(() => {
+      ref = result.current.actions.edit('general', 'general-m1', 'fixed');
+    });
+    expect(ws.framesOfType('edit')).toEqual([{ type: 'edit', room: 'general', id: 'general-m1', body: 'fixed', ref }]);
+    expect(result.current.state.rooms.general.ops.map((o) => o.ref)).toEqual([ref]);
+
+    act(() => ws.receive({ type: 'ack', ref, room: 'general', seq: 3, id: 'general-m1', ts: 5 }));
+    const g = result.current.state.rooms.general;
+    expect(g.ops).toEqual([]);
+    expect(g.overlays['general-m1'].edit).toEqual({ body: 'fixed', seq: 3, ts: 5 });
+    // The broadcast copy changes nothing but the seq seen (for recovery).
+    act(() => ws.receive({ type: 'edit', room: 'general', id: 'general-m1', seq: 3, body: 'fixed', ts: 5, user: alice }));
+    expect(result.current.state.rooms.general.overlays).toBe(g.overlays);
+    expect(result.current.state.rooms.general.seqHigh).toBe(3);
+
+    act(() => {
+      result.current.actions.react('general', 'general-m2', '👍', true);
+      result.current.actions.deleteMessage('general', 'general-m1');
+      result.current.actions.setTopic('general', 'Release day');
+    });
+    expect(ws.framesOfType('react')).toMatchObject([{ room: 'general', id: 'general-m2', emoji: '👍', on: true }]);
+    expect(ws.framesOfType('delete')).toMatchObject([{ room: 'general', id: 'general-m1' }]);
+    expect(ws.framesOfType('topic')).toMatchObject([{ room: 'general', body: 'Release day' }]);
+  });
+
+  it('sends a change again after rate_limited instead of dropping it', () => {
+    const { result } = setup();
+    const ws = connect(alice, [msg('general', 1, bob, 'nice')]);
+    let ref = '';
+    act(() => {
+      ref = result.current.actions.react('general', 'general-m1', '👍', true);
+    });
+    act(() => ws.receive({ type: 'error', code: 'rate_limited', message: 'slow down', ref }));
+    expect(result.current.state.rooms.general.ops.map((o) => o.ref)).toEqual([ref]);
+    expect(result.current.state.toasts).toEqual([]);
+    advance(1000);
+    expect(ws.framesOfType('react').map((f) => f.ref)).toEqual([ref, ref]);
+  });
+
+  it('drops a refused change and says why', () => {
+    const { result } = setup();
+    const ws = connect(alice, [msg('general', 1, bob, 'theirs')]);
+    let ref = '';
+    act(() => {
+      ref = result.current.actions.edit('general', 'general-m1', 'mine now');
+    });
+    act(() => ws.receive({ type: 'error', code: 'forbidden', message: 'not your message', ref }));
+    expect(result.current.state.rooms.general.ops).toEqual([]);
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['You can only edit your own messages.']);
+  });
+
+  it('keeps changes made offline and sends them after the messages before them on reconnect', () => {
+    const { result } = setup();
+    const ws1 = connect(alice, [msg('general', 1, alice, 'a')]);
+    act(() => ws1.serverClose(1006));
+    act(() => {
+      result.current.actions.send('general', 'written offline');
+      result.current.actions.react('general', 'general-m1', '🎉', true);
+    });
+    advance(250);
+    const ws2 = connect(alice2);
+    expect(ws2.frames().filter((f) => f.type === 'message' || f.type === 'react').map((f) => f.type)).toEqual(['message', 'react']);
   });
 });

@@ -8,6 +8,11 @@ export interface ChatActions {
   openRoom(room: string): void;
   leaveRoom(room: string): void;
   send(room: string, body: string): string;
+  edit(room: string, id: string, body: string): string;
+  deleteMessage(room: string, id: string): string;
+  react(room: string, id: string, emoji: string, on: boolean): string;
+  setTopic(room: string, body: string): string;
+  alertsShown(upTo: number): void;
   retry(ref: string): void;
   discard(ref: string): void;
   loadOlder(room: string): void;
@@ -42,6 +47,15 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
     client.openRoom(opts.room);
   }, [client, opts.room]);
 
+  // A hidden tab counts what arrives in the shown room as unread, for the title and favicon.
+  useEffect(() => {
+    if (typeof document === 'undefined') return;
+    const update = () => client.setHidden(document.visibilityState === 'hidden');
+    update();
+    document.addEventListener('visibilitychange', update);
+    return () => document.removeEventListener('visibilitychange', update);
+  }, [client]);
+
   const state = useSyncExternalStore(client.subscribe, client.getState, client.getState);
 
   const persist = opts.persistRooms ?? true;
@@ -55,6 +69,11 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       openRoom: (room) => client.openRoom(room),
       leaveRoom: (room) => client.leaveRoom(room),
       send: (room, body) => client.sendMessage(room, body),
+      edit: (room, id, body) => client.editMessage(room, id, body),
+      deleteMessage: (room, id) => client.deleteMessage(room, id),
+      react: (room, id, emoji, on) => client.react(room, id, emoji, on),
+      setTopic: (room, body) => client.setTopic(room, body),
+      alertsShown: (upTo) => client.alertsShown(upTo),
       retry: (ref) => client.retryMessage(ref),
       discard: (ref) => client.discardMessage(ref),
       loadOlder: (room) => client.loadOlder(room),

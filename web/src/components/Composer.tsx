@@ -1,26 +1,55 @@
 import type { ReactNode } from 'react';
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import { Avatar } from './Avatar';
+import { completeMention, matchNames, mentionQuery } from '../lib/mentions';
 import { byteLength, cleanBody } from '../lib/validate';
 
 export interface ComposerProps {
   room: string;
-  /** Not connected: nothing can be sent, and `reason` says why. */
+  /** Nothing can be written (the server refused us for good). */
   disabled?: boolean;
+  /** Why messages are not going out right now (offline, connecting); shown above the box. */
   reason?: ReactNode;
   maxBytes: number;
   onSend(body: string): void;
   onTyping(): void;
+  /** Names to complete after "@" (the room's members, the user left out). */
+  members?: string[];
+  /** ArrowUp in an empty box: edit the user's last message. Returns false when there is none. */
+  onEditLast?(): boolean;
 }
 
 const MAX_ROWS = 8;
 
-export function Composer({ room, disabled = false, reason, maxBytes, onSend, onTyping }: ComposerProps) {
+/**
+ * Whether Enter sends. On a device with a keyboard it does (Shift+Enter for a new line); on a
+ * touch keyboard Enter inserts a new line and the send button sends, as people expect there.
+ */
+export function enterSendsOn(match: ((q: string) => boolean) | null): boolean {
+  if (!match) return true;
+  return !(match('(pointer: coarse)') && !match('(any-pointer: fine)'));
+}
+
+export function useEnterSends(): boolean {
+  return useMemo(() => enterSendsOn(typeof window !== 'undefined' && window.matchMedia ? (q) => window.matchMedia(q).matches : null), []);
+}
+
+export function Composer({ room, disabled = false, reason, maxBytes, onSend, onTyping, members = [], onEditLast }: ComposerProps) {
   const [text, setText] = useState('');
+  const [caret, setCaret] = useState(0);
+  const [closedAt, setClosedAt] = useState<number | null>(null);
+  const [index, setIndex] = useState(0);
   const area = useRef<HTMLTextAreaElement>(null);
   const id = useId();
+  const enterSends = useEnterSends();
   const bytes = byteLength(text);
   const tooLong = bytes > maxBytes;
   const canSend = !disabled && !tooLong && cleanBody(text) !== '';
+
+  const query = useMemo(() => mentionQuery(text, caret), [text, caret]);
+  const matches = useMemo(() => (query && query.start !== closedAt ? matchNames(members, query.query) : []), [query, closedAt, members]);
+  const open = matches.length > 0;
+  const selected = Math.min(index, matches.length - 1);
 
   // Grow with the text up to MAX_ROWS lines.
   useEffect(() => {
@@ -41,7 +70,25 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
     if (!canSend) return;
     onSend(cleanBody(text));
     setText('');
+    setCaret(0);
+    setClosedAt(null);
   };
+
+  const complete = (name: string) => {
+    if (!query) return;
+    const next = completeMention(text, query.start, caret, name);
+    setText(next.text);
+    setCaret(next.caret);
+    setIndex(0);
+    requestAnimationFrame(() => {
+      const el = area.current;
+      if (!el) return;
+      el.focus();
+      el.setSelectionRange(next.caret, next.caret);
+    });
+  };
+
+  const syncCaret = () => setCaret(area.current?.selectionStart ?? 0);
 
   return (
     <form
@@ -52,12 +99,34 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
       }}
       data-testid="composer"
     >
-      {disabled && (
+      {reason && (
         <div className="composer-reason" role="status" data-testid="composer-reason">
-          {reason ?? 'Not connected.'}
+          {reason}
         </div>
       )}
       <div className="composer-box">
+        {open && (
+          <ul className="mention-list" role="listbox" id={`${id}-mentions`} aria-label="People to mention" data-testid="mention-list">
+            {matches.map((name, i) => (
+              <li
+                key={name}
+                id={`${id}-opt-${i}`}
+                role="option"
+                aria-selected={i === selected}
+                className={i === selected ? 'selected' : undefined}
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  complete(name);
+                }}
+                onMouseEnter={() => setIndex(i)}
+                data-testid="mention-option"
+              >
+                <Avatar name={name} size="sm" />
+                <span className="mention-name">{name}</span>
+              </li>
+            ))}
+          </ul>
+        )}
         <label htmlFor={id} className="sr-only">
           Message #{room}
         </label>
@@ -66,16 +135,50 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
           ref={area}
           rows={1}
           value={text}
+          dir="auto"
           disabled={disabled}
           placeholder={disabled ? 'Not connected' : `Message #${room}`}
+          enterKeyHint={enterSends ? 'send' : 'enter'}
+          aria-autocomplete="list"
+          aria-controls={open ? `${id}-mentions` : undefined}
+          aria-activedescendant={open ? `${id}-opt-${selected}` : undefined}
           aria-describedby={tooLong ? `${id}-count` : undefined}
           aria-invalid={tooLong || undefined}
           onChange={(e) => {
             setText(e.target.value);
+            setCaret(e.target.selectionStart ?? e.target.value.length);
+            setIndex(0);
+            if (closedAt !== null && mentionQuery(e.target.value, e.target.selectionStart ?? 0)?.start !== closedAt) setClosedAt(null);
             if (e.target.value.trim() !== '') onTyping();
           }}
+          onSelect={syncCaret}
+          onClick={syncCaret}
           onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+            if (e.nativeEvent.isComposing) return;
+            if (open) {
+              if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+                e.preventDefault();
+                const d = e.key === 'ArrowDown' ? 1 : -1;
+                setIndex((selected + d + matches.length) % matches.length);
+                return;
+              }
+              if (e.key === 'Enter' || e.key === 'Tab') {
+                e.preventDefault();
+                complete(matches[selected]);
+                return;
+              }
+              if (e.key === 'Escape') {
+                e.preventDefault();
+                e.stopPropagation();
+                setClosedAt(query?.start ?? null);
+                return;
+              }
+            }
+            if (e.key === 'ArrowUp' && text === '' && onEditLast) {
+              if (onEditLast()) e.preventDefault();
+              return;
+            }
+            if (e.key === 'Enter' && !e.shiftKey && enterSends) {
               e.preventDefault();
               submit();
             }
@@ -90,7 +193,7 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
       </div>
       <div className="composer-hint">
         <span>
-          <kbd>Enter</kbd> to send · <kbd>Shift</kbd> + <kbd>Enter</kbd> for a new line
+          <kbd>Enter</kbd> to send · <kbd>Shift</kbd> + <kbd>Enter</kbd> for a new line · <kbd>↑</kbd> edits your last message · **bold** _italic_ `code`
         </span>
         {bytes > maxBytes * 0.8 && (
           <span id={`${id}-count`} className={tooLong ? 'count count-over' : 'count'} data-testid="composer-count">

@@ -1,8 +1,10 @@
-import { fireEvent, render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
-import type { Notice, PendingMessage } from '../chat/state';
+import type { Overlays } from '../chat/events';
+import type { Notice, PendingMessage, PendingOp } from '../chat/state';
 import { buildTimeline } from '../chat/timeline';
 import type { Message, User } from '../protocol/types';
+import type { ScrollPlace } from './MessageList';
 import { MessageList } from './MessageList';
 
 const alice = { id: 'ua', name: 'alice' };
@@ -14,19 +16,20 @@ function m(seq: number, from: User, body: string, minutes = seq): Message {
 }
 
 function renderList(messages: Message[], notices: Notice[] = [], pending: PendingMessage[] = [], extra: Partial<Parameters<typeof MessageList>[0]> = {}) {
-  const rows = buildTimeline(messages, notices, pending, (u) => u.id === alice.id, alice);
-  const props = { room: 'general', rows, hasMore: false, loadingOlder: false, loaded: true, onLoadOlder: vi.fn(), onRetry: vi.fn(), onDiscard: vi.fn(), ...extra };
+  const rows = buildTimeline({ messages, notices, pending, isMine: (u) => u.id === alice.id, me: alice });
+  const actions = { react: vi.fn(), edit: vi.fn(), requestDelete: vi.fn(), retry: vi.fn(), discard: vi.fn() };
+  const props = { room: 'general', rows, hasMore: false, loadingOlder: false, loaded: true, onLoadOlder: vi.fn(), actions, myName: alice.name, ...extra };
   const r = render(<MessageList {...props} />);
   return { ...r, props };
 }
 
 describe('MessageList', () => {
-  it('renders sender, local HH:MM time with the full date as title, and the body', () => {
+  it('renders sender, the time in the locale’s format with the full date as title, and the body', () => {
     renderList([m(1, bob, 'hello there', 0)]);
     const item = screen.getByTestId('message');
     expect(within(item).getByTestId('message-author').textContent).toBe('bob');
     const time = within(item).getByTestId('message-time');
-    expect(time.textContent).toBe('14:05');
+    expect(time.textContent).toBe(new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(base));
     expect(time.getAttribute('title')).toContain('2025');
     expect(time.getAttribute('datetime')).toBe(new Date(base).toISOString());
     expect(within(item).getByTestId('message-body').textContent).toBe('hello there');
@@ -76,7 +79,7 @@ describe('MessageList', () => {
       { kind: 'leave', key: 'l', user: bob, ts: base + 10 * 60_000 },
     ];
     const { container } = renderList([m(1, bob, 'first', 1), m(2, bob, 'second', 2)], notices);
-    const order = [...container.querySelectorAll('[data-testid="message"], [data-testid="notice"]')].map((el) => el.textContent?.replace(/\d\d:\d\d/g, '').trim());
+    const order = [...container.querySelectorAll('[data-testid="message"], [data-testid="notice"]')].map((el) => el.textContent?.replace(/\d?\d:\d\d( ?[AP]M)?/g, '').trim());
     expect(order[0]).toContain('first');
     expect(order[1]).toBe('carol joined');
     expect(order[2]).toContain('second');
@@ -93,9 +96,9 @@ describe('MessageList', () => {
     expect(items.map((el) => el.dataset.status)).toEqual(['sent', 'pending', 'failed']);
     expect(screen.getByTestId('message-failed').textContent).toContain('rate limited');
     fireEvent.click(screen.getByTestId('message-retry'));
-    expect(props.onRetry).toHaveBeenCalledWith('r2');
+    expect(props.actions.retry).toHaveBeenCalledWith('r2');
     fireEvent.click(screen.getByTestId('message-discard'));
-    expect(props.onDiscard).toHaveBeenCalledWith('r2');
+    expect(props.actions.discard).toHaveBeenCalledWith('r2');
   });
 
   it('shows the beginning of the room when there is no older history, a loader otherwise', () => {
@@ -115,11 +118,18 @@ describe('MessageList', () => {
     expect(props.onLoadOlder).toHaveBeenCalled();
   });
 
-  it('is a live region for new messages', () => {
-    renderList([]);
+  it('announces new messages briefly in a live region, not the whole log', () => {
+    const { rerender, props } = renderList([m(1, bob, 'hi')]);
     const list = screen.getByTestId('message-list');
     expect(list.getAttribute('role')).toBe('log');
-    expect(list.getAttribute('aria-live')).toBe('polite');
+    expect(list.getAttribute('aria-live')).toBe('off');
+    const announcer = screen.getByTestId('announcer');
+    expect(announcer.getAttribute('aria-live')).toBe('polite');
+    const rows = buildTimeline({ messages: [m(1, bob, 'hi'), m(2, bob, 'hey   @alice\nlook'), m(3, bob, 'third')], notices: [], pending: [], isMine: (u) => u.id === alice.id, me: alice });
+    rerender(<MessageList {...props} rows={rows.slice(0, -1)} />);
+    expect(announcer.textContent).toBe('bob mentioned you: hey @alice look');
+    rerender(<MessageList {...props} rows={rows} />);
+    expect(announcer.textContent).toBe('bob: third');
   });
 });
 
@@ -146,9 +156,12 @@ describe('MessageList scrolling', () => {
     };
   }
 
+  const noActions = { react() {}, edit() {}, requestDelete() {}, retry() {}, discard() {} };
+  let memory = new Map<string, ScrollPlace>();
+
   function list(messages: Message[], pending: PendingMessage[] = []) {
-    const rows = buildTimeline(messages, [], pending, (u) => u.id === alice.id, alice);
-    return <MessageList room="general" rows={rows} hasMore={false} loadingOlder={false} loaded onLoadOlder={() => {}} onRetry={() => {}} onDiscard={() => {}} />;
+    const rows = buildTimeline({ messages, notices: [], pending, isMine: (u) => u.id === alice.id, me: alice });
+    return <MessageList room="general" rows={rows} hasMore={false} loadingOlder={false} loaded onLoadOlder={() => {}} actions={noActions} scrollMemory={memory} />;
   }
 
   const ten = Array.from({ length: 10 }, (_, i) => m(i + 10, bob, `msg ${i + 10}`));
@@ -161,7 +174,7 @@ describe('MessageList scrolling', () => {
       expect(el.scrollTop).toBe(1000);
       rerender(list([...ten, m(20, bob, 'new')]));
       expect(el.scrollTop).toBe(1100);
-      expect(screen.queryByTestId('new-messages')).toBeNull();
+      expect(screen.queryByTestId('jump-latest')).toBeNull();
     } finally {
       restore();
     }
@@ -177,11 +190,11 @@ describe('MessageList scrolling', () => {
       rerender(list([...ten, m(20, bob, 'new one')]));
       rerender(list([...ten, m(20, bob, 'new one'), m(21, bob, 'new two')]));
       expect(el.scrollTop).toBe(200);
-      const pill = screen.getByTestId('new-messages');
+      const pill = screen.getByTestId('jump-latest');
       expect(pill.textContent).toContain('2 new messages');
       fireEvent.click(pill);
       expect(el.scrollTop).toBe(1200);
-      expect(screen.queryByTestId('new-messages')).toBeNull();
+      expect(screen.queryByTestId('jump-latest')).toBeNull();
     } finally {
       restore();
     }
@@ -212,9 +225,188 @@ describe('MessageList scrolling', () => {
       rerender(list([...older, ...ten]));
       // Five rows of 100 px were added above: the same message stays in view.
       expect(el.scrollTop).toBe(550);
-      expect(screen.queryByTestId('new-messages')).toBeNull();
+      // Scrolled up with nothing new below: a plain way back down.
+      expect(screen.getByTestId('jump-latest').textContent).toContain('Jump to latest');
     } finally {
       restore();
     }
+  });
+
+  it('comes back to where the reader was in a room after visiting another', () => {
+    const restore = withLayout();
+    try {
+      memory = new Map();
+      const first = render(list(ten));
+      let el = screen.getByTestId('message-list');
+      el.scrollTop = 300;
+      fireEvent.scroll(el);
+      first.unmount();
+      expect(memory.get('general')).toEqual({ top: 300, atBottom: false });
+
+      render(list(ten));
+      el = screen.getByTestId('message-list');
+      expect(el.scrollTop).toBe(300);
+      expect(screen.getByTestId('jump-latest')).toBeTruthy();
+    } finally {
+      memory = new Map();
+      restore();
+    }
+  });
+});
+
+describe('MessageList: conversation features', () => {
+  function setup(messages: Message[], opts: { overlays?: Overlays; ops?: PendingOp[]; editingId?: string | null } = {}) {
+    const rows = buildTimeline({ messages, notices: [], pending: [], overlays: opts.overlays, ops: opts.ops, isMine: (u) => u.id === alice.id, me: alice });
+    const actions = { react: vi.fn(), edit: vi.fn(), requestDelete: vi.fn(), retry: vi.fn(), discard: vi.fn() };
+    const onEditingChange = vi.fn();
+    const r = render(<MessageList room="general" rows={rows} hasMore={false} loadingOlder={false} loaded onLoadOlder={() => {}} actions={actions} myName="alice" editingId={opts.editingId ?? null} onEditingChange={onEditingChange} />);
+    return { ...r, actions, onEditingChange };
+  }
+
+  it('offers edit and delete on the user’s own messages only', () => {
+    setup([m(1, bob, 'theirs'), m(2, alice, 'mine')]);
+    const [theirs, mine] = screen.getAllByTestId('message');
+    expect(within(theirs).queryByTestId('action-edit')).toBeNull();
+    expect(within(theirs).queryByTestId('action-delete')).toBeNull();
+    expect(within(theirs).getByTestId('action-react')).toBeTruthy();
+    expect(within(mine).getByTestId('action-edit')).toBeTruthy();
+    expect(within(mine).getByTestId('action-delete')).toBeTruthy();
+  });
+
+  it('shows "(edited)", a tombstone for deleted messages, and the pending change at once', () => {
+    const overlays: Overlays = { m1: { edit: { body: 'fixed', seq: 5, ts: 0 } }, m2: { deleted: { seq: 6, ts: 0 } } };
+    const ops: PendingOp[] = [{ ref: 'e1', room: 'general', createdAt: 0, op: { kind: 'edit', id: 'm3', body: 'being fixed' } }];
+    setup([m(1, bob, 'fxied'), m(2, bob, 'oops'), m(3, alice, 'typo')], { overlays, ops });
+    const [edited, deleted, pending] = screen.getAllByTestId('message');
+    expect(within(edited).getByTestId('message-body').textContent).toBe('fixed');
+    expect(within(edited).getByTestId('message-edited').textContent).toBe('(edited)');
+    expect(within(deleted).getByTestId('message-deleted').textContent).toBe('This message was deleted');
+    expect(within(deleted).queryByTestId('message-body')).toBeNull();
+    expect(within(deleted).queryByTestId('action-more')).toBeNull();
+    expect(within(pending).getByTestId('message-body').textContent).toBe('being fixed');
+  });
+
+  it('shows reaction chips with counts, who reacted, and toggles the user’s own', () => {
+    const overlays: Overlays = {
+      m1: {
+        reactions: {
+          '👍': { ua: { name: 'alice', on: true, seq: 3 }, uc: { name: 'carol', on: true, seq: 4 } },
+          '🎉': { uc: { name: 'carol', on: true, seq: 5 } },
+        },
+      },
+    };
+    const { actions } = setup([m(1, bob, 'ship it')], { overlays });
+    const chips = screen.getAllByTestId('reaction');
+    expect(chips.map((c) => c.textContent)).toEqual(['👍2', '🎉1']);
+    expect(chips[0].getAttribute('aria-pressed')).toBe('true');
+    expect(chips[0].getAttribute('title')).toBe('alice and carol reacted with 👍');
+    expect(chips[1].getAttribute('aria-pressed')).toBe('false');
+    fireEvent.click(chips[0]);
+    expect(actions.react).toHaveBeenCalledWith('m1', '👍', false);
+    fireEvent.click(chips[1]);
+    expect(actions.react).toHaveBeenCalledWith('m1', '🎉', true);
+  });
+
+  it('reacts from the picker: common emoji plus the ones on the message', () => {
+    const overlays: Overlays = { m1: { reactions: { '🦀': { uc: { name: 'carol', on: true, seq: 4 } } } } };
+    const { actions } = setup([m(1, bob, 'rust?')], { overlays });
+    fireEvent.click(screen.getByTestId('action-react'));
+    const options = screen.getAllByTestId('emoji-option').map((o) => o.textContent);
+    expect(options).toEqual(['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀', '🦀']);
+    fireEvent.click(screen.getAllByTestId('emoji-option')[3]);
+    expect(actions.react).toHaveBeenCalledWith('m1', '🎉', true);
+    expect(screen.queryByTestId('emoji-picker')).toBeNull();
+  });
+
+  it('has a keyboard menu with the message actions, and gives focus back when it closes', () => {
+    const { actions, onEditingChange } = setup([m(1, alice, 'mine')]);
+    const more = screen.getByTestId('action-more');
+    fireEvent.click(more);
+    const menu = screen.getByRole('menu');
+    const items = within(menu).getAllByRole('menuitem');
+    expect(items.map((i) => i.textContent)).toEqual(['Add reaction', 'Edit message', 'Copy text', 'Delete message']);
+    expect(document.activeElement).toBe(items[0]);
+    fireEvent.keyDown(menu, { key: 'ArrowDown' });
+    expect(document.activeElement).toBe(items[1]);
+    fireEvent.keyDown(menu, { key: 'End' });
+    expect(document.activeElement).toBe(items[3]);
+    fireEvent.keyDown(window, { key: 'Escape' });
+    expect(screen.queryByRole('menu')).toBeNull();
+    expect(document.activeElement).toBe(more);
+
+    fireEvent.click(more);
+    fireEvent.click(screen.getByTestId('menu-edit'));
+    expect(onEditingChange).toHaveBeenCalledWith('m1');
+    fireEvent.click(more);
+    fireEvent.click(screen.getByTestId('menu-delete'));
+    expect(actions.requestDelete).toHaveBeenCalledWith('m1');
+  });
+
+  it('opens the menu with a long press on touch screens', () => {
+    vi.useFakeTimers();
+    try {
+      setup([m(1, bob, 'press me')]);
+      const bubble = screen.getByTestId('message-body').parentElement!;
+      fireEvent.touchStart(bubble, { touches: [{ clientX: 10, clientY: 10 }] });
+      act(() => vi.advanceTimersByTime(300));
+      expect(screen.queryByRole('menu')).toBeNull();
+      act(() => vi.advanceTimersByTime(300));
+      expect(screen.getByRole('menu')).toBeTruthy();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not open the menu when the finger moves (a scroll)', () => {
+    vi.useFakeTimers();
+    try {
+      setup([m(1, bob, 'scroll past')]);
+      const bubble = screen.getByTestId('message-body').parentElement!;
+      fireEvent.touchStart(bubble, { touches: [{ clientX: 10, clientY: 10 }] });
+      fireEvent.touchMove(bubble, { touches: [{ clientX: 10, clientY: 60 }] });
+      act(() => vi.advanceTimersByTime(1000));
+      expect(screen.queryByRole('menu')).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('edits in place: Enter saves, Escape cancels', () => {
+    const { actions, onEditingChange, unmount } = setup([m(1, alice, 'helo')], { editingId: 'm1' });
+    const input = screen.getByTestId('message-editor-input') as HTMLTextAreaElement;
+    expect(input.value).toBe('helo');
+    expect(document.activeElement).toBe(input);
+    fireEvent.change(input, { target: { value: 'hello' } });
+    fireEvent.keyDown(input, { key: 'Enter' });
+    expect(actions.edit).toHaveBeenCalledWith('m1', 'hello');
+    expect(onEditingChange).toHaveBeenCalledWith(null);
+    unmount();
+
+    const second = setup([m(1, alice, 'helo')], { editingId: 'm1' });
+    fireEvent.keyDown(screen.getByTestId('message-editor-input'), { key: 'Escape' });
+    expect(second.onEditingChange).toHaveBeenCalledWith(null);
+    expect(second.actions.edit).not.toHaveBeenCalled();
+  });
+
+  it('highlights mentions of the user and marks the message', () => {
+    setup([m(1, bob, 'hey @Alice, and @bob'), m(2, bob, 'nothing for you')]);
+    const [mentioned, plain] = screen.getAllByTestId('message');
+    expect(mentioned.dataset.mention).toBe('true');
+    expect(within(mentioned).getAllByTestId('mention-me').map((e) => e.textContent)).toEqual(['@Alice']);
+    expect(plain.dataset.mention).toBeUndefined();
+  });
+
+  it('walks the messages with the arrow keys; only the focused one’s actions are tabbable', () => {
+    setup([m(1, bob, 'one'), m(2, bob, 'two')]);
+    const log = screen.getByTestId('message-list');
+    const [one, two] = screen.getAllByTestId('message');
+    expect(within(two).getByTestId('action-more').tabIndex).toBe(-1);
+    log.focus();
+    fireEvent.keyDown(log, { key: 'ArrowUp' });
+    expect(document.activeElement).toBe(two);
+    expect(within(two).getByTestId('action-more').tabIndex).toBe(0);
+    fireEvent.keyDown(two, { key: 'ArrowUp' });
+    expect(document.activeElement).toBe(one);
+    expect(within(two).getByTestId('action-more').tabIndex).toBe(-1);
   });
 });

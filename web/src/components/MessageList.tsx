@@ -1,10 +1,33 @@
-import type { CSSProperties } from 'react';
+import type { CSSProperties, KeyboardEvent as ReactKeyboardEvent } from 'react';
 import { memo, useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { MessageRow, Row } from '../chat/timeline';
 import { nameHue } from '../lib/avatar';
-import { linkify } from '../lib/linkify';
 import { formatDay, formatFull, formatTime, isoTime } from '../lib/time';
 import { Avatar } from './Avatar';
+import { copyText } from './CodeBlock';
+import { EmojiPicker } from './EmojiPicker';
+import type { MenuItem } from './Menu';
+import { Menu } from './Menu';
+import { MessageBody } from './MessageBody';
+import { MessageEditor } from './MessageEditor';
+import type { Anchor } from './Popover';
+import { anchorOf } from './Popover';
+
+/** What a reader can do to messages; ids are message ids, refs pending messages' refs. */
+export interface MessageActions {
+  react(id: string, emoji: string, on: boolean): void;
+  edit(id: string, body: string): void;
+  /** Asks before deleting. */
+  requestDelete(id: string): void;
+  retry(ref: string): void;
+  discard(ref: string): void;
+}
+
+/** Where a reader was in a room, to come back to it. */
+export interface ScrollPlace {
+  top: number;
+  atBottom: boolean;
+}
 
 export interface MessageListProps {
   room: string;
@@ -14,57 +37,109 @@ export interface MessageListProps {
   /** The room's history has arrived at least once. */
   loaded: boolean;
   onLoadOlder(): void;
-  onRetry(ref: string): void;
-  onDiscard(ref: string): void;
+  actions: MessageActions;
+  /** The user's display name, for highlighting mentions. */
+  myName?: string | null;
+  /** The message being edited (by id), or null. */
+  editingId?: string | null;
+  onEditingChange?(id: string | null): void;
+  /** Scroll positions by room, kept by the parent across room switches. */
+  scrollMemory?: Map<string, ScrollPlace>;
 }
 
 /** Distance from the bottom, in pixels, that still counts as "at the bottom". */
 const BOTTOM_SLACK = 48;
 /** Distance from the top at which older messages are requested. */
 const TOP_TRIGGER = 160;
+/** How long a touch must rest on a message to open its menu. */
+const LONG_PRESS_MS = 480;
 
-export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadOlder, onRetry, onDiscard }: MessageListProps) {
+type Popup = { kind: 'menu' | 'picker'; row: MessageRow; anchor: Anchor; trigger: HTMLElement | null };
+
+export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadOlder, actions, myName = null, editingId = null, onEditingChange, scrollMemory }: MessageListProps) {
   const scroller = useRef<HTMLDivElement>(null);
-  const atBottom = useRef(true);
+  const atBottomRef = useRef(true);
+  const [atBottom, setAtBottom] = useState(true);
   const prev = useRef<{ first: string | null; last: string | null; height: number; top: number; count: number }>({ first: null, last: null, height: 0, top: 0, count: 0 });
   const [unseen, setUnseen] = useState(0);
+  const [active, setActive] = useState<string | null>(null);
+  const [popup, setPopup] = useState<Popup | null>(null);
+  const [announcement, setAnnouncement] = useState('');
 
   const messageRows = useMemo(() => rows.filter((r): r is MessageRow => r.kind === 'message'), [rows]);
   const firstKey = messageRows.length > 0 ? messageRows[0].key : null;
   const lastRow = messageRows.length > 0 ? messageRows[messageRows.length - 1] : null;
   const lastKey = lastRow?.key ?? null;
 
+  const markBottom = useCallback(
+    (bottom: boolean) => {
+      atBottomRef.current = bottom;
+      setAtBottom(bottom);
+      const el = scroller.current;
+      if (el && scrollMemory) scrollMemory.set(room, { top: el.scrollTop, atBottom: bottom });
+    },
+    [room, scrollMemory],
+  );
+
   const scrollToBottom = useCallback(() => {
     const el = scroller.current;
     if (!el) return;
     el.scrollTop = el.scrollHeight;
-    atBottom.current = true;
+    markBottom(true);
     setUnseen(0);
-  }, []);
+  }, [markBottom]);
 
   // After every change: keep the reader's place when older messages were prepended, follow new
-  // ones when at the bottom, otherwise count them for the "new messages" pill.
+  // ones when at the bottom, otherwise count them for the "new messages" button. The first
+  // layout of a room returns to where the reader left it.
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
     const p = prev.current;
-    if (p.first !== null && firstKey !== p.first && lastKey === p.last) {
+    if (p.last === null && lastKey !== null) {
+      const saved = scrollMemory?.get(room);
+      if (saved && !saved.atBottom) {
+        el.scrollTop = saved.top;
+        atBottomRef.current = false;
+        setAtBottom(false);
+      } else {
+        el.scrollTop = el.scrollHeight;
+        atBottomRef.current = true;
+      }
+    } else if (p.first !== null && firstKey !== p.first && lastKey === p.last) {
       el.scrollTop = p.top + (el.scrollHeight - p.height);
     } else if (lastKey !== p.last) {
       const added = Math.max(1, messageRows.length - p.count);
-      if (atBottom.current || p.last === null || lastRow?.own) {
+      if (lastRow && !lastRow.own) setAnnouncement(announce(lastRow, added));
+      if (atBottomRef.current || lastRow?.own) {
         el.scrollTop = el.scrollHeight;
-        atBottom.current = true;
+        atBottomRef.current = true;
+        setAtBottom(true);
         setUnseen(0);
       } else {
         setUnseen((n) => n + added);
       }
-    } else if (atBottom.current) {
-      // Same messages, other rows (a notice, a day separator, a failed state): stay pinned.
+    } else if (atBottomRef.current) {
+      // Same messages, other rows (a notice, an edit, a reaction): stay pinned.
       el.scrollTop = el.scrollHeight;
     }
     prev.current = { first: firstKey, last: lastKey, height: el.scrollHeight, top: el.scrollTop, count: messageRows.length };
-  }, [rows, firstKey, lastKey, lastRow, messageRows.length]);
+  }, [rows, firstKey, lastKey, lastRow, messageRows.length, room, scrollMemory]);
+
+  // The view or its content changes size without new rows (a banner above, the composer
+  // growing, a font or code block settling): a reader at the bottom stays there.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const pin = () => {
+      if (atBottomRef.current) el.scrollTop = el.scrollHeight;
+    };
+    const ro = new ResizeObserver(pin);
+    ro.observe(el);
+    const inner = el.querySelector('.messages-inner');
+    if (inner) ro.observe(inner);
+    return () => ro.disconnect();
+  }, []);
 
   // A short history does not fill the view, so no scroll can ask for more: ask now.
   useLayoutEffect(() => {
@@ -77,12 +152,38 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
     const el = scroller.current;
     if (!el) return;
     const bottom = el.scrollHeight - el.scrollTop - el.clientHeight <= BOTTOM_SLACK;
-    atBottom.current = bottom;
+    if (bottom !== atBottomRef.current) markBottom(bottom);
+    else scrollMemory?.set(room, { top: el.scrollTop, atBottom: bottom });
     if (bottom && unseen > 0) setUnseen(0);
     prev.current.top = el.scrollTop;
     prev.current.height = el.scrollHeight;
     if (el.scrollTop < TOP_TRIGGER && hasMore && !loadingOlder) onLoadOlder();
   };
+
+  // Arrow keys walk the messages (a roving focus: only the focused message's actions are in the
+  // tab order, so Tab does not stop at every button of every message).
+  const onKeyDown = (e: ReactKeyboardEvent<HTMLDivElement>) => {
+    if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') return;
+    const target = e.target as HTMLElement;
+    if (target !== scroller.current && target.dataset.testid !== 'message') return;
+    const items = [...(scroller.current?.querySelectorAll<HTMLElement>('[data-testid="message"]') ?? [])];
+    if (items.length === 0) return;
+    const i = items.indexOf(target);
+    const next = i === -1 ? (e.key === 'ArrowUp' ? items.length - 1 : 0) : Math.max(0, Math.min(items.length - 1, i + (e.key === 'ArrowUp' ? -1 : 1)));
+    e.preventDefault();
+    items[next].focus();
+  };
+
+  const closePopup = useCallback(() => {
+    setPopup((p) => {
+      if (p?.trigger?.isConnected) p.trigger.focus();
+      return null;
+    });
+  }, []);
+
+  const openMenu = useCallback((row: MessageRow, anchor: Anchor, trigger: HTMLElement | null) => setPopup({ kind: 'menu', row, anchor, trigger }), []);
+  const openPicker = useCallback((row: MessageRow, anchor: Anchor, trigger: HTMLElement | null) => setPopup({ kind: 'picker', row, anchor, trigger }), []);
+  const startEdit = useCallback((id: string | null) => onEditingChange?.(id), [onEditingChange]);
 
   return (
     <div className="messages-wrap">
@@ -90,68 +191,162 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
         className="messages"
         ref={scroller}
         onScroll={onScroll}
+        onKeyDown={onKeyDown}
         role="log"
-        aria-live="polite"
-        aria-relevant="additions"
+        aria-live="off"
         aria-label={`Messages in #${room}`}
         data-testid="message-list"
         tabIndex={0}
       >
-        <div className="messages-top">
-          {hasMore || !loaded ? (
-            <div className="history-loading" data-testid="history-loading">
-              <span className="spinner" aria-hidden="true" /> Loading older messages…
-            </div>
-          ) : (
-            <div className="room-start" data-testid="room-start">
-              <div className="room-start-icon" aria-hidden="true">#</div>
-              <h2>Welcome to #{room}</h2>
-              <p>This is the very beginning of the #{room} room.</p>
-            </div>
-          )}
+        <div className="messages-inner">
+          <div className="messages-top">
+            {hasMore || !loaded ? (
+              <div className="history-loading" data-testid="history-loading">
+                <span className="spinner" aria-hidden="true" /> Loading older messages…
+              </div>
+            ) : (
+              <div className="room-start" data-testid="room-start">
+                <div className="room-start-icon" aria-hidden="true">
+                  #
+                </div>
+                <h2>Welcome to #{room}</h2>
+                <p>This is the very beginning of the #{room} room.</p>
+              </div>
+            )}
+          </div>
+          {rows.map((row) => {
+            switch (row.kind) {
+              case 'day':
+                return (
+                  <div key={row.key} className="day-separator" role="separator">
+                    <span>{formatDay(row.ts)}</span>
+                  </div>
+                );
+              case 'notice':
+                return <NoticeRow key={row.key} row={row} />;
+              case 'message':
+                return (
+                  <MessageItem
+                    key={row.key}
+                    row={row}
+                    actions={actions}
+                    myName={myName}
+                    editing={row.id !== null && row.id === editingId}
+                    active={active === row.key}
+                    menuOpen={popup?.row.key === row.key}
+                    onActive={setActive}
+                    onStartEdit={startEdit}
+                    onOpenMenu={openMenu}
+                    onOpenPicker={openPicker}
+                  />
+                );
+            }
+          })}
         </div>
-        {rows.map((row) => {
-          switch (row.kind) {
-            case 'day':
-              return (
-                <div key={row.key} className="day-separator" role="separator">
-                  <span>{formatDay(row.ts)}</span>
-                </div>
-              );
-            case 'notice':
-              return (
-                <div key={row.key} className={`notice notice-${row.notice.kind}`} data-testid="notice" data-kind={row.notice.kind}>
-                  <span>
-                    <strong>{row.notice.user.name}</strong> {row.notice.kind === 'join' ? 'joined' : 'left'}
-                    <time dateTime={isoTime(row.notice.ts)} title={formatFull(row.notice.ts)}>
-                      {formatTime(row.notice.ts)}
-                    </time>
-                  </span>
-                </div>
-              );
-            case 'message':
-              return <MessageItem key={row.key} row={row} onRetry={onRetry} onDiscard={onDiscard} />;
-          }
-        })}
       </div>
-      {unseen > 0 && (
-        <button type="button" className="new-pill" data-testid="new-messages" onClick={scrollToBottom}>
-          {unseen === 1 ? '1 new message' : `${unseen} new messages`} <span aria-hidden="true">↓</span>
+      {/* New messages are announced here, briefly, rather than by the log itself: its rows
+          carry toolbars and times that would be read out with every message. */}
+      <div className="sr-only" role="status" aria-live="polite" aria-atomic="true" data-testid="announcer">
+        {announcement}
+      </div>
+      {!atBottom && (
+        <button type="button" className={`jump-latest${unseen > 0 ? ' has-new' : ''}`} data-testid="jump-latest" onClick={scrollToBottom}>
+          {unseen > 0 ? (unseen === 1 ? '1 new message' : `${unseen} new messages`) : 'Jump to latest'} <span aria-hidden="true">↓</span>
         </button>
+      )}
+      {popup?.kind === 'menu' && <Menu anchor={popup.anchor} label="Message actions" items={menuItems(popup.row, actions, startEdit, (r, a, t) => setPopup({ kind: 'picker', row: r, anchor: a, trigger: t }), popup.trigger)} onClose={closePopup} />}
+      {popup?.kind === 'picker' && popup.row.id && (
+        <EmojiPicker
+          anchor={popup.anchor}
+          existing={popup.row.reactions.map((r) => r.emoji)}
+          mine={popup.row.reactions.filter((r) => r.mine).map((r) => r.emoji)}
+          onPick={(emoji) => actions.react(popup.row.id!, emoji, !popup.row.reactions.some((r) => r.emoji === emoji && r.mine))}
+          onClose={closePopup}
+        />
       )}
     </div>
   );
 }
 
-type MessageItemProps = { row: MessageRow; onRetry(ref: string): void; onDiscard(ref: string): void };
+/** What a screen reader hears for new messages: who, and the start of what they wrote. */
+export function announce(row: MessageRow, count: number): string {
+  const text = row.deleted ? 'deleted message' : row.body.replace(/\s+/g, ' ').trim();
+  const short = text.length > 140 ? `${text.slice(0, 139)}…` : text;
+  const latest = `${row.from.name}${row.mention ? ' mentioned you' : ''}: ${short}`;
+  return count > 1 ? `${count} new messages. Latest from ${latest}` : latest;
+}
+
+function menuItems(row: MessageRow, actions: MessageActions, startEdit: (id: string | null) => void, openPicker: (row: MessageRow, anchor: Anchor, trigger: HTMLElement | null) => void, trigger: HTMLElement | null): MenuItem[] {
+  const id = row.id;
+  if (!id) return [];
+  const items: MenuItem[] = [
+    { key: 'react', label: 'Add reaction', icon: <SmileIcon />, onSelect: () => setTimeout(() => openPicker(row, anchorOf(trigger), trigger)) },
+  ];
+  if (canChange(row)) {
+    items.push({ key: 'edit', label: 'Edit message', icon: <PencilIcon />, onSelect: () => startEdit(id) });
+  }
+  items.push({ key: 'copy', label: 'Copy text', icon: <CopyIcon />, onSelect: () => void copyText(row.body) });
+  if (canChange(row)) {
+    items.push({ key: 'delete', label: 'Delete message', icon: <TrashIcon />, danger: true, onSelect: () => actions.requestDelete(id) });
+  }
+  return items;
+}
+
+/** Only the author changes a message, once it is stored, and not after it was deleted. */
+export function canChange(row: MessageRow): boolean {
+  return row.own && row.id !== null && row.status === 'sent' && !row.deleted;
+}
+
+function NoticeRow({ row }: { row: Extract<Row, { kind: 'notice' }> }) {
+  const n = row.notice;
+  return (
+    <div className={`notice notice-${n.kind}`} data-testid="notice" data-kind={n.kind}>
+      <span>
+        <strong>{n.user.name}</strong>{' '}
+        {n.kind === 'join' ? (
+          'joined'
+        ) : n.kind === 'leave' ? (
+          'left'
+        ) : n.body ? (
+          <>
+            set the topic: <q dir="auto">{n.body}</q>
+          </>
+        ) : (
+          'cleared the topic'
+        )}
+        <time dateTime={isoTime(n.ts)} title={formatFull(n.ts)}>
+          {formatTime(n.ts)}
+        </time>
+      </span>
+    </div>
+  );
+}
+
+type MessageItemProps = {
+  row: MessageRow;
+  actions: MessageActions;
+  myName: string | null;
+  editing: boolean;
+  /** Has the keyboard focus: its actions are in the tab order. */
+  active: boolean;
+  menuOpen: boolean;
+  onActive(key: string | null): void;
+  onStartEdit(id: string | null): void;
+  onOpenMenu(row: MessageRow, anchor: Anchor, trigger: HTMLElement | null): void;
+  onOpenPicker(row: MessageRow, anchor: Anchor, trigger: HTMLElement | null): void;
+};
 
 /** Rows are rebuilt on every change; a message re-renders only when what it shows changed. */
 function sameRow(a: MessageItemProps, b: MessageItemProps): boolean {
   const x = a.row;
   const y = b.row;
   return (
-    a.onRetry === b.onRetry &&
-    a.onDiscard === b.onDiscard &&
+    a.actions === b.actions &&
+    a.myName === b.myName &&
+    a.editing === b.editing &&
+    a.active === b.active &&
+    a.menuOpen === b.menuOpen &&
+    a.onStartEdit === b.onStartEdit &&
     x.key === y.key &&
     x.id === y.id &&
     x.seq === y.seq &&
@@ -162,40 +357,221 @@ function sameRow(a: MessageItemProps, b: MessageItemProps): boolean {
     x.last === y.last &&
     x.status === y.status &&
     x.error === y.error &&
+    x.edited === y.edited &&
+    x.deleted === y.deleted &&
+    x.changing === y.changing &&
+    x.mention === y.mention &&
+    sameReactions(x, y) &&
     x.from.name === y.from.name
   );
 }
 
-const MessageItem = memo(function MessageItem({ row, onRetry, onDiscard }: MessageItemProps) {
-  const classes = ['msg', row.own ? 'msg-own' : 'msg-other', row.first ? 'msg-first' : '', row.last ? 'msg-last' : '', `msg-${row.status}`].filter(Boolean).join(' ');
-  const body = useMemo(() => linkify(row.body), [row.body]);
+function sameReactions(x: MessageRow, y: MessageRow): boolean {
+  if (x.reactions.length !== y.reactions.length) return false;
+  return x.reactions.every((r, i) => {
+    const s = y.reactions[i];
+    return r.emoji === s.emoji && r.count === s.count && r.mine === s.mine && r.names.join('\n') === s.names.join('\n');
+  });
+}
+
+function reactionTitle(names: string[], emoji: string): string {
+  const shown = names.length > 10 ? [...names.slice(0, 10), `${names.length - 10} more`] : names;
+  const who = shown.length <= 1 ? shown.join('') : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
+  return `${who} reacted with ${emoji}`;
+}
+
+const MessageItem = memo(function MessageItem({ row, actions, myName, editing, active, menuOpen, onActive, onStartEdit, onOpenMenu, onOpenPicker }: MessageItemProps) {
+  const [touched, setTouched] = useState(false);
+  const press = useRef<{ timer: ReturnType<typeof setTimeout>; x: number; y: number; fired: boolean } | null>(null);
+  const bubble = useRef<HTMLDivElement>(null);
+  const more = useRef<HTMLButtonElement>(null);
+
+  const interactive = row.id !== null && row.status === 'sent' && !row.deleted;
+  const changeable = canChange(row);
+  const tab = active ? 0 : -1;
+  const classes = [
+    'msg',
+    row.own ? 'msg-own' : 'msg-other',
+    row.first ? 'msg-first' : '',
+    row.last ? 'msg-last' : '',
+    `msg-${row.status}`,
+    row.deleted ? 'msg-deleted' : '',
+    row.mention ? 'msg-mention' : '',
+    touched || menuOpen ? 'msg-touched' : '',
+    editing ? 'msg-editing' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+
+  const cancelPress = () => {
+    if (press.current) clearTimeout(press.current.timer);
+  };
+
   return (
-    <div className={classes} data-testid="message" data-id={row.id ?? undefined} data-seq={row.seq ?? undefined} data-own={row.own ? 'true' : 'false'} data-status={row.status} data-author={row.from.name}>
-      {!row.own && <div className="msg-avatar">{row.last ? <Avatar name={row.from.name} /> : null}</div>}
+    <div
+      className={classes}
+      data-testid="message"
+      data-id={row.id ?? undefined}
+      data-seq={row.seq ?? undefined}
+      data-own={row.own ? 'true' : 'false'}
+      data-status={row.status}
+      data-author={row.from.name}
+      data-edited={row.edited ? 'true' : undefined}
+      data-deleted={row.deleted ? 'true' : undefined}
+      data-mention={row.mention ? 'true' : undefined}
+      tabIndex={-1}
+      onFocus={() => onActive(row.key)}
+      onKeyDown={(e) => {
+        // The context-menu key or Shift+F10 opens the actions, as elsewhere on the desktop.
+        if (interactive && e.target === e.currentTarget && (e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10'))) {
+          e.preventDefault();
+          onOpenMenu(row, anchorOf(bubble.current), e.currentTarget);
+        }
+      }}
+    >
+      {!row.own && <div className="msg-avatar">{row.first ? <Avatar name={row.from.name} /> : null}</div>}
       <div className="msg-stack">
         {row.first && (
-          <div className={`msg-author${row.own ? ' sr-only' : ''}`} style={{ '--hue': nameHue(row.from.name) } as CSSProperties} data-testid="message-author">
-            {row.own ? 'You' : row.from.name}
-          </div>
-        )}
-        <div className="bubble">
-          <span className="msg-body" data-testid="message-body">
-            {body}
-          </span>
-          <span className="msg-meta">
+          <div className="msg-header">
+            <span className={`msg-author${row.own ? ' sr-only' : ''}`} style={{ '--hue': nameHue(row.from.name) } as CSSProperties} data-testid="message-author">
+              {row.own ? 'You' : row.from.name}
+            </span>
             <time dateTime={isoTime(row.ts)} title={formatFull(row.ts)} data-testid="message-time">
               {formatTime(row.ts)}
             </time>
-            {row.own && <DeliveryMark status={row.status} />}
-          </span>
+          </div>
+        )}
+        <div className="msg-line">
+          <div
+            ref={bubble}
+            className="bubble"
+            onTouchStart={(e) => {
+              if (!interactive || editing) return;
+              const t = e.touches[0];
+              cancelPress();
+              press.current = {
+                x: t.clientX,
+                y: t.clientY,
+                fired: false,
+                timer: setTimeout(() => {
+                  if (press.current) press.current.fired = true;
+                  navigator.vibrate?.(10);
+                  onOpenMenu(row, anchorOf(bubble.current), more.current);
+                }, LONG_PRESS_MS),
+              };
+            }}
+            onTouchMove={(e) => {
+              const p = press.current;
+              const t = e.touches[0];
+              if (p && (Math.abs(t.clientX - p.x) > 10 || Math.abs(t.clientY - p.y) > 10)) cancelPress();
+            }}
+            onTouchEnd={cancelPress}
+            onTouchCancel={cancelPress}
+            onContextMenu={(e) => {
+              if (press.current?.fired) e.preventDefault();
+            }}
+            onClick={(e) => {
+              // On touch screens a tap shows the message's "…" button.
+              if (!interactive || (e.target as HTMLElement).closest('a, button, pre')) return;
+              if (window.matchMedia?.('(hover: none)').matches) setTouched((t) => !t);
+            }}
+          >
+            {row.deleted ? (
+              <div className="msg-tombstone" data-testid="message-deleted">
+                This message was deleted
+              </div>
+            ) : editing && row.id ? (
+              <MessageEditor
+                initial={row.body}
+                onSave={(body) => {
+                  onStartEdit(null);
+                  if (body !== row.body) actions.edit(row.id!, body);
+                }}
+                onCancel={() => onStartEdit(null)}
+                onDelete={() => {
+                  onStartEdit(null);
+                  actions.requestDelete(row.id!);
+                }}
+              />
+            ) : (
+              <MessageBody body={row.body} mentionName={myName} />
+            )}
+            {!editing && !row.deleted && (row.edited || row.own) && (
+              <span className="msg-meta">
+                {row.edited && (
+                  <span className="msg-edited" data-testid="message-edited">
+                    (edited)
+                  </span>
+                )}
+                {row.own && <DeliveryMark status={row.changing ? 'pending' : row.status} />}
+              </span>
+            )}
+          </div>
+          {interactive && !editing && (
+            <div className="msg-actions" role="toolbar" aria-label="Message actions" aria-orientation="horizontal">
+              <time className="msg-hover-time" dateTime={isoTime(row.ts)} title={formatFull(row.ts)}>
+                {formatTime(row.ts)}
+              </time>
+              <button type="button" className="msg-action quick" tabIndex={tab} aria-label="Add reaction" title="Add reaction" onClick={(e) => onOpenPicker(row, anchorOf(e.currentTarget), e.currentTarget)} data-testid="action-react">
+                <SmileIcon />
+              </button>
+              {changeable && (
+                <button type="button" className="msg-action quick" tabIndex={tab} aria-label="Edit message" title="Edit" onClick={() => onStartEdit(row.id)} data-testid="action-edit">
+                  <PencilIcon />
+                </button>
+              )}
+              {changeable && (
+                <button type="button" className="msg-action quick" tabIndex={tab} aria-label="Delete message" title="Delete" onClick={() => actions.requestDelete(row.id!)} data-testid="action-delete">
+                  <TrashIcon />
+                </button>
+              )}
+              <button
+                ref={more}
+                type="button"
+                className="msg-action"
+                tabIndex={tab}
+                aria-label="More actions"
+                aria-haspopup="menu"
+                aria-expanded={menuOpen}
+                title="More"
+                onClick={(e) => onOpenMenu(row, anchorOf(e.currentTarget), e.currentTarget)}
+                data-testid="action-more"
+              >
+                <DotsIcon />
+              </button>
+            </div>
+          )}
         </div>
+        {!row.deleted && row.reactions.length > 0 && row.id && (
+          <div className="reactions" data-testid="reactions">
+            {row.reactions.map((r) => (
+              <button
+                key={r.emoji}
+                type="button"
+                className={`reaction${r.mine ? ' mine' : ''}`}
+                aria-pressed={r.mine}
+                aria-label={`${r.emoji} ${r.count}: ${reactionTitle(r.names, r.emoji)}. ${r.mine ? 'Remove your reaction' : 'Add your reaction'}`}
+                title={reactionTitle(r.names, r.emoji)}
+                onClick={() => actions.react(row.id!, r.emoji, !r.mine)}
+                data-testid="reaction"
+                data-emoji={r.emoji}
+              >
+                <span className="reaction-emoji">{r.emoji}</span>
+                <span className="reaction-count">{r.count}</span>
+              </button>
+            ))}
+            <button type="button" className="reaction reaction-add" aria-label="Add reaction" title="Add reaction" onClick={(e) => onOpenPicker(row, anchorOf(e.currentTarget), e.currentTarget)} data-testid="reaction-add">
+              <SmileIcon />
+            </button>
+          </div>
+        )}
         {row.status === 'failed' && row.ref && (
           <div className="msg-failed" role="alert" data-testid="message-failed">
             <span>Not sent{row.error ? `: ${row.error}` : ''}</span>
-            <button type="button" className="link-button" onClick={() => onRetry(row.ref!)} data-testid="message-retry">
+            <button type="button" className="link-button" onClick={() => actions.retry(row.ref!)} data-testid="message-retry">
               Retry
             </button>
-            <button type="button" className="link-button subtle" onClick={() => onDiscard(row.ref!)} data-testid="message-discard">
+            <button type="button" className="link-button subtle" onClick={() => actions.discard(row.ref!)} data-testid="message-discard">
               Discard
             </button>
           </div>
@@ -229,5 +605,52 @@ function DeliveryMark({ status }: { status: MessageRow['status'] }) {
         <path d="M3 8.5l3.2 3L13 4.5" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" />
       </svg>
     </span>
+  );
+}
+
+function SmileIcon() {
+  return (
+    <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+      <circle cx="9" cy="10" r="6.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+      <circle cx="6.8" cy="8.6" r="0.9" fill="currentColor" />
+      <circle cx="11.2" cy="8.6" r="0.9" fill="currentColor" />
+      <path d="M6.3 11.6c1.4 1.6 4 1.6 5.4 0" fill="none" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" />
+      <path d="M16.5 2.5v4M14.5 4.5h4" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" />
+    </svg>
+  );
+}
+
+function PencilIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+      <path d="M10.5 2.5l3 3L6 13H3v-3z" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
+function TrashIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+      <path d="M3 4.5h10M6.5 4.5V3h3v1.5M4.5 4.5l.6 8.5h5.8l.6-8.5" fill="none" stroke="currentColor" strokeWidth="1.4" strokeLinejoin="round" strokeLinecap="round" />
+    </svg>
+  );
+}
+
+function CopyIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+      <rect x="5" y="5" width="8" height="9" rx="1.5" fill="none" stroke="currentColor" strokeWidth="1.4" />
+      <path d="M3 11V3.5A1.5 1.5 0 0 1 4.5 2H10" fill="none" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" />
+    </svg>
+  );
+}
+
+function DotsIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+      <circle cx="3.5" cy="8" r="1.4" fill="currentColor" />
+      <circle cx="8" cy="8" r="1.4" fill="currentColor" />
+      <circle cx="12.5" cy="8" r="1.4" fill="currentColor" />
+    </svg>
   );
 }

@@ -1,7 +1,5 @@
-import { useId, useState } from 'react';
 import type { RoomState } from '../chat/state';
 import { pathForRoom } from '../lib/useRoute';
-import { normalizeRoomInput } from '../lib/validate';
 import { DEFAULT_ROOM } from '../protocol/types';
 
 export interface RoomListProps {
@@ -9,9 +7,11 @@ export interface RoomListProps {
   current: string;
   onOpen(room: string): void;
   onLeave(room: string): void;
+  /** Opens the room browser (find, join or create a room). */
+  onBrowse(): void;
 }
 
-export function RoomList({ rooms, current, onOpen, onLeave }: RoomListProps) {
+export function RoomList({ rooms, current, onOpen, onLeave, onBrowse }: RoomListProps) {
   return (
     <nav aria-labelledby="rooms-heading" className="rooms">
       <h2 id="rooms-heading" className="section-title">
@@ -21,7 +21,7 @@ export function RoomList({ rooms, current, onOpen, onLeave }: RoomListProps) {
         {rooms.map((r) => {
           const active = r.name === current;
           return (
-            <li key={r.name} className={`room-item${active ? ' active' : ''}${r.unread > 0 ? ' has-unread' : ''}`}>
+            <li key={r.name} className={`room-item${active ? ' active' : ''}${r.unread > 0 ? ' has-unread' : ''}${r.mentions > 0 && !active ? ' has-mention' : ''}`}>
               <a
                 href={pathForRoom(r.name)}
                 aria-current={active ? 'page' : undefined}
@@ -37,6 +37,11 @@ export function RoomList({ rooms, current, onOpen, onLeave }: RoomListProps) {
                   #
                 </span>
                 <span className="room-name">{r.name}</span>
+                {r.mentions > 0 && !active && (
+                  <span className="mention-badge" data-testid="room-mentions" aria-label={r.mentions === 1 ? '1 mention' : `${r.mentions} mentions`} title="Mentions of you">
+                    @{r.mentions > 9 ? '9+' : r.mentions}
+                  </span>
+                )}
                 {r.unread > 0 && !active && (
                   <span className="unread-badge" data-testid="room-unread" aria-label={`${r.unread} unread`}>
                     {r.unread > 99 ? '99+' : r.unread}
@@ -54,64 +59,12 @@ export function RoomList({ rooms, current, onOpen, onLeave }: RoomListProps) {
           );
         })}
       </ul>
-      <JoinRoomForm onJoin={onOpen} />
+      <button type="button" className="browse-rooms" onClick={onBrowse} data-testid="browse-rooms">
+        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+          <path d="M8 3v10M3 8h10" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+        </svg>
+        Browse or create rooms
+      </button>
     </nav>
-  );
-}
-
-export function JoinRoomForm({ onJoin }: { onJoin(room: string): void }) {
-  const [value, setValue] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const id = useId();
-  return (
-    <form
-      className="join-room"
-      noValidate
-      onSubmit={(e) => {
-        e.preventDefault();
-        const room = normalizeRoomInput(value);
-        if (!room) {
-          setError('Use 1–64 lowercase letters, digits, - or _.');
-          return;
-        }
-        setError(null);
-        setValue('');
-        onJoin(room);
-      }}
-    >
-      <label htmlFor={id} className="sr-only">
-        Join or create a room
-      </label>
-      <div className="join-room-row">
-        <span className="room-hash" aria-hidden="true">
-          #
-        </span>
-        <input
-          id={id}
-          value={value}
-          onChange={(e) => {
-            setValue(e.target.value);
-            if (error) setError(null);
-          }}
-          placeholder="join or create a room"
-          autoComplete="off"
-          spellCheck={false}
-          maxLength={80}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={error ? `${id}-err` : undefined}
-          data-testid="room-input"
-        />
-        <button type="submit" className="icon-button" aria-label="Join room" data-testid="room-join">
-          <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-            <path d="M8 3v10M3 8h10" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
-          </svg>
-        </button>
-      </div>
-      {error && (
-        <p id={`${id}-err`} className="field-error" data-testid="room-error">
-          {error}
-        </p>
-      )}
-    </form>
   );
 }

@@ -1,9 +1,21 @@
-const pad = (n: number) => String(n).padStart(2, '0');
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 
-/** Local time as HH:MM (24 h). */
+/** Local time in the user's locale: 14:05 or 2:05 PM, as their locale writes it. */
 export function formatTime(ts: number): string {
-  const d = new Date(ts);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return timeFormat.format(ts);
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago", or a date. */
+export function formatAgo(ts: number, now: number = Date.now()): string {
+  const s = Math.round((now - ts) / 1000);
+  if (s < 60) return 'just now';
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min ago`;
+  const h = Math.round(min / 60);
+  if (h < 24) return `${h} h ago`;
+  const d = Math.round(h / 24);
+  if (d < 14) return d === 1 ? 'yesterday' : `${d} days ago`;
+  return new Date(ts).toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
 }
 
 /** The full local date and time, for a title tooltip. */

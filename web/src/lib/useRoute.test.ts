@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pathForRoom, roomFromPath } from './useRoute';
+import { parseRoomPath, pathForRoom, roomFromPath } from './useRoute';
 
 describe('room routes', () => {
   it.each([
@@ -12,6 +12,16 @@ describe('room routes', () => {
     ['/other', 'general'],
   ])('%s -> %s', (path, room) => {
     expect(roomFromPath(path)).toBe(room);
+  });
+
+  it('reports an invalid room path instead of quietly showing general', () => {
+    expect(parseRoomPath('/r/dev')).toEqual({ room: 'dev', invalid: null });
+    expect(parseRoomPath('/')).toEqual({ room: 'general', invalid: null });
+    expect(parseRoomPath('/r/Bad%20Name')).toEqual({ room: 'general', invalid: 'Bad Name' });
+    expect(parseRoomPath('/r/%E0%A4%A')).toEqual({ room: 'general', invalid: '%E0%A4%A' });
+    expect(parseRoomPath(`/r/${'a'.repeat(65)}`).invalid).toBe('a'.repeat(65));
+    expect(parseRoomPath('/r/')).toEqual({ room: 'general', invalid: '' });
+    expect(parseRoomPath('/r/a/b')).toEqual({ room: 'general', invalid: 'a/b' });
   });
 
   it('builds /r/<room>', () => {

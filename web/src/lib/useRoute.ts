@@ -2,29 +2,41 @@ import { useCallback, useEffect, useState } from 'react';
 import { DEFAULT_ROOM } from '../protocol/types';
 import { isValidRoom } from './validate';
 
-/** The room a path names: `/` and anything unknown mean general, `/r/<room>` that room. */
-export function roomFromPath(pathname: string): string {
-  const m = /^\/r\/([^/]+)\/?$/.exec(pathname);
-  if (!m) return DEFAULT_ROOM;
+export interface Route {
+  /** The room to show (general when the path names none, or an invalid one). */
+  room: string;
+  /** What an invalid /r/... path asked for, to say so instead of quietly showing general. */
+  invalid: string | null;
+}
+
+/** The room a path names: `/` means general, `/r/<room>` that room, anything else general. */
+export function parseRoomPath(pathname: string): Route {
+  const m = /^\/r\/([^/]*)\/?$/.exec(pathname) ?? /^\/r\/(.*)$/.exec(pathname);
+  if (!m) return { room: DEFAULT_ROOM, invalid: null };
   let room: string;
   try {
     room = decodeURIComponent(m[1]);
   } catch {
-    return DEFAULT_ROOM;
+    return { room: DEFAULT_ROOM, invalid: m[1] };
   }
-  return isValidRoom(room) ? room : DEFAULT_ROOM;
+  return isValidRoom(room) ? { room, invalid: null } : { room: DEFAULT_ROOM, invalid: room };
+}
+
+/** The room a path names, general for anything else (invalid ones included). */
+export function roomFromPath(pathname: string): string {
+  return parseRoomPath(pathname).room;
 }
 
 export function pathForRoom(room: string): string {
   return `/r/${encodeURIComponent(room)}`;
 }
 
-/** The current room from the URL, and a navigate function using history.pushState. */
-export function useRoomRoute(): [string, (room: string, replace?: boolean) => void] {
-  const [room, setRoom] = useState(() => roomFromPath(window.location.pathname));
+/** The current route from the URL, and a navigate function using history.pushState. */
+export function useRoomRoute(): [Route, (room: string, replace?: boolean) => void] {
+  const [route, setRoute] = useState(() => parseRoomPath(window.location.pathname));
 
   useEffect(() => {
-    const onPop = () => setRoom(roomFromPath(window.location.pathname));
+    const onPop = () => setRoute(parseRoomPath(window.location.pathname));
     window.addEventListener('popstate', onPop);
     return () => window.removeEventListener('popstate', onPop);
   }, []);
@@ -35,8 +47,8 @@ export function useRoomRoute(): [string, (room: string, replace?: boolean) => vo
       if (replace) window.history.replaceState(null, '', path);
       else window.history.pushState(null, '', path);
     }
-    setRoom(next);
+    setRoute({ room: next, invalid: null });
   }, []);
 
-  return [room, navigate];
+  return [route, navigate];
 }

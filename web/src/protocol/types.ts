@@ -17,6 +17,58 @@ export interface Message {
   ref?: string;
 }
 
+/**
+ * Events stored in a room's stream beside messages, with their own `seq` in the same order.
+ * `id` names the message they change; `user` is who did it.
+ */
+export interface EditEvent {
+  type: 'edit';
+  room: string;
+  id: string;
+  seq: number;
+  body: string;
+  ts: number;
+  user: User;
+}
+
+export interface DeleteEvent {
+  type: 'delete';
+  room: string;
+  id: string;
+  seq: number;
+  ts: number;
+  user: User;
+}
+
+export interface ReactionEvent {
+  type: 'reaction';
+  room: string;
+  id: string;
+  seq: number;
+  emoji: string;
+  /** true adds `user` to the emoji's set, false removes them. */
+  on: boolean;
+  ts: number;
+  user: User;
+}
+
+export interface TopicEvent {
+  type: 'topic';
+  room: string;
+  seq: number;
+  /** The new topic; empty clears it. */
+  body: string;
+  ts: number;
+  user: User;
+}
+
+export type RoomEvent = EditEvent | DeleteEvent | ReactionEvent | TopicEvent;
+
+/** What history arrays hold: messages and events, in seq order. */
+export type HistoryItem = Message | RoomEvent;
+
+export const EVENT_TYPES: ReadonlySet<string> = new Set(['edit', 'delete', 'reaction', 'topic']);
+
 export interface Limits {
   max_message_bytes: number;
   max_body_bytes: number;
@@ -34,9 +86,11 @@ export interface WelcomeFrame {
   online?: User[];
   /** All members of the room (missing from older servers: then `online` is complete). */
   online_count?: number;
-  history?: Message[];
+  history?: HistoryItem[];
   last_seq?: number;
   has_more?: boolean;
+  /** The room's topic; absent when it has none. */
+  topic?: string;
   limits?: Partial<Limits>;
   version?: string;
 }
@@ -64,9 +118,10 @@ export interface JoinedFrame {
   room: string;
   online?: User[];
   online_count?: number;
-  history?: Message[];
+  history?: HistoryItem[];
   last_seq?: number;
   has_more?: boolean;
+  topic?: string;
   ref?: string;
 }
 
@@ -99,7 +154,7 @@ export interface TypingFrame {
 export interface HistoryFrame {
   type: 'history';
   room: string;
-  messages?: Message[];
+  messages?: HistoryItem[];
   has_more?: boolean;
   ref?: string;
 }
@@ -132,7 +187,11 @@ export type ServerFrame =
   | TypingFrame
   | HistoryFrame
   | AckFrame
-  | ErrorFrame;
+  | ErrorFrame
+  | EditEvent
+  | DeleteEvent
+  | ReactionEvent
+  | TopicEvent;
 
 export type ClientFrame =
   | { type: 'message'; room: string; body: string; ref: string }
@@ -140,7 +199,16 @@ export type ClientFrame =
   | { type: 'leave'; room: string; ref: string }
   | { type: 'history'; room: string; before?: number; limit: number; ref: string }
   | { type: 'presence'; room: string }
-  | { type: 'typing'; room: string };
+  | { type: 'typing'; room: string }
+  | { type: 'edit'; room: string; id: string; body: string; ref: string }
+  | { type: 'delete'; room: string; id: string; ref: string }
+  | { type: 'react'; room: string; id: string; emoji: string; on: boolean; ref: string }
+  | { type: 'topic'; room: string; body: string; ref: string };
+
+/** Longest topic the server takes (characters). */
+export const MAX_TOPIC_CHARS = 256;
+/** Longest reaction emoji the server takes (UTF-8 bytes). */
+export const MAX_EMOJI_BYTES = 32;
 
 /** Close codes the UI branches on (docs/protocol.md, "Close codes"). */
 export const CloseCode = {
