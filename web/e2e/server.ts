@@ -115,3 +115,45 @@ export class DistchatServer {
     }
   }
 }
+
+/** Free loopback ports, found by listening on port 0 and closing again. */
+export async function reservePorts(n: number): Promise<number[]> {
+  const { createServer } = await import('node:net');
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+/** Waits until the node answers /api/ready with 200 (a cluster elects its leaders first). */
+export async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/api/ready`)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Three distchat nodes clustered over routes on reserved loopback ports, all ready. */
+export async function startCluster(): Promise<DistchatServer[]> {
+  const routes = await reservePorts(3);
+  const peers = routes.map((p) => `127.0.0.1:${p}`).join(',');
+  const nodes = await Promise.all(
+    routes.map((port, i) =>
+      DistchatServer.start(['--node-name', `node${i + 1}`, '--cluster-listen', `127.0.0.1:${port}`, '--cluster-peers', peers]),
+    ),
+  );
+  await Promise.all(nodes.map((n) => waitReady(n.url)));
+  return nodes;
+}
