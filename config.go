@@ -108,6 +108,8 @@ func settings(o *options) []setting {
 			usage: "sends queued per connection before it counts as too slow (closed with 4008)"},
 		{name: "flush-interval", group: groupLimits, arg: "DURATION", value: newDuration(&o.flushInterval, hub.DefaultFlushInterval),
 			usage: "a busy room of 100 sends at most one frame per member per interval (others in proportion, up to 10x)"},
+		{name: "write-gap", group: groupLimits, arg: "DURATION", value: newDuration(&o.writeGap, ws.DefaultWriteGap),
+			usage: "a busy connection gets at most one frame per gap, carrying what arrived meanwhile (an idle one at once; negative: off)"},
 
 		{name: "tls-cert", group: groupTLS, arg: "FILE", value: newString(&o.tlsCert, ""),
 			usage: "certificate chain (PEM): serve HTTPS and wss:// directly; reloaded on SIGHUP"},

@@ -51,6 +51,7 @@ type options struct {
 	rateBurst       int
 	sendQueue       int
 	flushInterval   time.Duration
+	writeGap        time.Duration
 	shutdownTimeout time.Duration
 	tlsCert         string
 	tlsKey          string
@@ -148,6 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RateBurst:       o.rateBurst,
 		SendQueue:       o.sendQueue,
 		FlushInterval:   o.flushInterval,
+		WriteGap:        o.writeGap,
 		UI:              uiFS(),
 		Version:         version,
 		Logger:          log,

@@ -41,6 +41,9 @@ type Config struct {
 	FlushInterval time.Duration
 	// SendQueue is the per-connection send queue length (default 256).
 	SendQueue int
+	// WriteGap is the shortest time between two frames to one connection (default 10 ms;
+	// negative: none); see ws.Options.WriteGap.
+	WriteGap time.Duration
 	// PongWait is how long a silent client is kept (default 60 s).
 	PongWait time.Duration
 	// WriteWait bounds one write to a client (default 10 s).
@@ -136,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 	s.ws = ws.NewServer(ws.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		SendQueue:       cfg.SendQueue,
+		WriteGap:        cfg.WriteGap,
 		PongWait:        cfg.PongWait,
 		WriteWait:       cfg.WriteWait,
 	}, cfg.AllowedOrigins, cfg.Logger)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -46,14 +45,8 @@ func decodeStored(room string, seq uint64, data []byte) (protocol.Message, error
 	return protocol.Message{Room: room, Seq: seq, ID: id, From: sm.From, Body: sm.Body, TS: sm.TS, Ref: sm.Ref}, nil
 }
 
-// Retries of a publish that found no stream to answer it (during a leader election): the
-// stream's subject has no responder for a moment. Together they stay under the default
-// publish timeout.
-const (
-	publishRetries    = 4
-	publishRetryWait  = 150 * time.Millisecond
-	duplicateReadWait = 2 * time.Second
-)
+// duplicateReadWait bounds reading the original of a duplicate.
+const duplicateReadWait = 2 * time.Second
 
 // publication is a message on its way to the stream: JetStream's async acknowledgement (or
 // its failure) finds it by its *nats.Msg.
@@ -80,9 +73,10 @@ func (p *publication) stored(m protocol.Message, dup bool) {
 
 // Publish implements Broker. The message goes out at once; JetStream acknowledges it once
 // it is in the stream's store (on a quorum of replicas in a cluster), and the
-// acknowledgement calls done from the connection's ack handler. Every message carries a
-// Nats-Msg-Id (the dedupe key's hash, or a random id), so that the retries below and a
-// client's own retries store it once.
+// acknowledgement calls done from the connection's ack handler. A message with a dedupe
+// key carries its hash as Nats-Msg-Id, so that a client's retries store it once. The
+// publish itself is retried only when no stream answered at all (during a leader
+// election), which means it was not stored.
 func (b *JetStream) Publish(m protocol.Message, dedupeKey string, done Done) {
 	p := &publication{b: b, m: m, done: done}
 	if b.closed.Load() {
@@ -104,11 +98,11 @@ func (b *JetStream) Publish(m protocol.Message, dedupeKey string, done Done) {
 	if dedupeKey != "" {
 		sum := sha256.Sum256([]byte(m.Room + "\x00" + dedupeKey))
 		msg.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:16]))
-	} else {
-		msg.Header.Set(jetstream.MsgIDHeader, nuid.Next())
 	}
 	b.pubs.Store(msg, p)
-	_, err = b.js.PublishMsgAsync(msg, jetstream.WithRetryAttempts(publishRetries), jetstream.WithRetryWait(publishRetryWait))
+	// Without options: nats.go then retries a publish that no stream answered twice,
+	// 250 ms apart, without allocating options for every message.
+	_, err = b.js.PublishMsgAsync(msg)
 	if err != nil {
 		if _, mine := b.pubs.LoadAndDelete(msg); mine {
 			p.finish(err)

@@ -4,10 +4,12 @@
 package ws
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,6 +28,12 @@ type Options struct {
 	WriteWait time.Duration
 	// MaxCoalesce bounds how many queued objects go into one frame.
 	MaxCoalesce int
+	// WriteGap is the shortest time between two frames written to one connection: what
+	// arrives sooner waits and goes out with whatever else arrives meanwhile, in one frame.
+	// An idle connection writes at once; a busy one costs at most 1/WriteGap writes (and
+	// system calls) a second, which is what bounds a node's CPU under load. Negative
+	// disables it.
+	WriteGap time.Duration
 }
 
 // Defaults.
@@ -35,6 +43,7 @@ const (
 	DefaultPongWait        = 60 * time.Second
 	DefaultWriteWait       = 10 * time.Second
 	DefaultMaxCoalesce     = 64
+	DefaultWriteGap        = 10 * time.Millisecond
 	// closeGrace is how long a server-initiated close waits for the peer's close reply
 	// before dropping the TCP connection.
 	closeGrace = time.Second
@@ -55,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxCoalesce <= 0 {
 		o.MaxCoalesce = DefaultMaxCoalesce
+	}
+	if o.WriteGap == 0 {
+		o.WriteGap = DefaultWriteGap
 	}
 	return o
 }
@@ -80,7 +92,12 @@ type Conn struct {
 	queue   [][]byte
 	writing bool // a writer goroutine owns the socket's data frames
 	closing bool // Close was called: the writer keeps its role to close
+	pacing  bool // the writer starts when gap fires (see WriteGap)
+	gap     *time.Timer
+	// lastWrite is when the last frame was written (Unix nanoseconds).
+	lastWrite atomic.Int64
 
+	reads      *sync.Pool // the server's read buffers, shared by its connections
 	ping       *time.Timer
 	readerDone chan struct{} // closed when the reader has returned
 	done       chan struct{} // closed by Close
@@ -90,9 +107,10 @@ type Conn struct {
 	closeText  string
 }
 
-func newConn(c *websocket.Conn, opts Options, log *slog.Logger) *Conn {
+func newConn(c *websocket.Conn, opts Options, reads *sync.Pool, log *slog.Logger) *Conn {
 	conn := &Conn{
 		ws:         c,
+		reads:      reads,
 		opts:       opts,
 		log:        log,
 		readerDone: make(chan struct{}),
@@ -120,13 +138,37 @@ func (c *Conn) Send(obj []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, obj)
-	start := !c.writing
-	c.writing = true
+	start := false
+	if !c.writing && !c.pacing {
+		if wait := c.opts.WriteGap - time.Duration(time.Now().UnixNano()-c.lastWrite.Load()); wait > 0 {
+			// Written to a moment ago: collect what else comes for the rest of the gap.
+			c.pacing = true
+			if c.gap == nil {
+				c.gap = time.AfterFunc(wait, c.endGap)
+			} else {
+				c.gap.Reset(wait)
+			}
+		} else {
+			start, c.writing = true, true
+		}
+	}
 	c.qmu.Unlock()
 	if start {
 		go c.writeLoop()
 	}
 	return true
+}
+
+// endGap starts the writer for what was queued during a write gap.
+func (c *Conn) endGap() {
+	c.qmu.Lock()
+	c.pacing = false
+	start := !c.writing && len(c.queue) > 0
+	c.writing = c.writing || start
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
 }
 
 // take moves up to MaxCoalesce queued sends into batch. With nothing queued and no close
@@ -209,8 +251,17 @@ func (c *Conn) readLoop(onFrame func(data []byte, text bool)) error {
 	extend()
 	c.ws.SetPongHandler(func(string) error { extend(); return nil })
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, r, err := c.ws.NextReader()
 		if err != nil {
+			return err
+		}
+		// The frame is read into a pooled buffer: onFrame does not keep it, and an idle
+		// connection holds none.
+		buf := c.reads.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(r)
+		if err != nil {
+			c.reads.Put(buf)
 			return err
 		}
 		extend()
@@ -218,12 +269,17 @@ func (c *Conn) readLoop(onFrame func(data []byte, text bool)) error {
 		case <-c.done:
 			// Closing: the peer's frames no longer matter; keep reading until its close
 			// reply (or the grace period) ends the connection.
-			continue
 		default:
+			onFrame(buf.Bytes(), typ == websocket.TextMessage)
 		}
-		onFrame(data, typ == websocket.TextMessage)
+		if buf.Cap() <= maxPooledRead {
+			c.reads.Put(buf)
+		}
 	}
 }
+
+// maxPooledRead: read buffers that grew past it (a large frame) are left to the collector.
+const maxPooledRead = 64 << 10
 
 // writeLoop is the writer: it writes everything queued, coalescing up to MaxCoalesce sends
 // per frame, and returns when the queue is empty. Once the connection is closing it runs
@@ -251,6 +307,7 @@ func (c *Conn) writeLoop() {
 			c.closeSequence(batch)
 			return
 		}
+		c.lastWrite.Store(time.Now().UnixNano())
 		clear(batch)
 	}
 }
@@ -261,6 +318,11 @@ func (c *Conn) writeLoop() {
 func (c *Conn) closeSequence(batch [][]byte) {
 	defer close(c.finished)
 	c.ping.Stop()
+	c.qmu.Lock()
+	if c.gap != nil {
+		c.gap.Stop()
+	}
+	c.qmu.Unlock()
 	code, text := c.closeCode, c.closeText
 	if code != closeTooSlow && code != websocket.CloseAbnormalClosure {
 		c.flush(batch)

@@ -393,3 +393,48 @@ func TestPongDeadline(t *testing.T) {
 	default:
 	}
 }
+
+// TestWriteGap: the first object for an idle connection goes out at once; what follows
+// within the write gap waits and goes out as one frame, not before the gap has passed.
+func TestWriteGap(t *testing.T) {
+	t.Parallel()
+	const gap = 200 * time.Millisecond
+	h := start(t, ws.Options{WriteGap: gap})
+	c, s := h.dial(t)
+	p := newPeer(c)
+
+	start := time.Now()
+	if !s.conn.Send([]byte("first")) {
+		t.Fatal("Send returned false")
+	}
+	if f := p.next(t); string(f) != "first" {
+		t.Fatalf("got %q, want first alone", f)
+	}
+	first := time.Since(start)
+	for _, obj := range []string{"a", "b", "c"} {
+		if !s.conn.Send([]byte(obj)) {
+			t.Fatal("Send returned false")
+		}
+	}
+	f := p.next(t)
+	waited := time.Since(start)
+	if string(f) != "a\nb\nc" {
+		t.Fatalf("got %q, want the three objects sent within the gap in one frame", f)
+	}
+	if first > gap/2 {
+		t.Errorf("the first object took %v on an idle connection, want it at once", first)
+	}
+	if waited < gap {
+		t.Errorf("the objects sent within the gap arrived after %v, before the gap of %v", waited, gap)
+	}
+
+	// Once idle for a gap, a connection writes at once again.
+	time.Sleep(gap) // the connection is to be idle for a whole gap: that is what is tested
+	again := time.Now()
+	if !s.conn.Send([]byte("later")) {
+		t.Fatal("Send returned false")
+	}
+	if f := p.next(t); string(f) != "later" || time.Since(again) > gap/2 {
+		t.Fatalf("got %q after %v, want it at once", f, time.Since(again))
+	}
+}

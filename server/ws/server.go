@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	allowed  map[string]bool
 	allowAll bool
+	reads    sync.Pool // buffers frames are read into, shared by the connections
 
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
@@ -30,6 +32,7 @@ type Server struct {
 // Session is what the caller attaches to an accepted connection.
 type Session interface {
 	// OnFrame handles one frame from the reader goroutine. text is false for binary frames.
+	// data is valid only until OnFrame returns (its buffer is reused).
 	OnFrame(data []byte, text bool)
 	// OnClose runs once, after the reader stopped.
 	OnClose()
@@ -39,6 +42,7 @@ type Session interface {
 // origins ("https://chat.example.com") or "*" for any origin.
 func NewServer(opts Options, allowedOrigins []string, log *slog.Logger) *Server {
 	s := &Server{
+		reads:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
 		opts:    opts.withDefaults(),
 		log:     log,
 		allowed: make(map[string]bool),
@@ -99,7 +103,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn
 		s.log.Debug("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	c := newConn(wc, s.opts, s.log)
+	c := newConn(wc, s.opts, &s.reads, s.log)
 	if !s.track(c) {
 		c.Close(websocket.CloseGoingAway, "server is shutting down")
 		c.run(func([]byte, bool) {})
