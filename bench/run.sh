@@ -8,14 +8,27 @@
 # generator is not what is measured; wsbench reports the server's CPU and how much CPU
 # other processes took (a high "other" figure means the run was disturbed).
 #
-# Settings (environment): ROUNDS (2), SCENARIOS ("fanout idle slow calm"), SERVER_CPU (0),
+# The distributed scenarios (many rooms, a three-node cluster, start-up with a million stored
+# messages) are in bench/cluster.sh, run at the end.
+#
+# Settings (environment): ROUNDS (2), SCENARIOS ("fanout idle slow calm manyrooms cluster
+# startup"), SERVER_CPU (0),
 # LOAD_CPU (1), QUICK=1 for a short smoke run, WSBENCH_SRC (../shared/bench/wsbench),
 # OUT (bin/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-2}
-SCENARIOS=${SCENARIOS:-fanout idle slow calm}
+SCENARIOS=${SCENARIOS:-fanout idle slow calm manyrooms cluster startup}
+PEER_SCENARIOS=
+DIST_SCENARIOS=
+for sc in $SCENARIOS; do
+  case $sc in
+    fanout | idle | slow | calm) PEER_SCENARIOS="$PEER_SCENARIOS $sc" ;;
+    manyrooms | cluster | startup) DIST_SCENARIOS="$DIST_SCENARIOS $sc" ;;
+    *) echo "bench: unknown scenario $sc" >&2; exit 1 ;;
+  esac
+done
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 QUICK=${QUICK:-0}
@@ -110,7 +123,7 @@ declare -A WHAT=(
 )
 for r in $(seq "$ROUNDS"); do
   for s in gorilla distchat; do
-    for sc in $SCENARIOS; do
+    for sc in $PEER_SCENARIOS; do
       echo "== round $r: $s ${WHAT[$sc]}"
       case $sc in
         fanout) wsb $s "fanout-$s-$r" "${FANOUT[@]}" ;;
@@ -138,6 +151,10 @@ row() { # label scenario jq-expression unit better
     r = (g > 0) ? sprintf("%.2f", d / g) : "-";
     printf "| %s | %s %s | %s %s | %s (%s is better) |\n", l, g, u, d, u, r, b }'
 }
+if [ -z "$PEER_SCENARIOS" ]; then
+  SCENARIOS=$DIST_SCENARIOS ROUNDS=$ROUNDS QUICK=$QUICK OUT=$OUT bench/cluster.sh
+  exit
+fi
 echo
 echo "## Results: mean of $ROUNDS rounds (per-round JSON in $OUT)"
 echo
@@ -155,3 +172,8 @@ row "slow: p99 of well-behaved clients" slow '.slow.p99_ms' ms lower
 row "same load, no never-reading client: p99" calm '.slow.p99_ms' ms lower
 row "slow: never-reading client closed by server" slow '.slow.slow_closed_by_server' "" higher
 row "other processes' CPU during fan-out" fanout '.other_cpu_pct' "%" lower
+
+if [ -n "$DIST_SCENARIOS" ]; then
+  stop_server
+  SCENARIOS=$DIST_SCENARIOS ROUNDS=$ROUNDS QUICK=$QUICK OUT=$OUT WSBENCH_SRC=$WSBENCH_SRC bench/cluster.sh
+fi

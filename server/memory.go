@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime"
 	"runtime/debug"
 	"time"
 )
@@ -13,6 +14,10 @@ import (
 // cost what they hold.
 const (
 	tidyEvery = 2 * time.Second
+	// tidyAfterStart: opening a store reads its recent blocks (JetStream rebuilds its
+	// dedupe window from them) and keeps them cached for 10 s; after this long they are
+	// back in pools that two collections empty.
+	tidyAfterStart = 16 * time.Second
 	// tidyMinChange is the smallest change in connections since the last tidy worth one.
 	tidyMinChange = 500
 )
@@ -22,11 +27,18 @@ func (s *Server) tidyMemory(stop <-chan struct{}) {
 	t := time.NewTicker(tidyEvery)
 	defer t.Stop()
 	last, prev := 0, 0
-	for {
+	started := time.Now()
+	for startTidy := true; ; {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
+		}
+		if startTidy && time.Since(started) >= tidyAfterStart {
+			startTidy = false
+			runtime.GC() // the pools' victim caches go on the first collection, the rest on the second
+			debug.FreeOSMemory()
+			s.log.Debug("returned the memory of opening the store to the OS")
 		}
 		n := s.ws.Count()
 		settled := abs(n-prev) <= max(n/100, 10)
