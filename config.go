@@ -34,13 +34,14 @@ const (
 const (
 	groupServer  = "Server"
 	groupStorage = "Storage"
+	groupSignIn  = "Sign-in"
 	groupCluster = "Cluster"
 	groupLimits  = "Limits"
 	groupTLS     = "TLS"
 	groupLogging = "Logging and debugging"
 )
 
-var groups = []string{groupServer, groupStorage, groupCluster, groupLimits, groupTLS, groupLogging}
+var groups = []string{groupServer, groupStorage, groupCluster, groupSignIn, groupLimits, groupTLS, groupLogging}
 
 // A setting is one option of the command. Its name is the flag (--name) and the key in the
 // config file; DISTCHAT_<NAME> (upper case, '-' as '_') is its environment variable.
@@ -110,6 +111,13 @@ func settings(o *options) []setting {
 			usage: "a busy room of 100 sends at most one frame per member per interval (others in proportion, up to 10x)"},
 		{name: "write-gap", group: groupLimits, arg: "DURATION", value: newDuration(&o.writeGap, ws.DefaultWriteGap),
 			usage: "a busy connection gets at most one frame per gap, carrying what arrived meanwhile (an idle one at once; negative: off)"},
+
+		{name: "secret", group: groupSignIn, arg: "SECRET", value: newString(&o.secret, ""),
+			usage: "key (32+ characters) that signs session tokens; default: made once in <data>/session.key, or shared through the cluster's storage"},
+		{name: "auth-jwt-key", group: groupSignIn, arg: "FILE", value: newString(&o.authJWTKey, ""),
+			usage: "accept JWTs of your own sign-in: a PEM public key (RS/PS/ES/EdDSA) or an HMAC secret file; sub is the user id, name the display name"},
+		{name: "allow-guests", group: groupSignIn, value: newBool(&o.allowGuests, false),
+			usage: "with --auth-jwt-key, also let people in without a token, as guests"},
 
 		{name: "tls-cert", group: groupTLS, arg: "FILE", value: newString(&o.tlsCert, ""),
 			usage: "certificate chain (PEM): serve HTTPS and wss:// directly; reloaded on SIGHUP"},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server"
+	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/broker"
 )
 
@@ -55,6 +56,9 @@ type options struct {
 	shutdownTimeout time.Duration
 	tlsCert         string
 	tlsKey          string
+	secret          string
+	authJWTKey      string
+	allowGuests     bool
 	logLevel        string
 	logFormat       string
 	debugAddr       string
@@ -92,6 +96,12 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 	}
 	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
 		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
+	}
+	if o.secret != "" && len(o.secret) < auth.MinKeyBytes {
+		return nil, fmt.Errorf("--secret must have at least %d characters", auth.MinKeyBytes)
+	}
+	if o.allowGuests && o.authJWTKey == "" {
+		return nil, errors.New("--allow-guests only matters with --auth-jwt-key (without it everyone may be a guest)")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
@@ -138,9 +148,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("opening message storage", "err", err)
 		return 1
 	}
+	authn, err := openAuth(ctx, o, b, log)
+	if err != nil {
+		b.Close()
+		log.Error("sign-in", "err", err)
+		return 1
+	}
 	srv, err := server.New(server.Config{
 		Broker:          b,
 		Presence:        bus,
+		Auth:            authn,
 		Node:            o.nodeName,
 		AllowedOrigins:  splitList(o.allowedOrigins),
 		MaxMessageBytes: o.maxMessageBytes,

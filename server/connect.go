@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
-	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/protocol"
 	"github.com/distchat/distchat/server/ws"
@@ -16,18 +18,22 @@ import (
 const closePolicyViolation = 1008
 
 // serveWS is where a browser's socket enters: the upgrade and connection loops live in
-// server/ws, what the frames mean in server/hub.
+// server/ws, who the person is in server/auth, what the frames mean in server/hub.
 func (s *Server) serveWS(c echo.Context) error {
 	q := c.QueryParams()
-	rawName, room := q.Get("name"), q.Get("room")
+	rawName, room, token := q.Get("name"), q.Get("room"), q.Get("token")
+	if token == "" {
+		// Command-line clients may send it as a header instead.
+		token = c.Request().Header.Get("Authorization")
+	}
 	s.ws.Serve(c.Response(), c.Request(), func(conn *ws.Conn) (ws.Session, []byte, int) {
-		name, ok := guestName(), true
+		var name string
 		if rawName != "" {
-			name, ok = protocol.NormalizeName(rawName)
-		}
-		if !ok {
-			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidName,
-				Message: fmt.Sprintf("names are 1-%d printable characters", protocol.MaxNameLen)}, ""), closePolicyViolation
+			var ok bool
+			if name, ok = protocol.NormalizeName(rawName); !ok {
+				return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidName,
+					Message: fmt.Sprintf("names are 1-%d printable characters", protocol.MaxNameLen)}, ""), closePolicyViolation
+			}
 		}
 		if room == "" {
 			room = protocol.DefaultRoom
@@ -36,12 +42,50 @@ func (s *Server) serveWS(c echo.Context) error {
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidRoom,
 				Message: "room names are 1-64 characters a-z, 0-9, - and _"}, ""), closePolicyViolation
 		}
-		if err := s.storageStarting(); err != nil {
+		tryAgain := func(err error) (ws.Session, []byte, int) {
 			// The client tries again later, or another node.
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnavailable,
-				Message: "this node cannot store messages right now (" + err.Error() + "); try again"}, ""), protocol.CloseTryAgain
+				Message: "this node cannot take connections right now (" + err.Error() + "); try again"}, ""), protocol.CloseTryAgain
 		}
-		sess, err := s.hub.Connect(conn, protocol.User{ID: newID(), Name: name}, room)
+		if err := s.storageStarting(); err != nil {
+			return tryAgain(err)
+		}
+		user, guest, err := s.auth.Identify(token, name)
+		if errors.Is(err, auth.ErrNotReady) {
+			return tryAgain(err)
+		}
+		if err != nil {
+			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: err.Error()}, ""), closePolicyViolation
+		}
+		// A new token on every connect: who keeps coming back stays signed in.
+		issued, err := s.auth.Issue(user)
+		if err != nil {
+			return tryAgain(err)
+		}
+		id := hub.Identity{User: user, Conn: newID(), Token: issued, New: guest}
+		if !guest {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadTimeout)
+			id.DMs, err = s.hub.DMs(ctx, user.ID)
+			if err == nil && protocol.IsDM(room) {
+				var ok bool
+				if ok, err = s.hub.MayJoin(ctx, room, user.ID); err == nil && !ok {
+					// Someone else's: the connection opens in the default room and says why.
+					id.Notice = protocol.EncodeError(&protocol.Error{Code: protocol.CodeForbidden,
+						Message: fmt.Sprintf("the direct-message room %s is not yours", room)}, "")
+					room = protocol.DefaultRoom
+				}
+			}
+			cancel()
+			if err != nil {
+				s.log.Warn("reading a person's direct-message rooms", "err", err)
+				return tryAgain(errors.New("storage unavailable"))
+			}
+		} else if protocol.IsDM(room) {
+			id.Notice = protocol.EncodeError(&protocol.Error{Code: protocol.CodeForbidden,
+				Message: fmt.Sprintf("the direct-message room %s is not yours", room)}, "")
+			room = protocol.DefaultRoom
+		}
+		sess, err := s.hub.Connect(conn, id, room)
 		if err != nil {
 			return nil, nil, 1001
 		}
@@ -72,12 +116,6 @@ func newID() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b[:])
-}
-
-func guestName() string {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("guest-%04d", binary.BigEndian.Uint16(b[:])%10000)
 }
 
 // storageStarting returns why storage is not ready, until it has been ready once. New

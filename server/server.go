@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/presence"
@@ -52,10 +53,16 @@ type Config struct {
 	Broker broker.Broker
 	// Presence shares who is online with the other nodes; nil means this node is alone.
 	Presence presence.Bus
+	// Auth says who a connection is; nil makes one with a random session key (tokens do not
+	// survive a restart).
+	Auth *auth.Authenticator
 	// Node is this node's name, reported by /api/health.
 	Node string
 	// ReadTimeout bounds one storage read (default 5 s).
 	ReadTimeout time.Duration
+	// PresenceGrace is how long someone whose last connection ended stays listed before
+	// the room hears they left (default 5 s; negative: none). See hub.Config.
+	PresenceGrace time.Duration
 	// UI is the built web app (web/dist); nil serves a placeholder page.
 	UI fs.FS
 	// Version is reported by /api/health and welcome.
@@ -78,6 +85,7 @@ type Server struct {
 	http   *http.Server
 	hub    *hub.Hub
 	broker broker.Broker
+	auth   *auth.Authenticator
 	ws     *ws.Server
 	// stopTidy ends tidyMemory.
 	stopTidy chan struct{}
@@ -120,7 +128,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Broker == nil {
 		cfg.Broker = broker.NewMemory(0, 2*time.Minute)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, stopTidy: make(chan struct{})}
+	if cfg.Auth == nil {
+		cfg.Auth = auth.New(auth.Options{})
+		_ = cfg.Auth.SetKey(auth.NewKey())
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = hub.DefaultReadTimeout
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, stopTidy: make(chan struct{})}
 
 	s.hub = hub.New(hub.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,
@@ -128,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 		RateBurst:     cfg.RateBurst,
 		FlushInterval: cfg.FlushInterval,
 		ReadTimeout:   cfg.ReadTimeout,
+		PresenceGrace: cfg.PresenceGrace,
 		Version:       cfg.Version,
 		Limits: protocol.Limits{
 			MaxMessageBytes: cfg.MaxMessageBytes,
@@ -256,7 +272,11 @@ func (s *Server) health(c echo.Context) error {
 // ready answers 200 when this node can store and deliver messages, 503 with the reason
 // otherwise: load balancers send people only to ready nodes.
 func (s *Server) ready(c echo.Context) error {
-	if err := s.broker.Ready(); err != nil {
+	err := s.broker.Ready()
+	if err == nil {
+		err = s.auth.Ready()
+	}
+	if err != nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

@@ -119,6 +119,10 @@ func startServer(t *testing.T, cfg server.Config) *testServer {
 	if cfg.Version == "" {
 		cfg.Version = "test"
 	}
+	if cfg.PresenceGrace == 0 {
+		// Leaves are announced at once; TestPresenceGrace tests the grace period.
+		cfg.PresenceGrace = -1
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -249,8 +253,10 @@ func (ts *testServer) rooms(t *testing.T) []roomInfo {
 }
 
 type roomInfo struct {
-	Name    string `json:"name"`
-	Members int    `json:"members"`
+	Name         string `json:"name"`
+	Members      int    `json:"members"`
+	Topic        string `json:"topic"`
+	LastActivity int64  `json:"last_activity"`
 }
 
 // dialRaw opens a WebSocket without a client reader. The connection is closed when the
@@ -284,12 +290,22 @@ func (ts *testServer) dial(t *testing.T, rawQuery string) *client {
 // the welcome.
 func (ts *testServer) connect(t *testing.T, name, room string) *client {
 	t.Helper()
+	return ts.connectWith(t, name, room, "")
+}
+
+// connectWith connects with a session token (from an earlier welcome): the same person
+// again.
+func (ts *testServer) connectWith(t *testing.T, name, room, token string) *client {
+	t.Helper()
 	q := url.Values{}
 	if name != "" {
 		q.Set("name", name)
 	}
 	if room != "" {
 		q.Set("room", room)
+	}
+	if token != "" {
+		q.Set("token", token)
 	}
 	c := ts.dial(t, q.Encode())
 	c.welcome = c.expect("welcome")
@@ -302,6 +318,11 @@ func (ts *testServer) connect(t *testing.T, name, room string) *client {
 type user struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+}
+
+type dmRoom struct {
+	Room string `json:"room"`
+	User user   `json:"user"`
 }
 
 type limits struct {
@@ -319,6 +340,7 @@ type object struct {
 
 	// welcome, joined, presence
 	Name    string   `json:"name"`
+	Token   string   `json:"token"`
 	Rooms   []string `json:"rooms"`
 	Online  []user   `json:"online"`
 	History []object `json:"history"`
@@ -343,6 +365,16 @@ type object struct {
 	// error
 	Code    string `json:"code"`
 	Message string `json:"message"`
+
+	// welcome (user, conn, dms), joined (topic, dm), rename (old), read (unread), events
+	Conn   string   `json:"conn"`
+	DMs    []dmRoom `json:"dms"`
+	Topic  string   `json:"topic"`
+	DM     *user    `json:"dm"`
+	Old    string   `json:"old"`
+	Unread uint64   `json:"unread"`
+	Emoji  string   `json:"emoji"`
+	On     bool     `json:"on"`
 
 	raw string // the line it was decoded from
 }

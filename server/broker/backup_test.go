@@ -167,7 +167,7 @@ func TestBackupRestore(t *testing.T) {
 	for _, s := range m.Streams {
 		names = append(names, s.Name)
 	}
-	if strings.Join(names, ",") != "DISTCHAT,EXTRA,KV_settings" || m.Messages() != 299+5+1 {
+	if strings.Join(names, ",") != "DISTCHAT,EXTRA,KV_DISTCHAT_STATE,KV_settings" || m.Messages() != 299+5+1 {
 		t.Fatalf("backed up streams %q with %d messages", names, m.Messages())
 	}
 	if m.Streams[0].Size < 3*128<<10 {
@@ -207,7 +207,7 @@ func TestBackupRestoreEmpty(t *testing.T) {
 	}
 	b.Close()
 	var archive bytes.Buffer
-	if m, err := broker.Backup(ctx, src, &archive); err != nil || len(m.Streams) != 1 || m.Messages() != 0 {
+	if m, err := broker.Backup(ctx, src, &archive); err != nil || len(m.Streams) != 2 || m.Messages() != 0 {
 		t.Fatalf("backup of an empty store: %+v, %v", m, err)
 	}
 	dst := t.TempDir()

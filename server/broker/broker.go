@@ -18,6 +18,8 @@ var (
 	// ErrUnavailable means storage cannot take or serve messages right now (starting up,
 	// no quorum, a publish that was not acknowledged in time). Trying again later may work.
 	ErrUnavailable = errors.New("broker: storage unavailable")
+	// ErrNotFound means no entry is stored at that seq in that room.
+	ErrNotFound = errors.New("broker: no such entry")
 )
 
 // Broker is what the hub needs from storage and distribution. Implementations must be safe
@@ -52,8 +54,15 @@ type Broker interface {
 	// After returns up to limit messages of room with Seq > after, oldest first, and whether
 	// newer messages remain.
 	After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error)
+	// Get reads the entry of room stored at seq, or fails with ErrNotFound.
+	Get(ctx context.Context, room string, seq uint64) (protocol.Message, error)
+	// CountAfter returns how many entries of room are stored after seq.
+	CountAfter(ctx context.Context, room string, seq uint64) (uint64, error)
 	// Rooms lists the rooms that have stored messages.
 	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// State is the small key-value store of the node's shared state (read positions,
+	// direct-message rooms, topics, the session key), kept with the messages.
+	State() State
 	// Ready returns nil when the broker can store and deliver messages, or why it cannot.
 	Ready() error
 	// Stats reports what this node's broker carries, for health checks and tests.
@@ -72,6 +81,22 @@ type RoomInfo struct {
 	Name string
 	// Messages is how many entries the room holds in storage.
 	Messages uint64
+	// LastTS is when its latest entry was stored (Unix milliseconds).
+	LastTS int64
+}
+
+// State is a key-value store shared by every node. Keys are dot-separated tokens of
+// [-_=a-zA-Z0-9]. Its guarantees: a value read after a Put or Create that returned
+// reflects it, on any node; Create stores a key once, however many nodes try at once.
+type State interface {
+	// Get returns a key's value, or nil when there is none.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Create stores value under key unless the key exists, and returns what is stored.
+	Create(ctx context.Context, key string, value []byte) ([]byte, error)
+	// Put stores value under key.
+	Put(ctx context.Context, key string, value []byte) error
+	// List returns the values of the keys that start with prefix (which ends with '.').
+	List(ctx context.Context, prefix string) (map[string][]byte, error)
 }
 
 // Stats counts what a node's broker carries.

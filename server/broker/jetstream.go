@@ -119,6 +119,7 @@ type JetStream struct {
 	leader       atomic.Pointer[string]
 	behindSince  time.Time // owned by the probe loop
 
+	state  *jsState // set before bootstrapped is closed
 	pubs   sync.Map // *nats.Msg -> *publication, for the async ack callbacks
 	reads  atomic.Uint64
 	live   *liveSet
@@ -333,6 +334,9 @@ func (b *JetStream) ensureStream() error {
 	s, err = b.js.Stream(ctx, b.opts.Stream)
 	if err != nil {
 		return fmt.Errorf("no answer from the stream's leader: %w", err)
+	}
+	if err := b.ensureState(ctx, s.CachedInfo().Config.Replicas); err != nil {
+		return err
 	}
 	if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
 		return fmt.Errorf("stream %s has no leader yet", b.opts.Stream)

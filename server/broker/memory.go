@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ type Memory struct {
 	closed  bool
 	now     func() time.Time
 	stats   Stats
+	state   memoryState
 }
 
 type dedupeEntry struct {
@@ -153,6 +155,30 @@ func (b *Memory) After(ctx context.Context, room string, after uint64, limit int
 	return append([]protocol.Message(nil), log[start:end]...), end < len(log), nil
 }
 
+// Get implements Broker.
+func (b *Memory) Get(ctx context.Context, room string, seq uint64) (protocol.Message, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	log := b.rooms[room]
+	i := sort.Search(len(log), func(i int) bool { return log[i].Seq >= seq })
+	if i == len(log) || log[i].Seq != seq {
+		return protocol.Message{}, ErrNotFound
+	}
+	return log[i], nil
+}
+
+// CountAfter implements Broker.
+func (b *Memory) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	log := b.rooms[room]
+	i := sort.Search(len(log), func(i int) bool { return log[i].Seq > seq })
+	return uint64(len(log) - i), nil
+}
+
+// State implements Broker: a map in this process.
+func (b *Memory) State() State { return &b.state }
+
 // Rooms implements Broker.
 func (b *Memory) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	b.mu.Lock()
@@ -160,7 +186,7 @@ func (b *Memory) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	out := make([]RoomInfo, 0, len(b.rooms))
 	for name, log := range b.rooms {
 		if len(log) > 0 {
-			out = append(out, RoomInfo{Name: name, Messages: uint64(len(log))})
+			out = append(out, RoomInfo{Name: name, Messages: uint64(len(log)), LastTS: log[len(log)-1].TS})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -247,4 +273,51 @@ func (s *memorySub) run(fn func([]protocol.Message)) {
 func (s *memorySub) stop() {
 	s.stopOnce.Do(func() { close(s.done) })
 	<-s.stopped
+}
+
+// memoryState is State in this process.
+type memoryState struct {
+	mu sync.Mutex
+	kv map[string][]byte
+}
+
+func (s *memoryState) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kv[key], nil
+}
+
+func (s *memoryState) Create(_ context.Context, key string, value []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.kv[key]; ok {
+		return v, nil
+	}
+	if s.kv == nil {
+		s.kv = make(map[string][]byte)
+	}
+	s.kv[key] = append([]byte(nil), value...)
+	return value, nil
+}
+
+func (s *memoryState) Put(_ context.Context, key string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kv == nil {
+		s.kv = make(map[string][]byte)
+	}
+	s.kv[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (s *memoryState) List(_ context.Context, prefix string) (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte)
+	for k, v := range s.kv {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out, nil
 }

@@ -17,19 +17,25 @@ import (
 	"github.com/distchat/distchat/server/protocol"
 )
 
-// storedMessage is a message's payload in the stream. Room, seq and id come from the
+// storedMessage is an entry's payload in the stream. Room, seq and id come from the
 // subject and the stream sequence.
 type storedMessage struct {
 	// ID is set only in messages stored by versions that gave messages random ids.
 	ID   string        `json:"id,omitempty"`
 	From protocol.User `json:"from"`
-	Body string        `json:"body"`
+	Body string        `json:"body,omitempty"`
 	TS   int64         `json:"ts"`
 	Ref  string        `json:"ref,omitempty"`
+	// Kind, Target, Emoji and On: an event about a message or the room (protocol.Message).
+	Kind   string `json:"k,omitempty"`
+	Target string `json:"t,omitempty"`
+	Emoji  string `json:"e,omitempty"`
+	On     bool   `json:"on,omitempty"`
 }
 
 func encodeStored(m *protocol.Message) ([]byte, error) {
-	return json.Marshal(storedMessage{From: m.From, Body: m.Body, TS: m.TS, Ref: m.Ref})
+	return json.Marshal(storedMessage{From: m.From, Body: m.Body, TS: m.TS, Ref: m.Ref,
+		Kind: m.Kind, Target: m.Target, Emoji: m.Emoji, On: m.On})
 }
 
 // decodeStored turns a stored payload back into a message of room at seq.
@@ -42,7 +48,8 @@ func decodeStored(room string, seq uint64, data []byte) (protocol.Message, error
 	if id == "" {
 		id = protocol.MessageID(seq)
 	}
-	return protocol.Message{Room: room, Seq: seq, ID: id, From: sm.From, Body: sm.Body, TS: sm.TS, Ref: sm.Ref}, nil
+	return protocol.Message{Room: room, Seq: seq, ID: id, From: sm.From, Body: sm.Body, TS: sm.TS, Ref: sm.Ref,
+		Kind: sm.Kind, Target: sm.Target, Emoji: sm.Emoji, On: sm.On}, nil
 }
 
 // duplicateReadWait bounds reading the original of a duplicate.

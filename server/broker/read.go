@@ -269,12 +269,54 @@ func (b *JetStream) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err != nil {
 		return nil, b.readErr(err)
 	}
+	last := b.lastActivity(ctx)
 	out := make([]RoomInfo, 0, len(info.State.Subjects))
 	for subj, n := range info.State.Subjects {
 		if n > 0 {
-			out = append(out, RoomInfo{Name: strings.TrimPrefix(subj, b.opts.SubjectPrefix), Messages: n})
+			name := strings.TrimPrefix(subj, b.opts.SubjectPrefix)
+			out = append(out, RoomInfo{Name: name, Messages: n, LastTS: last[name]})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Get implements Broker: one direct get, answered by any copy of the stream.
+func (b *JetStream) Get(ctx context.Context, room string, seq uint64) (protocol.Message, error) {
+	if !b.isBootstrapped() {
+		return protocol.Message{}, b.Ready()
+	}
+	b.reads.Add(1)
+	raw, err := b.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && raw.Subject != b.subject(room) {
+		return protocol.Message{}, ErrNotFound
+	}
+	if err != nil {
+		return protocol.Message{}, b.readErr(err)
+	}
+	return decodeStored(room, raw.Sequence, raw.Data)
+}
+
+// CountAfter implements Broker: one request.
+func (b *JetStream) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
+	_, n, err := b.count(ctx, room, seq+1)
+	return n, err
+}
+
+// lastActivity returns when each room's latest entry was stored, from one batched request
+// for the last message of every subject (JetStream answers at most 1,024 subjects: beyond
+// that, nothing).
+func (b *JetStream) lastActivity(ctx context.Context) map[string]int64 {
+	it, err := jetstreamext.GetLastMsgsFor(ctx, b.js, b.opts.Stream, []string{b.opts.SubjectPrefix + "*"})
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]int64)
+	for raw, err := range it {
+		if err != nil {
+			break
+		}
+		out[strings.TrimPrefix(raw.Subject, b.opts.SubjectPrefix)] = raw.Time.UnixMilli()
+	}
+	return out
 }

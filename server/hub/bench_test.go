@@ -66,7 +66,7 @@ func BenchmarkFanout(b *testing.B) {
 				conns := make([]*counter, members)
 				for i := range conns {
 					conns[i] = newCounter()
-					if _, err := h.Connect(conns[i], protocol.User{ID: fmt.Sprint(i), Name: "m"}, "bench"); err != nil {
+					if _, err := h.Connect(conns[i], hub.Identity{User: protocol.User{ID: fmt.Sprint(i), Name: "m"}}, "bench"); err != nil {
 						b.Fatal(err)
 					}
 				}

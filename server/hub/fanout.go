@@ -81,6 +81,9 @@ func (r *room) fanout(m *protocol.Message) {
 		return // loaded from storage already
 	}
 	r.lastSeq = m.Seq
+	if m.Kind == protocol.KindTopic {
+		r.topic = m.Body
+	}
 	enc := protocol.EncodeMessage(m)
 	r.remember(cached{msg: *m, enc: enc})
 	r.historyEnc = nil

@@ -53,6 +53,10 @@ type Config struct {
 	// PresenceInterval is the shortest time between two online_count reports of a large
 	// room (default 2 s).
 	PresenceInterval time.Duration
+	// PresenceGrace is how long a person whose last device left stays in a room's online
+	// list before the room hears they left: a reload, a reconnect or a move to another
+	// node within it is no leave and join (default 5 s; negative: none).
+	PresenceGrace time.Duration
 	// FlushInterval is the shortest time between two fan-outs of a busy room of 100
 	// members: messages arriving meanwhile are sent together (default 4 ms; a quiet room
 	// sends at once). The interval is proportional to the room's size, up to 10 ×
@@ -86,6 +90,7 @@ const (
 	DefaultFlushInterval    = 4 * time.Millisecond
 	DefaultPresenceLimit    = 100
 	DefaultPresenceInterval = 2 * time.Second
+	DefaultPresenceGrace    = 5 * time.Second
 	DefaultMaxInflight      = 128
 	DefaultMaxReads         = 2
 	// MaxRecovery is how many missed messages a join with since replays at most.
@@ -111,6 +116,10 @@ func (c Config) withDefaults() Config {
 	if c.PresenceInterval <= 0 {
 		c.PresenceInterval = DefaultPresenceInterval
 	}
+	if c.PresenceGrace == 0 {
+		c.PresenceGrace = DefaultPresenceGrace
+	}
+	c.PresenceGrace = max(c.PresenceGrace, 0)
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = DefaultFlushInterval
 	}
@@ -151,6 +160,10 @@ type Hub struct {
 	closed   bool
 	wg       sync.WaitGroup // room goroutines
 
+	usersMu sync.Mutex
+	users   map[string]*localUser // people connected here, by user id
+	dms     sync.Map              // direct-message room -> [2]string, its two people
+
 	storageErrors atomic.Uint64
 	lastErrLog    atomic.Int64
 }
@@ -171,6 +184,7 @@ func New(cfg Config, b broker.Broker, bus presence.Bus, log *slog.Logger) *Hub {
 		log:      log,
 		rooms:    make(map[string]*room),
 		retiring: make(map[string]*room),
+		users:    make(map[string]*localUser),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
@@ -224,18 +238,26 @@ type RoomInfo struct {
 	Name     string `json:"name"`
 	Members  int    `json:"members"`
 	Messages uint64 `json:"messages"`
+	Topic    string `json:"topic,omitempty"`
+	// LastActivity is when the room's latest entry was stored (Unix ms; 0: unknown).
+	LastActivity int64 `json:"last_activity,omitempty"`
 }
 
-// Rooms lists the rooms that have stored messages or members here, by name. The default
-// room is always listed.
+// Rooms lists the rooms that have stored messages or members here, by name, with their
+// topics and last activity. The default room is always listed; direct-message rooms never
+// are.
 func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	stored, err := h.broker.Rooms(ctx)
 	if err != nil {
 		return nil, err
 	}
+	topics, err := h.broker.State().List(ctx, "topic.")
+	if err != nil {
+		return nil, err
+	}
 	infos := map[string]*RoomInfo{protocol.DefaultRoom: {Name: protocol.DefaultRoom}}
 	for _, s := range stored {
-		infos[s.Name] = &RoomInfo{Name: s.Name, Messages: s.Messages}
+		infos[s.Name] = &RoomInfo{Name: s.Name, Messages: s.Messages, LastActivity: s.LastTS}
 	}
 	h.mu.Lock()
 	for name, r := range h.rooms {
@@ -245,6 +267,13 @@ func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 		infos[name].Members = int(r.people.Load())
 	}
 	h.mu.Unlock()
+	for name, info := range infos {
+		if protocol.IsDM(name) {
+			delete(infos, name)
+			continue
+		}
+		info.Topic = string(topics[topicKey(name)])
+	}
 	out := make([]RoomInfo, 0, len(infos))
 	for _, i := range infos {
 		out = append(out, *i)

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/distchat/distchat/server/protocol"
@@ -17,9 +18,11 @@ const (
 )
 
 type loadResult struct {
-	msgs []protocol.Message
-	more bool
-	err  error
+	msgs  []protocol.Message
+	more  bool
+	topic string
+	dm    *dmRecord
+	err   error
 }
 
 // load reads the room's latest messages, then subscribes to what is stored after them.
@@ -29,9 +32,10 @@ func (r *room) load() {
 	var after uint64
 	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
-		msgs, more, err := h.broker.Before(ctx, r.name, 0, h.cfg.CacheSize)
+		res := r.read(ctx)
 		cancel()
-		r.inbox.push(item{load: &loadResult{msgs: msgs, more: more, err: err}})
+		msgs, err := res.msgs, res.err
+		r.inbox.push(item{load: res})
 		if err == nil {
 			if len(msgs) > 0 {
 				after = msgs[len(msgs)-1].Seq
@@ -62,6 +66,35 @@ func (r *room) load() {
 	}
 }
 
+// read reads what a room starts with: its latest messages, its topic, and the two people
+// of a direct-message room.
+func (r *room) read(ctx context.Context) *loadResult {
+	h := r.hub
+	res := &loadResult{}
+	res.msgs, res.more, res.err = h.broker.Before(ctx, r.name, 0, h.cfg.CacheSize)
+	if res.err != nil {
+		return res
+	}
+	topic, err := h.broker.State().Get(ctx, topicKey(r.name))
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.topic = string(topic)
+	if protocol.IsDM(r.name) {
+		data, err := h.broker.State().Get(ctx, dmKey(r.name))
+		if err != nil {
+			res.err = err
+			return res
+		}
+		var rec dmRecord
+		if json.Unmarshal(data, &rec) == nil {
+			res.dm = &rec
+		}
+	}
+	return res
+}
+
 // pause waits d, or returns false when the room stops first.
 func (r *room) pause(d time.Duration) bool {
 	select {
@@ -80,6 +113,7 @@ func (r *room) loadDone(res *loadResult) {
 		return
 	}
 	r.loadErr = nil
+	r.topic, r.dm = res.topic, res.dm
 	for _, m := range res.msgs {
 		r.cache = append(r.cache, cached{msg: m, enc: protocol.EncodeMessage(&m)})
 	}

@@ -25,18 +25,18 @@ func count(objs []map[string]any, typ string) int {
 // reported as online_count at most every PresenceInterval.
 func TestLargeRoomPresence(t *testing.T) {
 	b := broker.NewMemory(0, time.Minute)
-	h := hub.New(hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond}, b, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond, PresenceGrace: -1}, b, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 
 	first := newRecorder()
-	if _, err := h.Connect(first, protocol.User{ID: "u0", Name: "u0"}, "big"); err != nil {
+	if _, err := h.Connect(first, hub.Identity{User: protocol.User{ID: "u0", Name: "u0"}}, "big"); err != nil {
 		t.Fatal(err)
 	}
 	var recs []*recorder
 	var sessions []*hub.Session
 	for i := 1; i < 6; i++ {
 		r := newRecorder()
-		s, err := h.Connect(r, protocol.User{ID: string(rune('a' + i)), Name: "n"}, "big")
+		s, err := h.Connect(r, hub.Identity{User: protocol.User{ID: string(rune('a' + i)), Name: "n"}}, "big")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func newHub(t *testing.T, b broker.Broker, cacheSize int) *hub.Hub {
 // goroutine, once it has loaded.
 func connect(t *testing.T, h *hub.Hub, rec *recorder, u protocol.User, room string) *hub.Session {
 	t.Helper()
-	s, err := h.Connect(rec, u, room)
+	s, err := h.Connect(rec, hub.Identity{User: u}, room)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,10 +45,16 @@ type room struct {
 	loadErr  error // the last failure to load, for refused joins
 	recovery []*recovering
 
-	members    []*Session // local connections, in join order
-	isMember   map[*Session]bool
-	persons    map[string]*person // by user id: everyone present, here or elsewhere
-	order      []*person          // present people in arrival order: the online list
+	members  []*Session // local connections, in join order
+	isMember map[*Session]bool
+	persons  map[string]*person // by user id: everyone present, here or elsewhere
+	order    []*person          // present people in arrival order: the online list
+	// People whose last device left less than PresenceGrace ago are still listed; the
+	// timer ends the grace of the earliest.
+	graceT     *time.Timer
+	graceC     <-chan time.Time
+	topic      string    // the room's topic
+	dm         *dmRecord // the two people of a direct-message room
 	lastTyping map[string]time.Time
 	// Encoded for the next joiner, nil when out of date: the online list (its first
 	// PresenceLimit people) and the latest HistorySize messages.
@@ -82,6 +88,9 @@ type person struct {
 	remote      int
 	localSince  int64
 	remoteSince int64
+	// leftAt: their last device left then (zero while they have one); they are listed
+	// until PresenceGrace after it.
+	leftAt time.Time
 }
 
 func (p *person) since() int64 {
@@ -94,7 +103,11 @@ func (p *person) since() int64 {
 	return min(p.localSince, p.remoteSince)
 }
 
-func (p *person) present() bool { return p.local+p.remote > 0 }
+func (p *person) devices() int { return p.local + p.remote }
+
+// listed reports whether the person is in the online list: connected, or gone for less than
+// the grace period.
+func (p *person) listed() bool { return p.devices() > 0 || !p.leftAt.IsZero() }
 
 type cached struct {
 	msg protocol.Message
@@ -108,7 +121,9 @@ type op struct {
 	since   *uint64
 	ref     string
 	welcome *protocol.Welcome
-	at      time.Time // when a join started waiting
+	at      time.Time     // when a join started waiting
+	user    protocol.User // opRename: the person and their new name
+	notice  []byte        // sent right after the welcome
 }
 
 type opKind int
@@ -118,6 +133,7 @@ const (
 	opLeave
 	opTyping
 	opPresence
+	opRename
 )
 
 func newRoom(name string, h *Hub, prev *room) *room {
@@ -167,6 +183,9 @@ func (r *room) run() {
 		case <-r.waitC:
 			r.waitC = nil
 			r.refuseWaiting()
+		case <-r.graceC:
+			r.graceC = nil
+			r.endGrace()
 		case o := <-r.ops:
 			// Members must have every message the room has seen before anything about
 			// membership changes: a joiner's history ends at lastSeq.
@@ -180,7 +199,7 @@ func (r *room) run() {
 }
 
 func (r *room) shutdown() {
-	for _, t := range []*time.Timer{r.flushT, r.countT, r.waitT} {
+	for _, t := range []*time.Timer{r.flushT, r.countT, r.waitT, r.graceT} {
 		if t != nil {
 			t.Stop()
 		}
@@ -208,7 +227,7 @@ func (r *room) handle(o op) {
 		}
 		if o.kind == opJoin {
 			r.join(o)
-		} else {
+		} else if r.isMember[o.s] {
 			p := protocol.Presence{Type: protocol.TypePresence, Room: r.name, Online: r.online(), OnlineCount: len(r.order)}
 			o.s.conn.Send(p.Encode())
 		}
@@ -216,6 +235,27 @@ func (r *room) handle(o op) {
 		r.leave(o.s)
 	case opTyping:
 		r.typing(o.s)
+	case opRename:
+		if p := r.persons[o.user.ID]; p != nil {
+			r.renamed(p, o.user.Name)
+			if p.local > 0 {
+				r.presence.Set(presence.Member{User: p.user, Devices: p.local, Since: p.localSince})
+			}
+		}
+	}
+}
+
+// renamed gives a person in the room a new name and tells the members, once (a rename
+// reaches a room both from this node and through presence).
+func (r *room) renamed(p *person, name string) {
+	if p.user.Name == name {
+		return
+	}
+	old := p.user.Name
+	p.user.Name = name
+	r.onlineEnc = nil
+	if p.listed() {
+		r.broadcast(protocol.Encode(protocol.Rename{Type: protocol.TypeRename, Room: r.name, User: p.user, Old: old, TS: now()}), nil)
 	}
 }
 
@@ -304,19 +344,41 @@ func (r *room) admit(o op, history []byte, more bool) {
 	if !r.isMember[s] {
 		r.members = append(r.members, s)
 		r.isMember[s] = true
-		r.setLocal(s.user, +1, s)
+		r.setLocal(s.me(), +1, s)
 	}
 	if o.welcome != nil {
 		w := *o.welcome
+		w.Topic = r.topic
 		w.Online, w.OnlineCount, w.History, w.LastSeq, w.HasMore = r.online(), len(r.order), history, r.lastSeq, more
 		s.conn.Send(w.Encode())
-		return
+		if o.notice != nil {
+			s.conn.Send(o.notice)
+		}
+	} else {
+		j := protocol.Joined{
+			Type: protocol.TypeJoined, Room: r.name, Topic: r.topic, DM: r.otherOf(s.lu.id),
+			Online: r.online(), OnlineCount: len(r.order),
+			History: history, LastSeq: r.lastSeq, HasMore: more, Ref: o.ref,
+		}
+		s.conn.Send(j.Encode())
 	}
-	j := protocol.Joined{
-		Type: protocol.TypeJoined, Room: r.name, Online: r.online(), OnlineCount: len(r.order),
-		History: history, LastSeq: r.lastSeq, HasMore: more, Ref: o.ref,
+	s.joined(r.name)
+}
+
+// otherOf returns, in a direct-message room, the person who is not id.
+func (r *room) otherOf(id string) *protocol.User {
+	if r.dm == nil {
+		return nil
 	}
-	s.conn.Send(j.Encode())
+	for _, u := range r.dm.Users {
+		if u.ID != id {
+			if p := r.persons[u.ID]; p != nil {
+				u.Name = p.user.Name // the current name, if they are around
+			}
+			return &u
+		}
+	}
+	return nil
 }
 
 // recent returns, encoded, the messages a joining member gets from the cache: the latest
@@ -370,32 +432,29 @@ func (r *room) leave(s *Session) {
 			break
 		}
 	}
-	r.setLocal(s.user, -1, nil)
+	r.setLocal(s.me(), -1, nil)
 }
 
-// setLocal counts one more (+1) or one fewer (-1) local connection of user, tells the
+// setLocal counts one more (+1) or one fewer (-1) local connection of a person, tells the
 // other nodes, and announces the person's arrival or departure. The joining session,
 // except, is told by its welcome/joined instead.
 func (r *room) setLocal(u protocol.User, delta int, except *Session) {
 	p := r.person(u)
-	was := p.present()
+	was := p.devices()
 	if p.local == 0 {
 		p.localSince = now()
 	}
 	p.local += delta
-	r.presence.Set(presence.Member{User: u, Devices: p.local, Since: p.localSince})
+	r.presence.Set(presence.Member{User: p.user, Devices: p.local, Since: p.localSince})
 	r.changed(p, was, except)
 }
 
 // setRemote records how many devices a person has on other nodes.
 func (r *room) setRemote(m presence.Member) {
 	p := r.person(m.User)
-	was := p.present()
+	was := p.devices()
 	p.remote, p.remoteSince = m.Devices, m.Since
-	if p.user.Name != m.User.Name {
-		p.user = m.User
-		r.onlineEnc = nil
-	}
+	r.renamed(p, m.User.Name)
 	r.changed(p, was, nil)
 }
 
@@ -408,11 +467,16 @@ func (r *room) person(u protocol.User) *person {
 	return p
 }
 
-// changed announces a person who arrived (was absent, is present) or left.
-func (r *room) changed(p *person, was bool, except *Session) {
-	now := p.present()
+// changed follows a person's device count from was: one who arrives is announced (not one
+// coming back within the grace period); one whose last device left stays listed for the
+// grace period, and is announced gone only when it ends without them back.
+func (r *room) changed(p *person, was int, except *Session) {
+	n := p.devices()
 	switch {
-	case now && !was:
+	case n > 0 && was == 0 && !p.leftAt.IsZero():
+		p.leftAt = time.Time{} // back within the grace period: no leave, no join
+		r.onlineEnc = nil
+	case n > 0 && was == 0:
 		// In arrival order: usually the end, earlier for someone from another node
 		// who arrived there before.
 		i := len(r.order)
@@ -424,23 +488,61 @@ func (r *room) changed(p *person, was bool, except *Session) {
 			r.onlineEnc = nil
 		}
 		r.announce(protocol.TypeJoin, p.user, except)
-	case was && !now:
+	case n == 0 && was > 0:
+		p.leftAt = time.Now()
+		r.onlineEnc = nil
+		r.armGrace(p.leftAt)
+	case n == 0 && p.leftAt.IsZero():
 		delete(r.persons, p.user.ID)
-		delete(r.lastTyping, p.user.ID)
-		for i, q := range r.order {
-			if q == p {
-				r.order = append(r.order[:i], r.order[i+1:]...)
-				if i < r.hub.cfg.PresenceLimit {
-					r.onlineEnc = nil
-				}
-				break
-			}
-		}
-		r.announce(protocol.TypeLeave, p.user, nil)
-	case !now:
-		delete(r.persons, p.user.ID)
+	default:
+		r.onlineEnc = nil // a device more or fewer
 	}
 	r.people.Store(int32(len(r.order)))
+}
+
+// armGrace makes sure the grace timer fires by the end of the grace that began at from.
+func (r *room) armGrace(from time.Time) {
+	if r.graceC != nil {
+		return // armed for an earlier end
+	}
+	wait := max(time.Until(from.Add(r.hub.cfg.PresenceGrace)), 0)
+	if r.graceT == nil {
+		r.graceT = time.NewTimer(wait)
+	} else {
+		r.graceT.Reset(wait)
+	}
+	r.graceC = r.graceT.C
+}
+
+// endGrace announces the departure of the people whose grace period is over, and arms the
+// timer for the next one.
+func (r *room) endGrace() {
+	now := time.Now()
+	var next time.Time
+	for i := 0; i < len(r.order); i++ {
+		p := r.order[i]
+		if p.leftAt.IsZero() {
+			continue
+		}
+		if end := p.leftAt.Add(r.hub.cfg.PresenceGrace); end.After(now) {
+			if next.IsZero() || end.Before(next) {
+				next = end
+			}
+			continue
+		}
+		r.order = slices.Delete(r.order, i, i+1)
+		if i < r.hub.cfg.PresenceLimit {
+			r.onlineEnc = nil
+		}
+		i--
+		delete(r.persons, p.user.ID)
+		delete(r.lastTyping, p.user.ID)
+		r.announce(protocol.TypeLeave, p.user, nil)
+	}
+	r.people.Store(int32(len(r.order)))
+	if !next.IsZero() {
+		r.armGrace(next.Add(-r.hub.cfg.PresenceGrace))
+	}
 }
 
 // announce tells the members that someone joined or left, or in a large room schedules a
@@ -495,12 +597,13 @@ func (r *room) typing(s *Session) {
 		return
 	}
 	t := time.Now()
-	if last, ok := r.lastTyping[s.user.ID]; ok && t.Sub(last) < r.hub.cfg.TypingInterval {
+	me := s.me()
+	if last, ok := r.lastTyping[me.ID]; ok && t.Sub(last) < r.hub.cfg.TypingInterval {
 		return
 	}
-	r.lastTyping[s.user.ID] = t
-	r.broadcast(protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: r.name, User: s.user}), s)
-	r.presence.Typing(s.user)
+	r.lastTyping[me.ID] = t
+	r.broadcast(protocol.Encode(protocol.Typing{Type: protocol.TypeTyping, Room: r.name, User: me}), s)
+	r.presence.Typing(me)
 }
 
 // online returns the encoded list of the room's first PresenceLimit people, in arrival
@@ -508,11 +611,11 @@ func (r *room) typing(s *Session) {
 func (r *room) online() []byte {
 	if r.onlineEnc == nil {
 		n := min(len(r.order), r.hub.cfg.PresenceLimit)
-		users := make([]protocol.User, n)
+		people := make([]protocol.Person, n)
 		for i, p := range r.order[:n] {
-			users[i] = p.user
+			people[i] = protocol.Person{ID: p.user.ID, Name: p.user.Name, Devices: p.devices()}
 		}
-		r.onlineEnc = protocol.Encode(users)
+		r.onlineEnc = protocol.Encode(people)
 	}
 	return r.onlineEnc
 }

@@ -2,35 +2,61 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 
 	"golang.org/x/time/rate"
 
+	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 )
 
-// Session is one connection's state in the hub: who it is, which rooms it is in, its rate
+// Session is one connection's state in the hub: whose it is, which rooms it is in, its rate
 // limit. Its request handlers run on the connection's reader goroutine only, one request
-// at a time, so its fields need no lock. Storage results come back on broker goroutines
+// at a time, so its fields need no lock. Storage results come back on other goroutines
 // and only send to the connection.
 type Session struct {
 	hub     *Hub
 	conn    Conn
-	user    protocol.User
+	id      string     // the connection's id
+	lu      *localUser // the person
 	rooms   map[string]*room
 	current string
 	limiter *rate.Limiter // nil: unlimited
 	closed  bool
-	// inflight holds a token per message waiting for storage, reads one per history read.
+	// roomsHeld mirrors the keys of rooms for other goroutines (read positions).
+	roomsHeld sync.Map
+	// inflight holds a token per message waiting for storage, reads one per storage read
+	// running for this session.
 	inflight chan struct{}
 	reads    chan struct{}
 }
 
-// Connect creates a session for user on conn and joins room; the room sends the welcome
-// as soon as it can (at once when it is loaded already).
-func (h *Hub) Connect(conn Conn, user protocol.User, roomName string) (*Session, error) {
+// Identity is who a connection is, as the server established it.
+type Identity struct {
+	User protocol.User
+	// Conn is the connection's id; Token the session token the client keeps.
+	Conn  string
+	Token string
+	// DMs are the person's direct-message rooms.
+	DMs []protocol.DMRoom
+	// New is a person made for this connection (a guest without a token): they have no
+	// read positions or direct-message rooms yet, so none are looked up.
+	New bool
+	// Notice is sent right after the welcome (why the connection is not in the room it
+	// asked for).
+	Notice []byte
+}
+
+// Connect creates a session for id on conn and joins room; the room sends the welcome as
+// soon as it can (at once when it is loaded already).
+func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error) {
 	s := &Session{
-		hub: h, conn: conn, user: user, rooms: make(map[string]*room),
+		hub: h, conn: conn, id: id.Conn, rooms: make(map[string]*room),
 		inflight: make(chan struct{}, h.cfg.MaxInflight),
 		reads:    make(chan struct{}, h.cfg.MaxReads),
 	}
@@ -41,15 +67,25 @@ func (h *Hub) Connect(conn Conn, user protocol.User, roomName string) (*Session,
 	if err != nil {
 		return nil, err
 	}
+	s.lu = h.attach(s, id.User, id.New)
+	me := s.me()
 	s.rooms[roomName] = r
+	s.roomsHeld.Store(roomName, true)
 	s.current = roomName
+	dms := id.DMs
+	if dms == nil {
+		dms = []protocol.DMRoom{}
+	}
 	r.post(op{kind: opJoin, s: s, welcome: &protocol.Welcome{
-		Type: protocol.TypeWelcome, ID: user.ID, Name: user.Name,
-		Room: roomName, Rooms: []string{roomName},
+		Type: protocol.TypeWelcome, ID: me.ID, Name: me.Name, User: me, Token: id.Token, Conn: id.Conn,
+		Room: roomName, Rooms: []string{roomName}, DMs: dms,
 		Limits: h.cfg.Limits, Version: h.cfg.Version,
-	}})
+	}, notice: id.Notice})
 	return s, nil
 }
+
+// me is the session's person, with their current name.
+func (s *Session) me() protocol.User { return s.lu.user() }
 
 // HandleFrame decodes one text frame from the client and handles every request in it.
 func (s *Session) HandleFrame(frame []byte) {
@@ -78,9 +114,13 @@ func (s *Session) handle(req protocol.Request) {
 	}
 	switch req.Type {
 	case protocol.TypeMessage:
-		s.publish(req)
+		s.message(req)
+	case protocol.TypeEdit, protocol.TypeDelete, protocol.TypeReact:
+		s.change(req)
+	case protocol.TypeTopic:
+		s.topic(req)
 	case protocol.TypeJoin:
-		s.join(req)
+		s.join(req.Room, req.Since, req.Ref)
 	case protocol.TypeLeave:
 		s.leave(req)
 	case protocol.TypeHistory:
@@ -93,6 +133,12 @@ func (s *Session) handle(req protocol.Request) {
 		if r := s.member(req); r != nil {
 			r.post(op{kind: opTyping, s: s})
 		}
+	case protocol.TypeRename:
+		s.rename(req)
+	case protocol.TypeDM:
+		s.dm(req)
+	case protocol.TypeRead:
+		s.read(req)
 	}
 }
 
@@ -110,10 +156,7 @@ func (s *Session) member(req protocol.Request) *room {
 	return nil
 }
 
-// publish hands the message to the broker and returns: publishes are pipelined, and the
-// ack (or error) is sent when storage answers. At most MaxInflight messages of a session
-// wait for storage; a client that sends more waits until one is answered.
-func (s *Session) publish(req protocol.Request) {
+func (s *Session) message(req protocol.Request) {
 	r := s.member(req)
 	if r == nil {
 		return
@@ -122,47 +165,137 @@ func (s *Session) publish(req protocol.Request) {
 		s.fail(perr, req.Ref)
 		return
 	}
-	var dedupe string
-	if req.Ref != "" {
-		// Refs are chosen by clients; scope them to the sender's name so that two
-		// clients counting refs from 1 do not collide, while a client that reconnects
-		// (a new connection id) and retries is still recognised.
-		dedupe = s.user.Name + "\x00" + req.Ref
-	}
-	s.inflight <- struct{}{}
-	ref, room := req.Ref, r.name
-	s.hub.broker.Publish(protocol.Message{Room: room, From: s.user, Body: req.Body, Ref: ref}, dedupe,
-		func(stored protocol.Message, _ bool, err error) {
-			<-s.inflight
-			if err != nil {
-				s.hub.storageFailed("storing a message", room, err)
-				s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, ref)
-				return
-			}
-			s.conn.Send(protocol.Encode(protocol.Ack{
-				Type: protocol.TypeAck, Ref: ref, Room: stored.Room, Seq: stored.Seq, ID: stored.ID, TS: stored.TS,
-			}))
-		})
+	s.publish(protocol.Message{Room: r.name, From: s.me(), Body: req.Body, Ref: req.Ref})
 }
 
-func (s *Session) join(req protocol.Request) {
-	r := s.rooms[req.Room]
-	if r == nil {
-		var err error
-		if r, err = s.hub.acquire(req.Room); err != nil {
-			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the server is shutting down"}, req.Ref)
+// publish hands an entry to the broker and returns: publishes are pipelined, and the ack
+// (or error) is sent when storage answers. At most MaxInflight entries of a session wait
+// for storage; a client that sends more waits until one is answered.
+func (s *Session) publish(m protocol.Message) {
+	var dedupe string
+	if m.Ref != "" {
+		// Refs are chosen by clients: scoped to the person, so that two people counting
+		// refs from 1 do not collide, while the same person retrying from another device
+		// or node is recognised.
+		dedupe = m.From.ID + "\x00" + m.Ref
+	}
+	s.inflight <- struct{}{}
+	ref, room := m.Ref, m.Room
+	s.hub.broker.Publish(m, dedupe, func(stored protocol.Message, _ bool, err error) {
+		<-s.inflight
+		if err != nil {
+			s.hub.storageFailed("storing a message", room, err)
+			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, ref)
 			return
 		}
-		s.rooms[req.Room] = r
+		s.conn.Send(protocol.Encode(protocol.Ack{
+			Type: protocol.TypeAck, Ref: ref, Room: stored.Room, Seq: stored.Seq, ID: stored.ID, TS: stored.TS,
+		}))
+	})
+}
+
+// change stores an edit, a deletion or a reaction about a message of the room. Only the
+// author may edit or delete; anyone in the room may react.
+func (s *Session) change(req protocol.Request) {
+	r := s.member(req)
+	if r == nil {
+		return
 	}
-	s.current = req.Room
-	r.post(op{kind: opJoin, s: s, since: req.Since, ref: req.Ref})
+	me := s.me()
+	m := protocol.Message{Room: r.name, From: me, Ref: req.Ref, Target: req.ID}
+	switch req.Type {
+	case protocol.TypeEdit:
+		if perr := protocol.ValidateBody(req.Body, s.hub.cfg.MaxBodyBytes); perr != nil {
+			s.fail(perr, req.Ref)
+			return
+		}
+		m.Kind, m.Body = protocol.KindEdit, req.Body
+	case protocol.TypeDelete:
+		m.Kind = protocol.KindDelete
+	case protocol.TypeReact:
+		m.Kind, m.Emoji, m.On = protocol.KindReaction, req.Emoji, *req.On
+	}
+	target, err := s.target(r.name, req.ID)
+	switch {
+	case errors.Is(err, broker.ErrNotFound):
+		s.fail(&protocol.Error{Code: protocol.CodeNotFound, Message: fmt.Sprintf("no message %q in room %q", req.ID, r.name)}, req.Ref)
+		return
+	case err != nil:
+		s.hub.storageFailed("reading a message", r.name, err)
+		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message cannot be read right now; try again"}, req.Ref)
+		return
+	case m.Kind != protocol.KindReaction && target.From.ID != me.ID:
+		s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "only its author may edit or delete a message"}, req.Ref)
+		return
+	}
+	s.publish(m)
+}
+
+// target reads the message an event is about: a chat message of the room.
+func (s *Session) target(room, id string) (protocol.Message, error) {
+	seq, ok := protocol.SeqOfID(id)
+	if !ok {
+		return protocol.Message{}, broker.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
+	defer cancel()
+	m, err := s.hub.broker.Get(ctx, room, seq)
+	if err == nil && m.Kind != protocol.KindMessage {
+		return m, broker.ErrNotFound
+	}
+	return m, err
+}
+
+// topic sets the room's topic: an event in the room's order, and the room's current topic
+// in the shared state for those who join later.
+func (s *Session) topic(req protocol.Request) {
+	r := s.member(req)
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
+	defer cancel()
+	if err := s.hub.broker.State().Put(ctx, topicKey(r.name), []byte(req.Body)); err != nil {
+		s.hub.storageFailed("storing a topic", r.name, err)
+		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the topic could not be stored; try again"}, req.Ref)
+		return
+	}
+	s.publish(protocol.Message{Room: r.name, From: s.me(), Kind: protocol.KindTopic, Body: req.Body, Ref: req.Ref})
+}
+
+func (s *Session) join(name string, since *uint64, ref string) {
+	r := s.rooms[name]
+	if r == nil {
+		if protocol.IsDM(name) {
+			ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
+			ok, err := s.hub.MayJoin(ctx, name, s.lu.id)
+			cancel()
+			if err != nil {
+				s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the room cannot be checked right now; try again"}, ref)
+				return
+			}
+			if !ok {
+				s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "this direct-message room is not yours"}, ref)
+				return
+			}
+		}
+		var err error
+		if r, err = s.hub.acquire(name); err != nil {
+			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the server is shutting down"}, ref)
+			return
+		}
+		s.rooms[name] = r
+		s.roomsHeld.Store(name, true)
+	}
+	s.current = name
+	r.post(op{kind: opJoin, s: s, since: since, ref: ref})
 }
 
 func (s *Session) leave(req protocol.Request) {
 	if r := s.rooms[req.Room]; r != nil {
 		r.post(op{kind: opLeave, s: s})
 		delete(s.rooms, req.Room)
+		s.roomsHeld.Delete(req.Room)
 		s.hub.release(r)
 		if s.current == req.Room {
 			s.current = ""
@@ -175,28 +308,146 @@ func (s *Session) leave(req protocol.Request) {
 	s.conn.Send(protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Room: req.Room, Ref: req.Ref}))
 }
 
-// history reads a page in the background (at most MaxReads at once per session) and sends
-// it when it is there.
+// history reads a page in the background (at most MaxReads storage reads at once per
+// session) and sends it when it is there.
 func (s *Session) history(req protocol.Request) {
 	r := s.member(req)
 	if r == nil {
 		return
 	}
+	s.background(func(ctx context.Context) {
+		msgs, more, err := s.hub.broker.Before(ctx, r.name, req.Before, req.Limit)
+		if err != nil {
+			s.hub.storageFailed("reading history", r.name, err)
+			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
+			return
+		}
+		h := protocol.History{Type: protocol.TypeHistory, Room: r.name, Messages: protocol.EncodeEntries(msgs), HasMore: more, Ref: req.Ref}
+		s.conn.Send(h.Encode())
+	})
+}
+
+// background runs a storage read of this session in a goroutine, at most MaxReads at once:
+// a client that asks for more waits for one to end.
+func (s *Session) background(f func(ctx context.Context)) {
 	s.reads <- struct{}{}
 	h := s.hub
 	go func() {
 		defer func() { <-s.reads }()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
-		msgs, more, err := h.broker.Before(ctx, r.name, req.Before, req.Limit)
-		if err != nil {
-			h.storageFailed("reading history", r.name, err)
-			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
+		f(ctx)
+	}()
+}
+
+// rename gives the person a new display name, everywhere.
+func (s *Session) rename(req protocol.Request) {
+	name, _ := protocol.NormalizeName(req.Name)
+	s.hub.rename(s.lu, name, true)
+	s.conn.Send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, Ref: req.Ref}))
+}
+
+// dm opens the direct-message room of the session's person and another person: it records
+// the room's two people (once), tells the other person's devices, and joins it.
+func (s *Session) dm(req protocol.Request) {
+	me := s.me()
+	if req.User == me.ID {
+		s.fail(&protocol.Error{Code: protocol.CodeBadRequest, Message: "a direct-message room is with someone else"}, req.Ref)
+		return
+	}
+	h := s.hub
+	room := DMRoom(me.ID, req.User)
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+	defer cancel()
+	st := h.broker.State()
+	// The other person's name: as connected here, as the client knows it, as the room was
+	// opened with, or else their id.
+	other := protocol.User{ID: req.User}
+	if u := h.localUserOf(req.User); u != nil {
+		other = u.user()
+	} else if name, ok := protocol.NormalizeName(req.Name); ok {
+		other.Name = name
+	}
+	rec, _ := json.Marshal(dmRecord{Users: [2]protocol.User{me, other}})
+	stored, err := st.Create(ctx, dmKey(room), rec)
+	if err == nil && other.Name == "" {
+		var got dmRecord
+		if json.Unmarshal(stored, &got) == nil {
+			for _, u := range got.Users {
+				if u.ID == other.ID {
+					other.Name = u.Name
+				}
+			}
+		}
+	}
+	if other.Name == "" {
+		other.Name = other.ID
+	}
+	if err == nil {
+		mine, _ := json.Marshal(protocol.DMRoom{Room: room, User: other})
+		theirs, _ := json.Marshal(protocol.DMRoom{Room: room, User: me})
+		if err = st.Put(ctx, userDMKey(me.ID, room), mine); err == nil {
+			_, err = st.Create(ctx, userDMKey(other.ID, room), theirs)
+		}
+	}
+	if err != nil {
+		h.storageFailed("opening a direct-message room", room, err)
+		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the direct-message room cannot be opened right now; try again"}, req.Ref)
+		return
+	}
+	h.cacheDM(room, [2]string{me.ID, other.ID})
+	// The other person hears of it on every node they are on.
+	if u := h.localUserOf(other.ID); u != nil {
+		obj := protocol.Encode(protocol.DMOpened{Type: protocol.TypeDM, Room: room, User: me})
+		for _, d := range h.devices(u) {
+			d.conn.Send(obj)
+		}
+	}
+	h.bus.PublishUser(other.ID, presence.UserEvent{Kind: "dm", Room: room, Other: me})
+	s.join(room, nil, req.Ref)
+}
+
+// read moves the person's read position in a room (never backwards), for their other
+// devices and their next visit.
+func (s *Session) read(req protocol.Request) {
+	r := s.member(req)
+	if r == nil || !s.lu.moveRead(r.name, req.Seq) {
+		return
+	}
+	u, h, room, seq := s.lu, s.hub, r.name, req.Seq
+	s.background(func(ctx context.Context) {
+		if err := h.broker.State().Put(ctx, readKey(u.id, room), []byte(strconv.FormatUint(seq, 10))); err != nil {
+			h.storageFailed("storing a read position", room, err)
 			return
 		}
-		s.conn.Send(protocol.Encode(protocol.History{
-			Type: protocol.TypeHistory, Room: r.name, Messages: protocol.OutMessages(msgs), HasMore: more, Ref: req.Ref,
-		}))
+		h.bus.PublishUser(u.id, presence.UserEvent{Kind: "read", Room: room, Seq: seq})
+		for _, d := range h.devices(u) {
+			if d != s {
+				if _, in := d.roomsHeld.Load(room); in {
+					go h.sendReadState(u, room, seq, d)
+				}
+			}
+		}
+	})
+}
+
+// joined runs when the room admitted the session: the person's read position there follows
+// the joined reply, when they have one.
+func (s *Session) joined(room string) {
+	u, h := s.lu, s.hub
+	if _, known := u.readPosition(room); u.fresh && !known {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		defer cancel()
+		seq, ok, err := h.readPosition(ctx, u, room)
+		if err != nil {
+			h.storageFailed("reading a read position", room, err)
+		}
+		if ok {
+			h.sendReadState(u, room, seq, s)
+		}
 	}()
 }
 
@@ -215,5 +466,7 @@ func (s *Session) Close() {
 		r.post(op{kind: opLeave, s: s})
 		s.hub.release(r)
 		delete(s.rooms, name)
+		s.roomsHeld.Delete(name)
 	}
+	s.hub.detach(s)
 }

@@ -1,6 +1,8 @@
 package presence
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
@@ -107,6 +109,13 @@ type NATS struct {
 	mu    sync.Mutex
 	rooms map[string]*watch
 	nodes map[string]*node
+	users map[string]*userWatch // by subject
+}
+
+// userWatch is one person's subject, watched while they have devices on this node.
+type userWatch struct {
+	sub *nats.Subscription
+	fns map[*func(UserEvent)]bool
 }
 
 type node struct {
@@ -146,7 +155,7 @@ func NewNATS(nc *nats.Conn, o Options) (*NATS, error) {
 		nc: nc, opts: o, boot: nuid.Next(), log: o.Logger,
 		in: make(chan *nats.Msg, busBuffer), inbox: nats.NewInbox(),
 		quit: make(chan struct{}), done: make(chan struct{}), start: time.Now(),
-		rooms: make(map[string]*watch), nodes: make(map[string]*node),
+		rooms: make(map[string]*watch), nodes: make(map[string]*node), users: make(map[string]*userWatch),
 	}
 	for _, subj := range []string{o.Prefix + "hb", o.Prefix + "query.*", b.inbox + ".*"} {
 		sub, err := nc.ChanSubscribe(subj, b.in)
@@ -220,6 +229,11 @@ func (b *NATS) handle(m *nats.Msg) {
 		var s snapshot
 		if json.Unmarshal(m.Data, &s) == nil && s.Node != b.opts.Node {
 			b.onSnapshot(s)
+		}
+	case strings.HasPrefix(m.Subject, b.opts.Prefix+"user."):
+		var ev UserEvent
+		if json.Unmarshal(m.Data, &ev) == nil && ev.Node != b.opts.Node {
+			b.onUser(m.Subject, ev)
 		}
 	case strings.HasPrefix(m.Subject, b.opts.Prefix+"room."):
 		var c change
@@ -489,6 +503,64 @@ func (b *NATS) recount(w *watch, id string) {
 	if !had || old != total {
 		w.totals[id] = total
 		w.h.Remote(total)
+	}
+}
+
+// userSubject is the subject of a person's events: their id hashed, since ids may hold
+// characters that subjects cannot.
+func (b *NATS) userSubject(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return b.opts.Prefix + "user." + hex.EncodeToString(sum[:16])
+}
+
+// WatchUser implements Bus.
+func (b *NATS) WatchUser(id string, fn func(UserEvent)) func() {
+	subj := b.userSubject(id)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.users[subj]
+	if w == nil {
+		sub, err := b.nc.ChanSubscribe(subj, b.in)
+		if err != nil {
+			b.log.Warn("presence: subscribing to a person's events", "err", err)
+		}
+		w = &userWatch{sub: sub, fns: map[*func(UserEvent)]bool{}}
+		b.users[subj] = w
+	}
+	key := &fn
+	w.fns[key] = true
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(w.fns, key)
+		if len(w.fns) == 0 && b.users[subj] == w {
+			delete(b.users, subj)
+			if w.sub != nil {
+				_ = w.sub.Unsubscribe()
+			}
+		}
+	}
+}
+
+// PublishUser implements Bus.
+func (b *NATS) PublishUser(id string, ev UserEvent) {
+	ev.Node = b.opts.Node
+	data, _ := json.Marshal(ev)
+	_ = b.nc.Publish(b.userSubject(id), data)
+}
+
+func (b *NATS) onUser(subj string, ev UserEvent) {
+	b.mu.Lock()
+	w := b.users[subj]
+	var fns []func(UserEvent)
+	if w != nil {
+		for f := range w.fns {
+			fns = append(fns, *f)
+		}
+	}
+	b.mu.Unlock()
+	for _, f := range fns {
+		f(ev)
 	}
 }
 

@@ -42,6 +42,23 @@ type Bus interface {
 	// Watch starts sharing the room's presence: h learns about the other nodes' members,
 	// and the returned Room announces this node's. One watch per room at a time.
 	Watch(room string, h Handler) Room
+	// WatchUser delivers the events about one person published by other nodes (at most
+	// once, in order per node) until stop is called. fn must not block.
+	WatchUser(id string, fn func(UserEvent)) (stop func())
+	// PublishUser tells the other nodes something about a person.
+	PublishUser(id string, ev UserEvent)
+}
+
+// UserEvent is news about a person for their devices on other nodes.
+type UserEvent struct {
+	// Kind is "rename" (Name), "dm" (a direct-message Room was opened with Other) or
+	// "read" (their read position in Room moved to Seq).
+	Kind  string        `json:"k"`
+	Name  string        `json:"n,omitempty"`
+	Room  string        `json:"r,omitempty"`
+	Other protocol.User `json:"o,omitzero"`
+	Seq   uint64        `json:"s,omitempty"`
+	Node  string        `json:"node"`
 }
 
 // Room announces this node's members of one room.
@@ -63,6 +80,12 @@ func (Local) Watch(_ string, h Handler) Room {
 	h.Synced()
 	return localRoom{}
 }
+
+// WatchUser implements Bus: no other node publishes.
+func (Local) WatchUser(string, func(UserEvent)) func() { return func() {} }
+
+// PublishUser implements Bus: there is nobody to tell.
+func (Local) PublishUser(string, UserEvent) {}
 
 type localRoom struct{}
 

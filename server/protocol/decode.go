@@ -24,6 +24,17 @@ type Request struct {
 	Since  *uint64 `json:"since"`
 	Before uint64  `json:"before"`
 	Limit  int     `json:"limit"`
+	// ID names a message (edit, delete, react).
+	ID string `json:"id"`
+	// Emoji and On: react with an emoji, or take it back (on false).
+	Emoji string `json:"emoji"`
+	On    *bool  `json:"on"`
+	// Name is a new display name (rename).
+	Name string `json:"name"`
+	// User is the other person of a direct-message room (dm).
+	User string `json:"user"`
+	// Seq is a read position (read).
+	Seq uint64 `json:"seq"`
 }
 
 // DecodeFrame splits one client text frame into requests and calls fn for each, in order,
@@ -98,7 +109,7 @@ func (r *Request) validate() *Error {
 		return &Error{CodeBadRequest, fmt.Sprintf("ref is %d bytes, at most %d allowed", len(ref), MaxRefLen)}
 	}
 	switch r.Type {
-	case TypeMessage, TypeTyping, TypePresence, TypeHistory:
+	case TypeMessage, TypeTyping, TypePresence, TypeHistory, TypeEdit, TypeDelete, TypeReact, TypeTopic, TypeRead:
 		if r.Room != "" && !ValidRoom(r.Room) {
 			return &Error{CodeInvalidRoom, "room names are 1-64 characters a-z, 0-9, - and _"}
 		}
@@ -106,10 +117,35 @@ func (r *Request) validate() *Error {
 		if !ValidRoom(r.Room) {
 			return &Error{CodeInvalidRoom, "room names are 1-64 characters a-z, 0-9, - and _"}
 		}
+	case TypeRename:
+		if _, ok := NormalizeName(r.Name); !ok {
+			return &Error{CodeInvalidName, fmt.Sprintf("names are 1-%d printable characters", MaxNameLen)}
+		}
+	case TypeDM:
+		if !ValidUserID(r.User) {
+			return &Error{CodeBadRequest, "\"user\" must be the id of the person to write to"}
+		}
 	case "":
 		return &Error{CodeUnknownType, "missing \"type\""}
 	default:
 		return &Error{CodeUnknownType, fmt.Sprintf("unknown type %q", truncate(r.Type, 32))}
+	}
+	switch r.Type {
+	case TypeEdit, TypeDelete, TypeReact:
+		if r.ID == "" || len(r.ID) > 64 {
+			return &Error{CodeBadRequest, "\"id\" must name a message"}
+		}
+	}
+	if r.Type == TypeReact {
+		if r.Emoji == "" || len(r.Emoji) > MaxEmojiLen || !utf8.ValidString(r.Emoji) || strings.TrimSpace(r.Emoji) != r.Emoji {
+			return &Error{CodeBadRequest, fmt.Sprintf("\"emoji\" must be 1-%d bytes", MaxEmojiLen)}
+		}
+		if r.On == nil {
+			return &Error{CodeBadRequest, "\"on\" must be true (add the reaction) or false (take it back)"}
+		}
+	}
+	if r.Type == TypeTopic && (utf8.RuneCountInString(r.Body) > MaxTopicLen || !utf8.ValidString(r.Body)) {
+		return &Error{CodeTooLong, fmt.Sprintf("a topic is at most %d characters", MaxTopicLen)}
 	}
 	if r.Type == TypeHistory {
 		if r.Limit < 0 || r.Limit > MaxHistoryLimit {

@@ -22,24 +22,44 @@ type Limits struct {
 // arrays ([]User and []OutMessage) that rooms keep encoded for the next joiner; encode a
 // Welcome with its Encode method, which splices them in as they are.
 type Welcome struct {
-	Type        string   `json:"type"`
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
+	Type string `json:"type"`
+	// ID and Name are the user's (as User), for clients from before stable ids.
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// User is who this connection is: a stable id and the current display name.
+	User User `json:"user"`
+	// Token signs the user in again, on any node: the client keeps the latest and
+	// presents it on its next connect (?token=).
+	Token string `json:"token,omitempty"`
+	// Conn is this connection's id.
+	Conn        string   `json:"conn"`
 	Room        string   `json:"room"`
 	Rooms       []string `json:"rooms"`
+	Topic       string   `json:"topic,omitempty"`
 	Online      []byte   `json:"-"`
 	OnlineCount int      `json:"online_count"`
 	History     []byte   `json:"-"`
 	LastSeq     uint64   `json:"last_seq"`
 	HasMore     bool     `json:"has_more"`
-	Limits      Limits   `json:"limits"`
-	Version     string   `json:"version"`
+	// DMs are the user's direct-message rooms.
+	DMs     []DMRoom `json:"dms"`
+	Limits  Limits   `json:"limits"`
+	Version string   `json:"version"`
+}
+
+// DMRoom is a direct-message room and the other person in it.
+type DMRoom struct {
+	Room string `json:"room"`
+	User User   `json:"user"`
 }
 
 // Joined answers a client's join. Online and History are as in Welcome: use Encode.
 type Joined struct {
-	Type        string `json:"type"`
-	Room        string `json:"room"`
+	Type  string `json:"type"`
+	Room  string `json:"room"`
+	Topic string `json:"topic,omitempty"`
+	// DM is the other person, in a direct-message room.
+	DM          *User  `json:"dm,omitempty"`
 	Online      []byte `json:"-"`
 	OnlineCount int    `json:"online_count"`
 	History     []byte `json:"-"`
@@ -60,6 +80,38 @@ type Left struct {
 	Type string `json:"type"`
 	Room string `json:"room"`
 	Ref  string `json:"ref,omitempty"`
+}
+
+// Rename tells a room that a person changed their display name.
+type Rename struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	User User   `json:"user"`
+	Old  string `json:"old"`
+	TS   int64  `json:"ts"`
+}
+
+// UserUpdate tells a person's devices that their profile changed.
+type UserUpdate struct {
+	Type string `json:"type"`
+	User User   `json:"user"`
+}
+
+// DMOpened tells a person that someone opened a direct-message room with them.
+type DMOpened struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	User User   `json:"user"`
+	Ref  string `json:"ref,omitempty"`
+}
+
+// ReadState is a person's read position in a room (the highest seq they have seen) and how
+// many entries follow it.
+type ReadState struct {
+	Type   string `json:"type"`
+	Room   string `json:"room"`
+	Seq    uint64 `json:"seq"`
+	Unread uint64 `json:"unread"`
 }
 
 // MemberEvent tells a room that someone joined or left.
@@ -124,23 +176,30 @@ type Typing struct {
 	User User   `json:"user"`
 }
 
-// History is a page of a room's messages, oldest first.
+// History is a page of a room's entries, oldest first. Messages is an encoded array
+// (EncodeEntries): use Encode.
 type History struct {
-	Type     string       `json:"type"`
-	Room     string       `json:"room"`
-	Messages []OutMessage `json:"messages"`
-	HasMore  bool         `json:"has_more"`
-	Ref      string       `json:"ref,omitempty"`
+	Type     string `json:"type"`
+	Room     string `json:"room"`
+	Messages []byte `json:"-"`
+	HasMore  bool   `json:"has_more"`
+	Ref      string `json:"ref,omitempty"`
 }
 
-// Ack confirms that a client's message was stored.
+// Encode encodes h with its pre-encoded array.
+func (h *History) Encode() []byte {
+	return appendRaw(Encode(h), "messages", h.Messages)
+}
+
+// Ack confirms that a client's request was done: for a message or an event, that it was
+// stored (with its room, seq, id and time); for a rename, just the ref.
 type Ack struct {
 	Type string `json:"type"`
 	Ref  string `json:"ref,omitempty"`
-	Room string `json:"room"`
-	Seq  uint64 `json:"seq"`
-	ID   string `json:"id"`
-	TS   int64  `json:"ts"`
+	Room string `json:"room,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+	ID   string `json:"id,omitempty"`
+	TS   int64  `json:"ts,omitempty"`
 }
 
 // ErrorObject refuses a request. The connection stays open.
@@ -161,9 +220,73 @@ func Encode(v any) []byte {
 	return b
 }
 
-// EncodeMessage encodes a message object, once per broadcast.
+// Wire shapes of the events about messages and rooms. Id is the message the event is
+// about; User who did it.
+type (
+	outEdit struct {
+		Type string `json:"type"`
+		Room string `json:"room"`
+		ID   string `json:"id"`
+		Seq  uint64 `json:"seq"`
+		Body string `json:"body"`
+		TS   int64  `json:"ts"`
+		User User   `json:"user"`
+		Ref  string `json:"ref,omitempty"`
+	}
+	outDelete struct {
+		Type string `json:"type"`
+		Room string `json:"room"`
+		ID   string `json:"id"`
+		Seq  uint64 `json:"seq"`
+		TS   int64  `json:"ts"`
+		User User   `json:"user"`
+		Ref  string `json:"ref,omitempty"`
+	}
+	outReaction struct {
+		Type  string `json:"type"`
+		Room  string `json:"room"`
+		ID    string `json:"id"`
+		Seq   uint64 `json:"seq"`
+		Emoji string `json:"emoji"`
+		On    bool   `json:"on"`
+		TS    int64  `json:"ts"`
+		User  User   `json:"user"`
+		Ref   string `json:"ref,omitempty"`
+	}
+	outTopic struct {
+		Type string `json:"type"`
+		Room string `json:"room"`
+		Seq  uint64 `json:"seq"`
+		Body string `json:"body"`
+		TS   int64  `json:"ts"`
+		User User   `json:"user"`
+		Ref  string `json:"ref,omitempty"`
+	}
+)
+
+// EncodeMessage encodes an entry of a room, once per broadcast: a message object, or the
+// event object of its kind.
 func EncodeMessage(m *Message) []byte {
+	switch m.Kind {
+	case KindEdit:
+		return Encode(outEdit{TypeEdit, m.Room, m.Target, m.Seq, m.Body, m.TS, m.From, m.Ref})
+	case KindDelete:
+		return Encode(outDelete{TypeDelete, m.Room, m.Target, m.Seq, m.TS, m.From, m.Ref})
+	case KindReaction:
+		return Encode(outReaction{TypeReaction, m.Room, m.Target, m.Seq, m.Emoji, m.On, m.TS, m.From, m.Ref})
+	case KindTopic:
+		return Encode(outTopic{TypeTopic, m.Room, m.Seq, m.Body, m.TS, m.From, m.Ref})
+	}
 	return Encode(OutMessage{Type: TypeMessage, Message: *m})
+}
+
+// EncodeEntries encodes a room's entries as a JSON array, each as EncodeMessage does.
+func EncodeEntries(ms []Message) []byte {
+	encs := make([][]byte, len(ms))
+	for i := range ms {
+		encs[i] = EncodeMessage(&ms[i])
+	}
+	return EncodeArray(encs)
 }
 
 // EncodeError encodes an error object.
@@ -186,13 +309,4 @@ func EncodeArray(objs [][]byte) []byte {
 		out = append(out, o...)
 	}
 	return append(out, ']')
-}
-
-// OutMessages wraps stored messages for a welcome, joined or history object.
-func OutMessages(ms []Message) []OutMessage {
-	out := make([]OutMessage, len(ms))
-	for i := range ms {
-		out[i] = OutMessage{Type: TypeMessage, Message: ms[i]}
-	}
-	return out
 }

@@ -25,6 +25,21 @@ const (
 	TypeError    = "error"
 	// TypeOnlineCount reports the member count of a large room (see Presence).
 	TypeOnlineCount = "online_count"
+	// Conversation events: stored in the room's order like messages, sent to members and
+	// replayed in history. A client sends edit, delete, react and topic; members receive
+	// edit, delete, reaction and topic.
+	TypeEdit     = "edit"
+	TypeDelete   = "delete"
+	TypeReact    = "react"
+	TypeReaction = "reaction"
+	TypeTopic    = "topic"
+	// People: rename a person (every room they are in hears it), open a direct-message
+	// room with someone, move one's read position; a person's profile changed (to their
+	// own devices).
+	TypeRename = "rename"
+	TypeDM     = "dm"
+	TypeRead   = "read"
+	TypeUser   = "user"
 )
 
 // Error codes carried by error objects. They are stable: clients branch on them.
@@ -40,6 +55,14 @@ const (
 	CodeRateLimited = "rate_limited"
 	CodeUnsupported = "unsupported"
 	CodeUnavailable = "unavailable"
+	// CodeUnauthorized refuses a token the server did not sign, one that expired, or a
+	// connection without one where guests are not allowed; the connection closes (1008).
+	CodeUnauthorized = "unauthorized"
+	// CodeForbidden refuses a request about something that is not the user's: another
+	// person's message to edit, a direct-message room of two other people.
+	CodeForbidden = "forbidden"
+	// CodeNotFound: the message a request names is not in that room.
+	CodeNotFound = "not_found"
 )
 
 // WebSocket close codes used by the server beyond the standard ones (1001 going away,
@@ -59,17 +82,42 @@ const (
 	MaxNameLen = 32
 	MaxRoomLen = 64
 	MaxRefLen  = 64
+	// MaxTopicLen bounds a room topic (characters); MaxEmojiLen a reaction (bytes).
+	MaxTopicLen = 256
+	MaxEmojiLen = 32
+	// MaxUserIDLen bounds a user id (a JWT's sub may be long).
+	MaxUserIDLen = 128
 	// DefaultRoom is where a connection starts when it names no room.
 	DefaultRoom = "general"
 )
 
-// User identifies one connection of a person.
+// User is a person: a stable id (the same on every device and node) and a display name,
+// which may change and need not be unique.
 type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 }
 
-// Message is one chat message as stored and delivered.
+// Person is someone in a room's online list: a user and how many devices (connections)
+// they have in the room, on every node.
+type Person struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Devices int    `json:"devices"`
+}
+
+// Entry kinds: what a stored entry of a room is. The zero kind is a chat message.
+const (
+	KindMessage  = ""
+	KindEdit     = "edit"
+	KindDelete   = "delete"
+	KindReaction = "reaction"
+	KindTopic    = "topic"
+)
+
+// Message is one entry of a room as stored and delivered: a chat message, or an event
+// about one (an edit, a deletion, a reaction) or about the room (its topic). Every entry has
+// its own seq and id in the room's order.
 type Message struct {
 	Room string `json:"room"`
 	Seq  uint64 `json:"seq"`
@@ -78,6 +126,13 @@ type Message struct {
 	Body string `json:"body"`
 	TS   int64  `json:"ts"`
 	Ref  string `json:"ref,omitempty"`
+	// Kind is the entry's kind (KindMessage for a chat message).
+	Kind string `json:"-"`
+	// Target is the id of the message an edit, a deletion or a reaction is about.
+	Target string `json:"-"`
+	// Emoji and On: a reaction added (On) or taken back.
+	Emoji string `json:"-"`
+	On    bool   `json:"-"`
 }
 
 // MessageID is the id of the message stored at seq. The sequence is unique across rooms
@@ -119,6 +174,26 @@ func NormalizeName(s string) (string, bool) {
 	}
 	return s, true
 }
+
+// ValidUserID reports whether s can be a user id: 1 to MaxUserIDLen printable characters
+// without spaces.
+func ValidUserID(s string) bool {
+	if len(s) == 0 || len(s) > MaxUserIDLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// DMPrefix starts the name of every direct-message room.
+const DMPrefix = "dm-"
+
+// IsDM reports whether room is a direct-message room.
+func IsDM(room string) bool { return strings.HasPrefix(room, DMPrefix) }
 
 // ValidRoom reports whether s is an acceptable room name: [a-z0-9_-]{1,64}.
 func ValidRoom(s string) bool {

@@ -139,7 +139,14 @@ func (c *Conn) Send(obj []byte) bool {
 	}
 	c.queue = append(c.queue, obj)
 	start := false
-	if !c.writing && !c.pacing {
+	switch {
+	case c.writing:
+	case c.pacing:
+		// A gap collects a few objects into one frame; it never lets a queue build up.
+		if len(c.queue) >= c.opts.MaxCoalesce {
+			start, c.writing = true, true
+		}
+	default:
 		if wait := c.opts.WriteGap - time.Duration(time.Now().UnixNano()-c.lastWrite.Load()); wait > 0 {
 			// Written to a moment ago: collect what else comes for the rest of the gap.
 			c.pacing = true

@@ -33,7 +33,107 @@ func Run(t *testing.T, newBroker Factory) {
 	t.Run("DedupeStoresOnce", func(t *testing.T) { testDedupe(t, newBroker(t)) })
 	t.Run("ConcurrentPublishersKeepOneOrder", func(t *testing.T) { testConcurrent(t, newBroker(t)) })
 	t.Run("StopEndsDeliveries", func(t *testing.T) { testStop(t, newBroker(t)) })
+	t.Run("EventsKeepTheirKind", func(t *testing.T) { testEvents(t, newBroker(t)) })
+	t.Run("GetAndCountAfter", func(t *testing.T) { testGet(t, newBroker(t)) })
+	t.Run("StateIsAKeyValueStore", func(t *testing.T) { testState(t, newBroker(t)) })
 	t.Run("CloseRefusesPublish", func(t *testing.T) { testClose(t, newBroker(t)) })
+}
+
+// testEvents stores an edit, a deletion, a reaction and a topic: each comes back with its
+// kind and fields, live and from storage.
+func testEvents(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	col := subscribe(t, b, "r", 0)
+	m := publish(t, b, "r", "hello")
+	who := protocol.User{ID: "u1", Name: "alice"}
+	events := []protocol.Message{
+		{Room: "r", From: who, Kind: protocol.KindEdit, Target: m.ID, Body: "hello!"},
+		{Room: "r", From: who, Kind: protocol.KindReaction, Target: m.ID, Emoji: "👍", On: true},
+		{Room: "r", From: who, Kind: protocol.KindDelete, Target: m.ID},
+		{Room: "r", From: who, Kind: protocol.KindTopic, Body: "plans"},
+	}
+	for _, e := range events {
+		if _, _, err := Publish(b, e, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := col.wait(t, 5)[1:]
+	stored, _, err := b.After(ctx(t), "r", m.Seq, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range events {
+		for _, got := range []protocol.Message{live[i], stored[i]} {
+			if got.Kind != e.Kind || got.Target != e.Target || got.Body != e.Body || got.Emoji != e.Emoji || got.On != e.On || got.From != who {
+				t.Fatalf("event %d came back as %+v, want %+v", i, got, e)
+			}
+		}
+	}
+}
+
+func testGet(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	var in []protocol.Message
+	for i := range 5 {
+		in = append(in, publish(t, b, "r", fmt.Sprint(i)))
+		publish(t, b, "other", "noise")
+	}
+	got, err := b.Get(ctx(t), "r", in[2].Seq)
+	if err != nil || got.ID != in[2].ID || got.Body != "2" {
+		t.Fatalf("get %d: %+v, %v", in[2].Seq, got, err)
+	}
+	if _, err := b.Get(ctx(t), "other", in[2].Seq); !errors.Is(err, broker.ErrNotFound) {
+		t.Fatalf("get of another room's seq: %v, want ErrNotFound", err)
+	}
+	if _, err := b.Get(ctx(t), "r", in[4].Seq+100); !errors.Is(err, broker.ErrNotFound) {
+		t.Fatalf("get past the end: %v, want ErrNotFound", err)
+	}
+	for i, want := range []uint64{4, 3, 2, 1, 0} {
+		if n, err := b.CountAfter(ctx(t), "r", in[i].Seq); err != nil || n != want {
+			t.Fatalf("count after message %d: %d, %v; want %d", i, n, err, want)
+		}
+	}
+	if n, err := b.CountAfter(ctx(t), "r", 0); err != nil || n != 5 {
+		t.Fatalf("count after 0: %d, %v; want 5", n, err)
+	}
+	rooms, err := b.Rooms(ctx(t))
+	if err != nil || len(rooms) != 2 || rooms[1].LastTS != in[4].TS {
+		t.Fatalf("rooms %+v, %v: want r's last activity %d", rooms, err, in[4].TS)
+	}
+}
+
+func testState(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	st := b.State()
+	c := ctx(t)
+	if v, err := st.Get(c, "a.missing"); err != nil || v != nil {
+		t.Fatalf("missing key: %q, %v", v, err)
+	}
+	if v, err := st.Create(c, "a.k1", []byte("first")); err != nil || string(v) != "first" {
+		t.Fatalf("create: %q, %v", v, err)
+	}
+	if v, err := st.Create(c, "a.k1", []byte("second")); err != nil || string(v) != "first" {
+		t.Fatalf("create of an existing key: %q, %v; want the first value", v, err)
+	}
+	if err := st.Put(c, "a.k2", []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(c, "a.k2", []byte("deux")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(c, "b.k3", []byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(c, "a.k2"); err != nil || string(v) != "deux" {
+		t.Fatalf("get after put: %q, %v", v, err)
+	}
+	all, err := st.List(c, "a.")
+	if err != nil || len(all) != 2 || string(all["a.k1"]) != "first" || string(all["a.k2"]) != "deux" {
+		t.Fatalf("list a.: %q, %v", all, err)
+	}
+	if none, err := st.List(c, "z."); err != nil || len(none) != 0 {
+		t.Fatalf("list of nothing: %q, %v", none, err)
+	}
 }
 
 func ctx(t *testing.T) context.Context {
@@ -290,9 +390,8 @@ func testRooms(t *testing.T, b broker.Broker) {
 		t.Fatalf("unknown room has %d messages", len(msgs))
 	}
 	rooms, err := b.Rooms(ctx(t))
-	want := []broker.RoomInfo{{Name: "a", Messages: 10}, {Name: "b", Messages: 10}}
-	if err != nil || fmt.Sprint(rooms) != fmt.Sprint(want) {
-		t.Fatalf("rooms %v, %v; want %v", rooms, err, want)
+	if err != nil || len(rooms) != 2 || rooms[0].Name != "a" || rooms[0].Messages != 10 || rooms[1].Name != "b" || rooms[1].Messages != 10 {
+		t.Fatalf("rooms %v, %v; want a and b with 10 messages each", rooms, err)
 	}
 }
 

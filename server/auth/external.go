@@ -1,0 +1,102 @@
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// External checks the JWTs of a deployment that signs its people in itself (--auth-jwt-key):
+// signed with the private key of the public key given (RS256/384/512, PS256/384/512,
+// ES256/384/512, EdDSA) or with the HMAC secret given (HS256/384/512). `sub` is the user
+// id, `name` the display name, and `exp` is required.
+type External struct {
+	key     any
+	methods []string
+}
+
+// LoadExternal reads --auth-jwt-key: a PEM public key (or certificate), or else the bytes
+// of an HMAC secret (at least 32).
+func LoadExternal(path string) (*External, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--auth-jwt-key: %w", err)
+	}
+	e, err := ParseExternal(data)
+	if err != nil {
+		return nil, fmt.Errorf("--auth-jwt-key %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// ParseExternal is LoadExternal on the file's contents.
+func ParseExternal(data []byte) (*External, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		if len(data) < MinKeyBytes {
+			return nil, fmt.Errorf("neither a PEM public key nor an HMAC secret of at least %d bytes", MinKeyBytes)
+		}
+		return &External{key: data, methods: []string{"HS256", "HS384", "HS512"}}, nil
+	}
+	var pub any
+	switch block.Type {
+	case "CERTIFICATE":
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		pub = cert.PublicKey
+	case "PUBLIC KEY", "RSA PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			if rk, err2 := x509.ParsePKCS1PublicKey(block.Bytes); err2 == nil {
+				k, err = rk, nil
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		pub = k
+	default:
+		return nil, fmt.Errorf("a PEM %q block: want a PUBLIC KEY or a CERTIFICATE (never give distchat a private key)", block.Type)
+	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return &External{key: k, methods: []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}}, nil
+	case *ecdsa.PublicKey:
+		return &External{key: k, methods: []string{"ES256", "ES384", "ES512"}}, nil
+	case ed25519.PublicKey:
+		return &External{key: k, methods: []string{"EdDSA"}}, nil
+	}
+	return nil, fmt.Errorf("unsupported public key type %T", pub)
+}
+
+func (e *External) verify(token string, now func() time.Time) (protocol.User, error) {
+	var c sessionClaims
+	_, err := jwt.ParseWithClaims(trimToken(token), &c, func(*jwt.Token) (any, error) { return e.key, nil },
+		jwt.WithValidMethods(e.methods),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(now),
+	)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenUnverifiable) {
+			return protocol.User{}, fmt.Errorf("%w: the token was signed by neither this server nor the sign-in service", ErrUnauthorized)
+		}
+		return protocol.User{}, unauthorized(err)
+	}
+	if !protocol.ValidUserID(c.Subject) {
+		return protocol.User{}, fmt.Errorf("%w: the token's sub is not a valid user id (1-%d characters, no spaces)", ErrUnauthorized, protocol.MaxUserIDLen)
+	}
+	name, _ := protocol.NormalizeName(c.Name)
+	return protocol.User{ID: c.Subject, Name: name}, nil
+}

@@ -1,0 +1,127 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The shared state lives in a JetStream key-value bucket next to the stream, with the same
+// replicas: read positions, direct-message rooms, topics, the session key. It is created
+// when the stream is (a cluster cannot create replicated assets without a majority, so not
+// later, on demand).
+
+// stateBucket names the bucket of stream s.
+func stateBucket(s string) string { return s + "_STATE" }
+
+// ensureState creates or updates the state bucket with r replicas, never fewer than it has.
+func (b *JetStream) ensureState(ctx context.Context, r int) error {
+	name := stateBucket(b.opts.Stream)
+	if kv, err := b.js.KeyValue(ctx, name); err == nil {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("state bucket %s: %w", name, err)
+		}
+		if info := st.(*jetstream.KeyValueBucketStatus).StreamInfo(); info.Config.Replicas >= r {
+			b.state = &jsState{b: b, kv: kv}
+			return nil
+		}
+	}
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      name,
+		Description: "distchat shared state: read positions, direct messages, topics",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    r,
+	})
+	if err != nil {
+		return fmt.Errorf("creating state bucket %s with %d replicas: %w", name, r, err)
+	}
+	b.state = &jsState{b: b, kv: kv}
+	return nil
+}
+
+// State implements Broker.
+func (b *JetStream) State() State { return stateOf{b} }
+
+// stateOf answers unavailable until the bucket exists.
+type stateOf struct{ b *JetStream }
+
+func (s stateOf) get() (*jsState, error) {
+	if !s.b.isBootstrapped() {
+		return nil, s.b.Ready()
+	}
+	return s.b.state, nil
+}
+
+func (s stateOf) Get(ctx context.Context, key string) ([]byte, error) {
+	st, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	e, err := st.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.b.readErr(err)
+	}
+	return e.Value(), nil
+}
+
+func (s stateOf) Create(ctx context.Context, key string, value []byte) ([]byte, error) {
+	st, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.kv.Create(ctx, key, value); err == nil {
+		return value, nil
+	} else if !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("%w: storing %s: %w", ErrUnavailable, key, err)
+	}
+	return s.Get(ctx, key)
+}
+
+func (s stateOf) Put(ctx context.Context, key string, value []byte) error {
+	st, err := s.get()
+	if err != nil {
+		return err
+	}
+	if _, err := st.kv.Put(ctx, key, value); err != nil {
+		return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, key, err)
+	}
+	return nil
+}
+
+func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, error) {
+	st, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	// A watcher delivers every current value, then nil: one subscription, not a request
+	// per key.
+	w, err := st.kv.Watch(ctx, prefix+">", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, s.b.readErr(err)
+	}
+	defer w.Stop()
+	out := make(map[string][]byte)
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				return out, nil
+			}
+			out[e.Key()] = e.Value()
+		case <-ctx.Done():
+			return nil, s.b.readErr(ctx.Err())
+		}
+	}
+}
+
+type jsState struct {
+	b  *JetStream
+	kv jetstream.KeyValue
+}
