@@ -110,7 +110,7 @@ func settings(o *options) []setting {
 		{name: "flush-interval", group: groupLimits, arg: "DURATION", value: newDuration(&o.flushInterval, hub.DefaultFlushInterval),
 			usage: "a busy room of 100 sends at most one frame per member per interval (others in proportion, up to 10x)"},
 		{name: "write-gap", group: groupLimits, arg: "DURATION", value: newDuration(&o.writeGap, ws.DefaultWriteGap),
-			usage: "a busy connection gets at most one frame per gap, carrying what arrived meanwhile (an idle one at once; negative: off)"},
+			usage: "while the node writes over 20,000 frames/s, a connection gets at most one frame per gap, carrying what arrived meanwhile (negative: off)"},
 
 		{name: "secret", group: groupSignIn, arg: "SECRET", value: newString(&o.secret, ""),
 			usage: "key (32+ characters) that signs session tokens; default: made once in <data>/session.key, or shared through the cluster's storage"},

@@ -28,12 +28,16 @@ type Options struct {
 	WriteWait time.Duration
 	// MaxCoalesce bounds how many queued objects go into one frame.
 	MaxCoalesce int
-	// WriteGap is the shortest time between two frames written to one connection: what
-	// arrives sooner waits and goes out with whatever else arrives meanwhile, in one frame.
-	// An idle connection writes at once; a busy one costs at most 1/WriteGap writes (and
-	// system calls) a second, which is what bounds a node's CPU under load. Negative
-	// disables it.
+	// WriteGap is, while the server is busy (BusyFrames), the shortest time between two
+	// frames written to one connection: what arrives sooner waits and goes out with
+	// whatever else arrives meanwhile, in one frame. An idle connection writes at once; a
+	// busy one costs at most 1/WriteGap writes (and system calls) a second, which is what
+	// bounds a node's CPU under load. Negative disables it.
 	WriteGap time.Duration
+	// BusyFrames is the rate of frames written by the server (per second, all
+	// connections) above which it is busy and WriteGap applies (default 20,000; negative:
+	// always).
+	BusyFrames int
 }
 
 // Defaults.
@@ -44,6 +48,7 @@ const (
 	DefaultWriteWait       = 10 * time.Second
 	DefaultMaxCoalesce     = 64
 	DefaultWriteGap        = 10 * time.Millisecond
+	DefaultBusyFrames      = 20000
 	// closeGrace is how long a server-initiated close waits for the peer's close reply
 	// before dropping the TCP connection.
 	closeGrace = time.Second
@@ -67,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteGap == 0 {
 		o.WriteGap = DefaultWriteGap
+	}
+	if o.BusyFrames == 0 {
+		o.BusyFrames = DefaultBusyFrames
 	}
 	return o
 }
@@ -98,6 +106,7 @@ type Conn struct {
 	lastWrite atomic.Int64
 
 	reads      *sync.Pool // the server's read buffers, shared by its connections
+	load       *load      // the server's write rate
 	ping       *time.Timer
 	readerDone chan struct{} // closed when the reader has returned
 	done       chan struct{} // closed by Close
@@ -107,10 +116,11 @@ type Conn struct {
 	closeText  string
 }
 
-func newConn(c *websocket.Conn, opts Options, reads *sync.Pool, log *slog.Logger) *Conn {
+func newConn(c *websocket.Conn, opts Options, reads *sync.Pool, ld *load, log *slog.Logger) *Conn {
 	conn := &Conn{
 		ws:         c,
 		reads:      reads,
+		load:       ld,
 		opts:       opts,
 		log:        log,
 		readerDone: make(chan struct{}),
@@ -147,7 +157,8 @@ func (c *Conn) Send(obj []byte) bool {
 			start, c.writing = true, true
 		}
 	default:
-		if wait := c.opts.WriteGap - time.Duration(time.Now().UnixNano()-c.lastWrite.Load()); wait > 0 {
+		wait := c.opts.WriteGap - time.Duration(time.Now().UnixNano()-c.lastWrite.Load())
+		if wait > 0 && c.load.busy.Load() {
 			// Written to a moment ago: collect what else comes for the rest of the gap.
 			c.pacing = true
 			if c.gap == nil {
@@ -314,7 +325,9 @@ func (c *Conn) writeLoop() {
 			c.closeSequence(batch)
 			return
 		}
-		c.lastWrite.Store(time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		c.lastWrite.Store(now)
+		c.load.wrote(now)
 		clear(batch)
 	}
 }
@@ -400,4 +413,41 @@ func isNormalClose(err error) bool {
 		return false
 	}
 	return errors.Is(err, net.ErrClosed)
+}
+
+// load tells whether a server is busy: it counts the frames its connections write over
+// windows of loadWindow and compares the rate with a threshold.
+type load struct {
+	threshold uint64 // frames a second; 0: always busy
+	start     atomic.Int64
+	frames    atomic.Uint64
+	busy      atomic.Bool
+}
+
+const loadWindow = 250 * time.Millisecond
+
+func newLoad(framesPerSecond int) *load {
+	l := &load{}
+	if framesPerSecond > 0 {
+		l.threshold = uint64(framesPerSecond)
+	} else {
+		l.busy.Store(true)
+	}
+	l.start.Store(time.Now().UnixNano())
+	return l
+}
+
+// wrote counts a frame written at now; whoever ends a window judges it.
+func (l *load) wrote(now int64) {
+	if l.threshold == 0 {
+		return
+	}
+	n := l.frames.Add(1)
+	start := l.start.Load()
+	elapsed := time.Duration(now - start)
+	if elapsed < loadWindow || !l.start.CompareAndSwap(start, now) {
+		return
+	}
+	l.frames.Add(-n)
+	l.busy.Store(float64(n)/elapsed.Seconds() > float64(l.threshold))
 }

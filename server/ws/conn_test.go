@@ -399,7 +399,7 @@ func TestPongDeadline(t *testing.T) {
 func TestWriteGap(t *testing.T) {
 	t.Parallel()
 	const gap = 200 * time.Millisecond
-	h := start(t, ws.Options{WriteGap: gap})
+	h := start(t, ws.Options{WriteGap: gap, BusyFrames: -1}) // busy from the start
 	c, s := h.dial(t)
 	p := newPeer(c)
 
@@ -436,5 +436,24 @@ func TestWriteGap(t *testing.T) {
 	}
 	if f := p.next(t); string(f) != "later" || time.Since(again) > gap/2 {
 		t.Fatalf("got %q after %v, want it at once", f, time.Since(again))
+	}
+}
+
+// TestWriteGapOnlyWhenBusy: a server that writes few frames writes every object at once;
+// the write gap starts once it writes more frames a second than BusyFrames.
+func TestWriteGapOnlyWhenBusy(t *testing.T) {
+	t.Parallel()
+	const gap = 300 * time.Millisecond
+	h := start(t, ws.Options{WriteGap: gap, BusyFrames: 1_000_000})
+	c, s := h.dial(t)
+	p := newPeer(c)
+	for i := range 20 {
+		sent := time.Now()
+		if !s.conn.Send([]byte(fmt.Sprint("m", i))) {
+			t.Fatal("Send returned false")
+		}
+		if f := p.next(t); string(f) != fmt.Sprint("m", i) || time.Since(sent) > gap/2 {
+			t.Fatalf("object %d: %q after %v, want it alone and at once (the server is not busy)", i, f, time.Since(sent))
+		}
 	}
 }

@@ -22,6 +22,7 @@ type Server struct {
 	allowed  map[string]bool
 	allowAll bool
 	reads    sync.Pool // buffers frames are read into, shared by the connections
+	load     *load     // how many frames the connections write: busy or not
 
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
@@ -41,9 +42,11 @@ type Session interface {
 // NewServer returns a Server. allowedOrigins widens the same-origin policy with exact
 // origins ("https://chat.example.com") or "*" for any origin.
 func NewServer(opts Options, allowedOrigins []string, log *slog.Logger) *Server {
+	opts = opts.withDefaults()
 	s := &Server{
 		reads:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
-		opts:    opts.withDefaults(),
+		load:    newLoad(opts.BusyFrames),
+		opts:    opts,
 		log:     log,
 		allowed: make(map[string]bool),
 		conns:   make(map[*Conn]struct{}),
@@ -103,7 +106,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn
 		s.log.Debug("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	c := newConn(wc, s.opts, &s.reads, s.log)
+	c := newConn(wc, s.opts, &s.reads, s.load, s.log)
 	if !s.track(c) {
 		c.Close(websocket.CloseGoingAway, "server is shutting down")
 		c.run(func([]byte, bool) {})
