@@ -165,7 +165,21 @@ func connectPeer(t *testing.T, base, name, room string) *peer {
 }
 
 func tryPeer(t *testing.T, base, name, room string) (*peer, error) {
-	url := "ws" + strings.TrimPrefix(base, "http") + "/ws?name=" + name + "&room=" + room
+	return tryPeerWith(t, base, name, room, "")
+}
+
+// connectPeerWith connects with a session token: the same person again, on any node.
+func connectPeerWith(t *testing.T, base, name, room, token string) *peer {
+	t.Helper()
+	p, err := tryPeerWith(t, base, name, room, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tryPeerWith(t *testing.T, base, name, room, token string) (*peer, error) {
+	url := "ws" + strings.TrimPrefix(base, "http") + "/ws?name=" + name + "&room=" + room + "&token=" + token
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	conn, _, err := d.Dial(url, nil)
 	if err != nil {
@@ -371,6 +385,68 @@ func TestCluster(t *testing.T) {
 		alice.expect(5*time.Second, "carol's leave", userEvent("leave", "carol"))
 		t.Logf("a leave crossed nodes in %v", time.Since(start).Round(time.Millisecond))
 		bob.expect(5*time.Second, "carol's leave", userEvent("leave", "carol"))
+	})
+
+	t.Run("people across nodes", func(t *testing.T) {
+		welcome := func(p *peer) map[string]any { o, _ := p.waitFor(time.Second, isType("welcome")); return o }
+		userOf := func(p *peer) (string, string) {
+			u := welcome(p)["user"].(map[string]any)
+			return u["id"].(string), welcome(p)["token"].(string)
+		}
+		erin := connectPeer(t, c.url(0), "erin", "plaza")
+		erinID, erinToken := userOf(erin)
+		frank := connectPeer(t, c.url(1), "frank", "plaza")
+		frankID, _ := userOf(frank)
+		erin.expect(2*time.Second, "frank's join", userEvent("join", "frank"))
+		// erin's second device, on node 3: one person with two devices, no second join.
+		phone := connectPeerWith(t, c.url(2), "erin", "plaza", erinToken)
+		if id, _ := userOf(phone); id != erinID {
+			t.Fatalf("erin's token made %s on node 3, want %s", id, erinID)
+		}
+		if err := frank.send(map[string]any{"type": "presence", "room": "plaza", "ref": "p1"}); err != nil {
+			t.Fatal(err)
+		}
+		p := frank.expect(2*time.Second, "presence", isType("presence"))
+		erins := 0
+		for _, u := range p["online"].([]any) {
+			if u.(map[string]any)["id"] == erinID {
+				erins++
+				if u.(map[string]any)["devices"] != float64(2) {
+					t.Fatalf("erin listed with %v devices, want 2", u.(map[string]any)["devices"])
+				}
+			}
+		}
+		if erins != 1 {
+			t.Fatalf("erin listed %d times on node 2: %v", erins, p["online"])
+		}
+		joins := 0
+		for _, o := range frank.all() {
+			if userEvent("join", "erin")(o) {
+				joins++
+			}
+		}
+		if joins != 0 {
+			t.Fatalf("frank saw erin join %d times (she was there first), want 0", joins)
+		}
+		// A rename on node 1 reaches frank once and erin's phone on node 3.
+		if err := erin.send(map[string]any{"type": "rename", "name": "Erin", "ref": "n1"}); err != nil {
+			t.Fatal(err)
+		}
+		frank.expect(2*time.Second, "the rename", func(o map[string]any) bool { return o["type"] == "rename" && o["old"] == "erin" })
+		phone.expect(2*time.Second, "the user update", func(o map[string]any) bool {
+			u, _ := o["user"].(map[string]any)
+			return o["type"] == "user" && u["name"] == "Erin"
+		})
+		// A direct message from node 2 to erin reaches both her devices.
+		if err := frank.send(map[string]any{"type": "dm", "user": erinID, "name": "Erin", "ref": "d1"}); err != nil {
+			t.Fatal(err)
+		}
+		j := frank.expect(5*time.Second, "the DM room", func(o map[string]any) bool { return o["type"] == "joined" && o["ref"] == "d1" })
+		dm := j["room"].(string)
+		for _, d := range []*peer{erin, phone} {
+			d.expect(2*time.Second, "the DM notice", func(o map[string]any) bool { return o["type"] == "dm" && o["room"] == dm })
+		}
+		_ = frankID
 	})
 
 	t.Run("a node carries only rooms with members on it", func(t *testing.T) {

@@ -182,7 +182,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	data := t.TempDir()
 	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", data, "--rate-limit", "0")
 	c := dial(t, p.base, "name=alice&room=alpha")
-	c.expect("welcome")
+	aw := c.expect("welcome")
 	c.send(map[string]any{"type": "join", "room": "beta"})
 	c.expect("joined")
 	var want = map[string][]string{}
@@ -203,6 +203,11 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	}
 
 	p = startProcess(t, "--addr", "127.0.0.1:0", "--data", data)
+	// alice's token still signs her in: the key is kept in the data directory.
+	again := dial(t, p.base, "room=alpha&token="+aw["token"].(string))
+	if w := again.expect("welcome"); w["user"].(map[string]any)["id"] != aw["user"].(map[string]any)["id"] {
+		t.Fatalf("after the restart the token made %v, want %v", w["user"], aw["user"])
+	}
 	n := dial(t, p.base, "name=bob&room=beta")
 	w := n.expect("welcome")
 	if got := bodies(w["history"]); strings.Join(got, "|") != strings.Join(want["beta"], "|") {

@@ -61,7 +61,7 @@ type Config struct {
 	// ReadTimeout bounds one storage read (default 5 s).
 	ReadTimeout time.Duration
 	// PresenceGrace is how long someone whose last connection ended stays listed before
-	// the room hears they left (default 5 s; negative: none). See hub.Config.
+	// the room hears they left (default 3 s; negative: none). See hub.Config.
 	PresenceGrace time.Duration
 	// UI is the built web app (web/dist); nil serves a placeholder page.
 	UI fs.FS

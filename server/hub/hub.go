@@ -55,7 +55,7 @@ type Config struct {
 	PresenceInterval time.Duration
 	// PresenceGrace is how long a person whose last device left stays in a room's online
 	// list before the room hears they left: a reload, a reconnect or a move to another
-	// node within it is no leave and join (default 5 s; negative: none).
+	// node within it is no leave and join (default 3 s; negative: none).
 	PresenceGrace time.Duration
 	// FlushInterval is the shortest time between two fan-outs of a busy room of 100
 	// members: messages arriving meanwhile are sent together (default 4 ms; a quiet room
@@ -90,7 +90,7 @@ const (
 	DefaultFlushInterval    = 4 * time.Millisecond
 	DefaultPresenceLimit    = 100
 	DefaultPresenceInterval = 2 * time.Second
-	DefaultPresenceGrace    = 5 * time.Second
+	DefaultPresenceGrace    = 3 * time.Second
 	DefaultMaxInflight      = 128
 	DefaultMaxReads         = 2
 	// MaxRecovery is how many missed messages a join with since replays at most.
