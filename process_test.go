@@ -168,10 +168,13 @@ func (c *client) expect(typ string) map[string]any {
 	}
 }
 
+// bodies returns the bodies of the messages among a room's entries (events left out).
 func bodies(msgs any) []string {
 	var out []string
 	for _, m := range msgs.([]any) {
-		out = append(out, m.(map[string]any)["body"].(string))
+		if o := m.(map[string]any); o["type"] == "message" {
+			out = append(out, o["body"].(string))
+		}
 	}
 	return out
 }
@@ -195,9 +198,15 @@ func TestHistorySurvivesRestart(t *testing.T) {
 			c.send(map[string]any{"type": "message", "room": "beta", "body": b, "ref": fmt.Sprint("b", i)})
 		}
 	}
+	var lastBeta map[string]any
 	for range len(want["alpha"]) + len(want["beta"]) {
-		c.expect("ack")
+		if a := c.expect("ack"); a["room"] == "beta" {
+			lastBeta = a
+		}
 	}
+	// An edit is an entry of the room too: it survives the restart.
+	c.send(map[string]any{"type": "edit", "room": "beta", "id": lastBeta["id"], "body": "beta, edited", "ref": "e1"})
+	c.expect("ack")
 	if err := p.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
@@ -212,6 +221,10 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	w := n.expect("welcome")
 	if got := bodies(w["history"]); strings.Join(got, "|") != strings.Join(want["beta"], "|") {
 		t.Fatalf("beta history after restart: %q, want %q", got, want["beta"])
+	}
+	hist := w["history"].([]any)
+	if e := hist[len(hist)-1].(map[string]any); e["type"] != "edit" || e["body"] != "beta, edited" || e["id"] != lastBeta["id"] {
+		t.Fatalf("beta history after restart ends with %v, want the edit", e)
 	}
 	n.send(map[string]any{"type": "join", "room": "alpha"})
 	j := n.expect("joined")
