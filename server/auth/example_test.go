@@ -20,8 +20,8 @@ func Example_mintToken() {
 
 	// In the web application, for the person signed in there:
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub":  "user-1234",                            // their id in the application: distchat's user id
-		"name": "Grace Hopper",                         // the name distchat shows
+		"sub":  "user-1234",                             // their id in the application: distchat's user id
+		"name": "Grace Hopper",                          // the name distchat shows
 		"exp":  time.Now().Add(10 * time.Minute).Unix(), // required; a short life is enough
 	}).SignedString(secret)
 	if err != nil {
