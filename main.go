@@ -56,6 +56,12 @@ type options struct {
 	shutdownTimeout time.Duration
 	tlsCert         string
 	tlsKey          string
+	historyRate     float64
+	maxRoomsPerConn int
+	maxRooms        int
+	maxConnsPerIP   int
+	trustedProxies  string
+	maxQueuedBytes  int64
 	secret          string
 	authJWTKey      string
 	allowGuests     bool
@@ -167,6 +173,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SendQueue:       o.sendQueue,
 		FlushInterval:   o.flushInterval,
 		WriteGap:        o.writeGap,
+		HistoryRate:     orNone(o.historyRate),
+		HistoryBurst:    max(1, int(2*o.historyRate)),
+		MaxRoomsPerConn: o.maxRoomsPerConn,
+		MaxRooms:        o.maxRooms,
+		MaxConnsPerIP:   conns(o.maxConnsPerIP),
+		TrustedProxies:  splitList(o.trustedProxies),
+		MaxQueuedBytes:  o.maxQueuedBytes,
 		UI:              uiFS(),
 		Version:         version,
 		Logger:          log,
@@ -220,6 +233,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// orNone turns a rate flag's 0 (no limit) into the server's negative.
+func orNone(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
+}
+
+// conns turns the flag's 0 (no limit) into the server's negative.
+func conns(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // announceWait bounds how long the start waits for storage before announcing the address.

@@ -63,7 +63,7 @@ start_nodes() {
     local d args=()
     d=$(mktemp -d); datas+=("$d")
     [ "$n" -gt 1 ] && args=(--node-name "node$((i + 1))" --cluster-listen "127.0.0.1:${routes[i]}" --cluster-peers "$peers")
-    bin/distchat --addr "127.0.0.1:${http[i]}" --data "$d" --rate-limit 0 --log-level warn "${args[@]}" \
+    bin/distchat --addr "127.0.0.1:${http[i]}" --data "$d" --rate-limit 0 --max-conns-per-ip 0 --max-queued-bytes -1 --log-level warn "${args[@]}" \
       >/dev/null 2>>"$OUT/distchat.err" &
     pids+=($!) PIDS=$PIDS${PIDS:+,}$!
     URLS=$URLS${URLS:+,}"ws://127.0.0.1:${http[i]}/ws?room=ROOM&name=u{i}"

@@ -65,7 +65,7 @@ start_server() { # name
     distchat)
       data=$(mktemp -d)
       taskset -c "$SERVER_CPU" bin/distchat --addr "127.0.0.1:$port" --data "$data" \
-        --rate-limit 0 --log-level warn >/dev/null 2>"$OUT/distchat.err" &
+        --rate-limit 0 --max-conns-per-ip 0 --log-level warn >/dev/null 2>"$OUT/distchat.err" &
       pid=$!
       ;;
   esac

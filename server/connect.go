@@ -26,7 +26,26 @@ func (s *Server) serveWS(c echo.Context) error {
 		// Command-line clients may send it as a header instead.
 		token = c.Request().Header.Get("Authorization")
 	}
+	ip := s.perIP.clientIP(c.Request())
 	s.ws.Serve(c.Response(), c.Request(), func(conn *ws.Conn) (ws.Session, []byte, int) {
+		if !s.perIP.acquire(ip) {
+			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+				"at most %d connections from one address (--max-conns-per-ip)", s.cfg.MaxConnsPerIP)}, ""), closePolicyViolation
+		}
+		sess, refusal, code := s.accept(conn, c, rawName, room, token)
+		if sess == nil {
+			s.perIP.release(ip)
+			return nil, refusal, code
+		}
+		return session{Session: sess, release: func() { s.perIP.release(ip) }}, nil, 0
+	})
+	return nil
+}
+
+// accept decides who a new connection is and hands it to the hub, or refuses it with an
+// error object and a close code.
+func (s *Server) accept(conn *ws.Conn, c echo.Context, rawName, room, token string) (*hub.Session, []byte, int) {
+	{
 		var name string
 		if rawName != "" {
 			var ok bool
@@ -42,7 +61,7 @@ func (s *Server) serveWS(c echo.Context) error {
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidRoom,
 				Message: "room names are 1-64 characters a-z, 0-9, - and _"}, ""), closePolicyViolation
 		}
-		tryAgain := func(err error) (ws.Session, []byte, int) {
+		tryAgain := func(err error) (*hub.Session, []byte, int) {
 			// The client tries again later, or another node.
 			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnavailable,
 				Message: "this node cannot take connections right now (" + err.Error() + "); try again"}, ""), protocol.CloseTryAgain
@@ -86,16 +105,22 @@ func (s *Server) serveWS(c echo.Context) error {
 			room = protocol.DefaultRoom
 		}
 		sess, err := s.hub.Connect(conn, id, room)
+		if errors.Is(err, hub.ErrTooManyRooms) {
+			return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+				"this node serves its most rooms (--max-rooms); try %s", protocol.DefaultRoom)}, ""), protocol.CloseTryAgain
+		}
 		if err != nil {
 			return nil, nil, 1001
 		}
-		return session{sess}, nil, 0
-	})
-	return nil
+		return sess, nil, 0
+	}
 }
 
 // session adapts a hub session to the connection's callbacks.
-type session struct{ *hub.Session }
+type session struct {
+	*hub.Session
+	release func() // the connection's count for its address
+}
 
 func (s session) OnFrame(data []byte, text bool) {
 	if !text {
@@ -105,7 +130,10 @@ func (s session) OnFrame(data []byte, text bool) {
 	s.HandleFrame(data)
 }
 
-func (s session) OnClose() { s.Close() }
+func (s session) OnClose() {
+	s.Close()
+	s.release()
+}
 
 // newID returns a random connection id of 10 characters.
 func newID() string {

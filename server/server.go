@@ -60,6 +60,22 @@ type Config struct {
 	Node string
 	// ReadTimeout bounds one storage read (default 5 s).
 	ReadTimeout time.Duration
+	// MaxRoomsPerConn, MaxRooms, HistoryRate and HistoryBurst: see hub.Config (0: the
+	// defaults there).
+	MaxRoomsPerConn int
+	MaxRooms        int
+	HistoryRate     float64
+	HistoryBurst    int
+	// MaxConnsPerIP bounds the WebSockets open from one address (default 1,000, room for
+	// an office behind one NAT address; negative:
+	// no limit). The address is the peer's, or, behind a proxy listed in TrustedProxies
+	// (IPs or CIDRs), the client's from X-Forwarded-For.
+	MaxConnsPerIP  int
+	TrustedProxies []string
+	// MaxQueuedBytes bounds the bytes waiting in all connections' send queues (default 256
+	// MiB; negative: none): beyond it, the connections furthest behind are closed as too
+	// slow (4008).
+	MaxQueuedBytes int64
 	// PresenceGrace is how long someone whose last connection ended stays listed before
 	// the room hears they left (default 3 s; negative: none). See hub.Config.
 	PresenceGrace time.Duration
@@ -86,12 +102,16 @@ type Server struct {
 	hub    *hub.Hub
 	broker broker.Broker
 	auth   *auth.Authenticator
+	perIP  *connsPerIP
 	ws     *ws.Server
 	// stopTidy ends tidyMemory.
 	stopTidy chan struct{}
 	// storageStarted: storage has been ready once (see storageStarting).
 	storageStarted atomic.Bool
 }
+
+// DefaultMaxConnsPerIP bounds the connections from one address.
+const DefaultMaxConnsPerIP = 1000
 
 // DefaultRateBurst is the rate limiter's bucket when Config.RateBurst is not set.
 const DefaultRateBurst = 30
@@ -135,15 +155,26 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = hub.DefaultReadTimeout
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, stopTidy: make(chan struct{})}
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	perIP, err := newConnsPerIP(cfg.MaxConnsPerIP, cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, perIP: perIP, stopTidy: make(chan struct{})}
 
 	s.hub = hub.New(hub.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		RateLimit:     cfg.RateLimit,
 		RateBurst:     cfg.RateBurst,
 		FlushInterval: cfg.FlushInterval,
-		ReadTimeout:   cfg.ReadTimeout,
-		PresenceGrace: cfg.PresenceGrace,
+		ReadTimeout:     cfg.ReadTimeout,
+		PresenceGrace:   cfg.PresenceGrace,
+		MaxRoomsPerConn: cfg.MaxRoomsPerConn,
+		MaxRooms:        cfg.MaxRooms,
+		HistoryRate:     cfg.HistoryRate,
+		HistoryBurst:    cfg.HistoryBurst,
 		Version:       cfg.Version,
 		Limits: protocol.Limits{
 			MaxMessageBytes: cfg.MaxMessageBytes,
@@ -156,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		SendQueue:       cfg.SendQueue,
 		WriteGap:        cfg.WriteGap,
+		MaxQueuedBytes:  cfg.MaxQueuedBytes,
 		PongWait:        cfg.PongWait,
 		WriteWait:       cfg.WriteWait,
 	}, cfg.AllowedOrigins, cfg.Logger)

@@ -73,6 +73,14 @@ type Config struct {
 	MaxInflight int
 	// MaxReads bounds the history reads of one connection running at once.
 	MaxReads int
+	// MaxRoomsPerConn bounds the rooms one connection is in (default 50).
+	MaxRoomsPerConn int
+	// MaxRooms bounds the rooms served by this node at once (default 10,000).
+	MaxRooms int
+	// HistoryRate and HistoryBurst limit a connection's history requests, apart from its
+	// other requests (default 5 a second, bursts of 10; a negative rate: no limit).
+	HistoryRate  float64
+	HistoryBurst int
 	// Limits is sent to clients in welcome.
 	Limits protocol.Limits
 	// Version is sent to clients in welcome.
@@ -93,6 +101,10 @@ const (
 	DefaultPresenceGrace    = 3 * time.Second
 	DefaultMaxInflight      = 128
 	DefaultMaxReads         = 2
+	DefaultMaxRoomsPerConn  = 50
+	DefaultMaxRooms         = 10000
+	DefaultHistoryRate      = 5
+	DefaultHistoryBurst     = 10
 	// MaxRecovery is how many missed messages a join with since replays at most.
 	MaxRecovery = 1000
 )
@@ -135,14 +147,31 @@ func (c Config) withDefaults() Config {
 	if c.MaxReads <= 0 {
 		c.MaxReads = DefaultMaxReads
 	}
+	if c.MaxRoomsPerConn <= 0 {
+		c.MaxRoomsPerConn = DefaultMaxRoomsPerConn
+	}
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = DefaultMaxRooms
+	}
+	if c.HistoryRate == 0 {
+		c.HistoryRate = DefaultHistoryRate
+	}
+	if c.HistoryBurst <= 0 {
+		c.HistoryBurst = DefaultHistoryBurst
+	}
 	if c.RateBurst <= 0 {
 		c.RateBurst = 1
 	}
 	return c
 }
 
-// ErrClosed is returned when the hub is shut down.
-var ErrClosed = errors.New("hub: closed")
+// Errors of acquire.
+var (
+	// ErrClosed is returned when the hub is shut down.
+	ErrClosed = errors.New("hub: closed")
+	// ErrTooManyRooms: the node serves MaxRooms rooms already.
+	ErrTooManyRooms = errors.New("hub: too many rooms")
+)
 
 // Hub creates rooms on demand and retires them when their last local member leaves.
 type Hub struct {
@@ -199,6 +228,9 @@ func (h *Hub) acquire(name string) (*room, error) {
 		return nil, ErrClosed
 	}
 	r := h.rooms[name]
+	if r == nil && len(h.rooms) >= h.cfg.MaxRooms {
+		return nil, ErrTooManyRooms
+	}
 	if r == nil {
 		// A previous run of the room may still be stopping: the new one starts after it,
 		// so that the other nodes see its members leave before they join again.

@@ -141,7 +141,7 @@ func newRoom(name string, h *Hub, prev *room) *room {
 		name:       name,
 		hub:        h,
 		prev:       prev,
-		ops:        make(chan op, 64),
+		ops:        make(chan op, 8), // senders wait for a busy room; an idle one holds little
 		inbox:      inbox{wake: make(chan struct{}, 1)},
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),

@@ -20,14 +20,15 @@ import (
 // at a time, so its fields need no lock. Storage results come back on other goroutines
 // and only send to the connection.
 type Session struct {
-	hub     *Hub
-	conn    Conn
-	id      string     // the connection's id
-	lu      *localUser // the person
-	rooms   map[string]*room
-	current string
-	limiter *rate.Limiter // nil: unlimited
-	closed  bool
+	hub            *Hub
+	conn           Conn
+	id             string     // the connection's id
+	lu             *localUser // the person
+	rooms          map[string]*room
+	current        string
+	limiter        *rate.Limiter // nil: unlimited
+	historyLimiter *rate.Limiter // history requests, apart (nil: unlimited)
+	closed         bool
 	// roomsHeld mirrors the keys of rooms for other goroutines (read positions).
 	roomsHeld sync.Map
 	// inflight holds a token per message waiting for storage, reads one per storage read
@@ -62,6 +63,9 @@ func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error)
 	}
 	if h.cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst)
+	}
+	if h.cfg.HistoryRate > 0 {
+		s.historyLimiter = rate.NewLimiter(rate.Limit(h.cfg.HistoryRate), h.cfg.HistoryBurst)
 	}
 	r, err := h.acquire(roomName)
 	if err != nil {
@@ -104,9 +108,17 @@ func (s *Session) HandleBinary() {
 }
 
 func (s *Session) handle(req protocol.Request) {
-	// The limiter counts requests as they arrive: publishing never holds the reader up
-	// long enough for requests to pile up and then count all at once.
-	if req.Type != protocol.TypeTyping && s.limiter != nil && !s.limiter.Allow() {
+	// The limiters count requests as they arrive: publishing never holds the reader up
+	// long enough for requests to pile up and then count all at once. History requests
+	// (storage reads) have a limiter of their own.
+	if req.Type == protocol.TypeHistory {
+		if s.historyLimiter != nil && !s.historyLimiter.Allow() {
+			s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+				"at most %g history requests a second, bursts of %d (--history-rate); ask again later",
+				s.hub.cfg.HistoryRate, s.hub.cfg.HistoryBurst)}, req.Ref)
+			return
+		}
+	} else if req.Type != protocol.TypeTyping && s.limiter != nil && !s.limiter.Allow() {
 		s.fail(&protocol.Error{Code: protocol.CodeRateLimited, Message: fmt.Sprintf(
 			"rate limit is %g requests/s with bursts of %d; %s dropped, send it again later",
 			s.hub.cfg.RateLimit, s.hub.cfg.RateBurst, req.Type)}, req.Ref)
@@ -279,8 +291,17 @@ func (s *Session) join(name string, since *uint64, ref string) {
 				return
 			}
 		}
+		if len(s.rooms) >= s.hub.cfg.MaxRoomsPerConn {
+			s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+				"a connection may be in at most %d rooms (--max-rooms-per-conn); leave one first", s.hub.cfg.MaxRoomsPerConn)}, ref)
+			return
+		}
 		var err error
-		if r, err = s.hub.acquire(name); err != nil {
+		if r, err = s.hub.acquire(name); errors.Is(err, ErrTooManyRooms) {
+			s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+				"this node serves %d rooms, its most (--max-rooms); try a room with people in it", s.hub.cfg.MaxRooms)}, ref)
+			return
+		} else if err != nil {
 			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the server is shutting down"}, ref)
 			return
 		}

@@ -63,6 +63,10 @@ const (
 	CodeForbidden = "forbidden"
 	// CodeNotFound: the message a request names is not in that room.
 	CodeNotFound = "not_found"
+	// CodeLimitExceeded refuses a request beyond one of the limits that protect a node;
+	// the message names the limit (its flag). The connection stays open, except when the
+	// limit is on connections.
+	CodeLimitExceeded = "limit_exceeded"
 )
 
 // WebSocket close codes used by the server beyond the standard ones (1001 going away,

@@ -38,6 +38,10 @@ type Options struct {
 	// connections) above which it is busy and WriteGap applies (default 20,000; negative:
 	// always).
 	BusyFrames int
+	// MaxQueuedBytes bounds the bytes waiting in all of a server's send queues together
+	// (default 256 MiB; negative: none). Beyond it, a connection that holds more than its
+	// share (the limit divided by the connections) is closed as too slow.
+	MaxQueuedBytes int64
 }
 
 // Defaults.
@@ -49,6 +53,7 @@ const (
 	DefaultMaxCoalesce     = 64
 	DefaultWriteGap        = 10 * time.Millisecond
 	DefaultBusyFrames      = 20000
+	DefaultMaxQueuedBytes  = 256 << 20
 	// closeGrace is how long a server-initiated close waits for the peer's close reply
 	// before dropping the TCP connection.
 	closeGrace = time.Second
@@ -76,6 +81,9 @@ func (o Options) withDefaults() Options {
 	if o.BusyFrames == 0 {
 		o.BusyFrames = DefaultBusyFrames
 	}
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
 	return o
 }
 
@@ -98,7 +106,8 @@ type Conn struct {
 	// queue memory (a 256-slot channel of slices would cost 6 KiB each).
 	qmu     sync.Mutex
 	queue   [][]byte
-	writing bool // a writer goroutine owns the socket's data frames
+	queued  int64 // bytes in queue
+	writing bool  // a writer goroutine owns the socket's data frames
 	closing bool // Close was called: the writer keeps its role to close
 	pacing  bool // the writer starts when gap fires (see WriteGap)
 	gap     *time.Timer
@@ -107,6 +116,7 @@ type Conn struct {
 
 	reads      *sync.Pool // the server's read buffers, shared by its connections
 	load       *load      // the server's write rate
+	usage      *usage     // the server's queued bytes
 	ping       *time.Timer
 	readerDone chan struct{} // closed when the reader has returned
 	done       chan struct{} // closed by Close
@@ -116,11 +126,12 @@ type Conn struct {
 	closeText  string
 }
 
-func newConn(c *websocket.Conn, opts Options, reads *sync.Pool, ld *load, log *slog.Logger) *Conn {
+func newConn(c *websocket.Conn, opts Options, reads *sync.Pool, ld *load, us *usage, log *slog.Logger) *Conn {
 	conn := &Conn{
 		ws:         c,
 		reads:      reads,
 		load:       ld,
+		usage:      us,
 		opts:       opts,
 		log:        log,
 		readerDone: make(chan struct{}),
@@ -147,6 +158,12 @@ func (c *Conn) Send(obj []byte) bool {
 		c.Close(closeTooSlow, "too slow: send queue overflowed")
 		return false
 	}
+	if !c.usage.add(c.queued, int64(len(obj))) {
+		c.qmu.Unlock()
+		c.Close(closeTooSlow, "too slow: the server's send queues are full")
+		return false
+	}
+	c.queued += int64(len(obj))
 	c.queue = append(c.queue, obj)
 	start := false
 	switch {
@@ -196,6 +213,12 @@ func (c *Conn) take(batch [][]byte) ([][]byte, bool) {
 	defer c.qmu.Unlock()
 	n := min(len(c.queue), c.opts.MaxCoalesce)
 	batch = append(batch[:0], c.queue[:n]...)
+	var bytes int64
+	for _, b := range batch {
+		bytes += int64(len(b))
+	}
+	c.queued -= bytes
+	c.usage.done(bytes)
 	rest := copy(c.queue, c.queue[n:])
 	clear(c.queue[rest:])
 	c.queue = c.queue[:rest]
@@ -347,6 +370,11 @@ func (c *Conn) closeSequence(batch [][]byte) {
 	if code != closeTooSlow && code != websocket.CloseAbnormalClosure {
 		c.flush(batch)
 	}
+	// What was not written is dropped: it no longer counts.
+	c.qmu.Lock()
+	c.usage.done(c.queued)
+	c.queued, c.queue = 0, nil
+	c.qmu.Unlock()
 	if code != websocket.CloseAbnormalClosure {
 		msg := websocket.FormatCloseMessage(code, text)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.WriteWait))
@@ -451,3 +479,26 @@ func (l *load) wrote(now int64) {
 	l.frames.Add(-n)
 	l.busy.Store(float64(n)/elapsed.Seconds() > float64(l.threshold))
 }
+
+// usage counts the bytes waiting in a server's send queues against MaxQueuedBytes.
+type usage struct {
+	max    int64 // <= 0: no limit
+	queued atomic.Int64
+	conns  atomic.Int64
+}
+
+// add counts n more bytes for a connection holding held, unless the server is over its
+// limit and the connection holds more than its share: then it refuses.
+func (u *usage) add(held, n int64) bool {
+	total := u.queued.Add(n)
+	if u.max <= 0 || total <= u.max {
+		return true
+	}
+	if share := u.max / max(u.conns.Load(), 1); held+n <= share {
+		return true
+	}
+	u.queued.Add(-n)
+	return false
+}
+
+func (u *usage) done(n int64) { u.queued.Add(-n) }

@@ -457,3 +457,25 @@ func TestWriteGapOnlyWhenBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuedBytesLimit: past the server's limit on queued bytes, a connection holding more
+// than its share is closed as too slow (4008), however few objects its queue has.
+func TestQueuedBytesLimit(t *testing.T) {
+	const limit = 256 << 10
+	h := start(t, ws.Options{SendQueue: 10000, MaxQueuedBytes: limit})
+	c, s := h.dial(t)
+	obj := bytes.Repeat([]byte{'q'}, 8<<10)
+	sends := 0
+	for s.conn.Send(obj) {
+		if sends++; sends > 1000 {
+			t.Fatalf("not closed after %d sends of %d bytes (limit %d)", sends, len(obj), limit)
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	var err error
+	for err == nil {
+		_, _, err = c.ReadMessage()
+	}
+	expectClose(t, err, 4008)
+	s.waitClosed(t)
+}

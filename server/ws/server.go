@@ -23,6 +23,7 @@ type Server struct {
 	allowAll bool
 	reads    sync.Pool // buffers frames are read into, shared by the connections
 	load     *load     // how many frames the connections write: busy or not
+	usage    *usage    // bytes waiting in the connections' send queues
 
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
@@ -46,6 +47,7 @@ func NewServer(opts Options, allowedOrigins []string, log *slog.Logger) *Server 
 	s := &Server{
 		reads:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
 		load:    newLoad(opts.BusyFrames),
+		usage:   &usage{max: opts.MaxQueuedBytes},
 		opts:    opts,
 		log:     log,
 		allowed: make(map[string]bool),
@@ -106,7 +108,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn
 		s.log.Debug("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	c := newConn(wc, s.opts, &s.reads, s.load, s.log)
+	c := newConn(wc, s.opts, &s.reads, s.load, s.usage, s.log)
 	if !s.track(c) {
 		c.Close(websocket.CloseGoingAway, "server is shutting down")
 		c.run(func([]byte, bool) {})
@@ -138,6 +140,7 @@ func (s *Server) track(c *Conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.usage.conns.Add(1)
 	s.wg.Add(1)
 	return true
 }
@@ -145,6 +148,7 @@ func (s *Server) track(c *Conn) bool {
 func (s *Server) untrack(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.usage.conns.Add(-1)
 	s.mu.Unlock()
 	s.wg.Done()
 }

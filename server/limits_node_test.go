@@ -1,0 +1,93 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/distchat/distchat/server"
+)
+
+// TestNodeLimits: each limit answers limit_exceeded naming its flag; the client keeps its
+// connection (except for the per-address limit, which refuses the new one) and the node
+// goes on serving everyone else.
+func TestNodeLimits(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{RateLimit: 0, MaxRoomsPerConn: 3, MaxRooms: 5, HistoryRate: 1, HistoryBurst: 2, MaxConnsPerIP: 6})
+	a := ts.connect(t, "alice", "r0")
+	for i := 1; i < 3; i++ {
+		a.sendJSON(map[string]any{"type": "join", "room": fmt.Sprint("r", i)})
+		a.expect("joined")
+	}
+	a.sendJSON(map[string]any{"type": "join", "room": "r3", "ref": "j3"})
+	if e := a.expect("error"); e.Code != "limit_exceeded" || e.Ref != "j3" || !strings.Contains(e.Message, "--max-rooms-per-conn") {
+		t.Fatalf("a fourth room: %s", e)
+	}
+	a.publish("still here", "m1")
+
+	// Rooms per node: r0..r2 are served; two more fill the node.
+	b := ts.connect(t, "bob", "r3")
+	b.sendJSON(map[string]any{"type": "join", "room": "r4"})
+	b.expect("joined")
+	b.sendJSON(map[string]any{"type": "join", "room": "r5", "ref": "j5"})
+	if e := b.expect("error"); e.Code != "limit_exceeded" || !strings.Contains(e.Message, "--max-rooms") {
+		t.Fatalf("a sixth room on the node: %s", e)
+	}
+	b.sendJSON(map[string]any{"type": "join", "room": "r0"}) // an existing room is fine
+	b.expect("joined", "join")
+
+	// History requests have a limit of their own.
+	var refused int
+	for i := range 6 {
+		b.sendJSON(map[string]any{"type": "history", "room": "r0", "ref": fmt.Sprint("h", i)})
+	}
+	for range 6 {
+		o := b.expectAny("history", "error")
+		if o.Type == "error" {
+			if o.Code != "limit_exceeded" || !strings.Contains(o.Message, "--history-rate") {
+				t.Fatalf("history answered %s", o)
+			}
+			refused++
+		}
+	}
+	if refused < 3 {
+		t.Fatalf("%d of 6 quick history requests refused, want at least 3 (1/s, bursts of 2)", refused)
+	}
+	b.publishIn("r0", "messages are not limited by it", "m2", "join", "message")
+
+	// Connections per address: four open already (a, b), up to six.
+	for range 4 {
+		ts.connect(t, "more", "r0")
+	}
+	c := ts.dial(t, "name=one-too-many&room=r0")
+	if e := c.expect("error"); e.Code != "limit_exceeded" || !strings.Contains(e.Message, "--max-conns-per-ip") {
+		t.Fatalf("a seventh connection: %s", e)
+	}
+	c.expectClosed(1008)
+	a.close()
+	ts.waitConnections(t, 5)
+	ts.connect(t, "room again", "r0")
+}
+
+// TestConnsPerIPBehindProxy: behind a trusted proxy, the client address comes from
+// X-Forwarded-For; from anywhere else the header is ignored.
+func TestConnsPerIPBehindProxy(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{MaxConnsPerIP: 1, TrustedProxies: []string{"127.0.0.1"}})
+	fwd := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {"203.0.113.9, " + ip}} }
+	if _, _, err := ts.dialRaw(t, "name=a", fwd("198.51.100.1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.dialRaw(t, "name=b", fwd("198.51.100.2"), nil); err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := ts.dialRaw(t, "name=c", fwd("198.51.100.1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, conn)
+	if e := c.expect("error"); e.Code != "limit_exceeded" {
+		t.Fatalf("a second connection from 198.51.100.1: %s", e)
+	}
+}
