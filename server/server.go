@@ -165,17 +165,17 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, perIP: perIP, stopTidy: make(chan struct{})}
 
 	s.hub = hub.New(hub.Config{
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		RateLimit:     cfg.RateLimit,
-		RateBurst:     cfg.RateBurst,
-		FlushInterval: cfg.FlushInterval,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		RateLimit:       cfg.RateLimit,
+		RateBurst:       cfg.RateBurst,
+		FlushInterval:   cfg.FlushInterval,
 		ReadTimeout:     cfg.ReadTimeout,
 		PresenceGrace:   cfg.PresenceGrace,
 		MaxRoomsPerConn: cfg.MaxRoomsPerConn,
 		MaxRooms:        cfg.MaxRooms,
 		HistoryRate:     cfg.HistoryRate,
 		HistoryBurst:    cfg.HistoryBurst,
-		Version:       cfg.Version,
+		Version:         cfg.Version,
 		Limits: protocol.Limits{
 			MaxMessageBytes: cfg.MaxMessageBytes,
 			MaxBodyBytes:    cfg.MaxBodyBytes,

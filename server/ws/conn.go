@@ -108,8 +108,8 @@ type Conn struct {
 	queue   [][]byte
 	queued  int64 // bytes in queue
 	writing bool  // a writer goroutine owns the socket's data frames
-	closing bool // Close was called: the writer keeps its role to close
-	pacing  bool // the writer starts when gap fires (see WriteGap)
+	closing bool  // Close was called: the writer keeps its role to close
+	pacing  bool  // the writer starts when gap fires (see WriteGap)
 	gap     *time.Timer
 	// lastWrite is when the last frame was written (Unix nanoseconds).
 	lastWrite atomic.Int64
