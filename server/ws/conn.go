@@ -34,6 +34,8 @@ type Options struct {
 	// system calls) a second, which is what bounds a node's CPU under load. Negative
 	// disables it.
 	WriteGap time.Duration
+	// Metrics receives connection events (nil: none are kept).
+	Metrics Metrics
 }
 
 // Defaults.
@@ -67,6 +69,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteGap == 0 {
 		o.WriteGap = DefaultWriteGap
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 	return o
 }
@@ -138,6 +143,7 @@ func (c *Conn) Send(obj []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, obj)
+	c.opts.Metrics.Queued(len(c.queue))
 	start := false
 	if !c.writing && !c.pacing {
 		if wait := c.opts.WriteGap - time.Duration(time.Now().UnixNano()-c.lastWrite.Load()); wait > 0 {
@@ -220,11 +226,13 @@ func (c *Conn) Close(code int, reason string) {
 // closed.
 func (c *Conn) run(onFrame func(data []byte, text bool)) {
 	err := c.readLoop(onFrame)
+	code := c.endCode(err)
 	close(c.readerDone)
 	c.ping.Stop()
 	c.Close(websocket.CloseNormalClosure, "")
 	<-c.finished
 	c.ws.Close()
+	c.opts.Metrics.Disconnected(code)
 	if err != nil && !isNormalClose(err) {
 		c.log.Debug("connection ended", "err", err)
 	}
