@@ -29,7 +29,9 @@ func (r *room) load() {
 	var after uint64
 	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		start := time.Now()
 		msgs, more, err := h.broker.Before(ctx, r.name, 0, h.cfg.CacheSize)
+		h.cfg.Metrics.Read(ReadLoad, time.Since(start), err)
 		cancel()
 		r.inbox.push(item{load: &loadResult{msgs: msgs, more: more, err: err}})
 		if err == nil {
@@ -111,7 +113,9 @@ func (r *room) recover(o op) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
 		// One more than the limit tells whether anything after since is left out.
+		start := time.Now()
 		rec.msgs, _, rec.err = h.broker.Before(ctx, r.name, rec.upTo+1, MaxRecovery+1)
+		h.cfg.Metrics.Read(ReadRecovery, time.Since(start), rec.err)
 		r.inbox.push(item{recovered: rec})
 	}()
 }

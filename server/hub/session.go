@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -68,6 +69,7 @@ func (s *Session) HandleBinary() {
 }
 
 func (s *Session) handle(req protocol.Request) {
+	s.hub.cfg.Metrics.Request(req.Type)
 	// The limiter counts requests as they arrive: publishing never holds the reader up
 	// long enough for requests to pile up and then count all at once.
 	if req.Type != protocol.TypeTyping && s.limiter != nil && !s.limiter.Allow() {
@@ -131,8 +133,10 @@ func (s *Session) publish(req protocol.Request) {
 	}
 	s.inflight <- struct{}{}
 	ref, room := req.Ref, r.name
+	start := time.Now()
 	s.hub.broker.Publish(protocol.Message{Room: room, From: s.user, Body: req.Body, Ref: ref}, dedupe,
-		func(stored protocol.Message, _ bool, err error) {
+		func(stored protocol.Message, dup bool, err error) {
+			s.hub.cfg.Metrics.Published(time.Since(start), dup, err)
 			<-s.inflight
 			if err != nil {
 				s.hub.storageFailed("storing a message", room, err)
@@ -188,7 +192,9 @@ func (s *Session) history(req protocol.Request) {
 		defer func() { <-s.reads }()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
+		start := time.Now()
 		msgs, more, err := h.broker.Before(ctx, r.name, req.Before, req.Limit)
+		h.cfg.Metrics.Read(ReadHistory, time.Since(start), err)
 		if err != nil {
 			h.storageFailed("reading history", r.name, err)
 			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
@@ -201,6 +207,7 @@ func (s *Session) history(req protocol.Request) {
 }
 
 func (s *Session) fail(perr *protocol.Error, ref string) {
+	s.hub.cfg.Metrics.ReplyError(perr.Code)
 	s.conn.Send(protocol.EncodeError(perr, ref))
 }
 
