@@ -276,8 +276,9 @@ func TestMetricsCountSlowClients(t *testing.T) {
 	t.Parallel()
 	const queue, bodyBytes = 16, 60 << 10
 	// The write deadline is long enough for the queue to overflow while the writer waits
-	// for the full socket, and short enough for the close frame's write to give up soon.
-	ts, me := startServerWithMetrics(t, server.Config{SendQueue: queue, WriteWait: 2 * time.Second, MaxBodyBytes: bodyBytes})
+	// for the full socket (a write that takes longer resets the connection: 1006), and
+	// short enough for the close frame's write to give up soon.
+	ts, me := startServerWithMetrics(t, server.Config{SendQueue: queue, WriteWait: 3 * time.Second, MaxBodyBytes: bodyBytes})
 	const room = "slow"
 	pub := ts.connect(t, "pub", room)
 	d := &websocket.Dialer{
@@ -302,7 +303,7 @@ func TestMetricsCountSlowClients(t *testing.T) {
 	// The publisher reads in its own goroutine and keeps at most window messages without
 	// their echo, so that its own queue stays short while the slow client's grows once its
 	// socket is full, until the publisher sees the slow client leave.
-	const window, maxMessages = 4, 1000
+	const window, maxMessages = 4, 300
 	echoes := make(chan struct{}, maxMessages)
 	left := make(chan error, 1)
 	go func() {
@@ -323,8 +324,13 @@ func TestMetricsCountSlowClients(t *testing.T) {
 			}
 		}
 	}()
+	// Once maxMessages are out (several times what the socket buffers, at most 4 MiB here,
+	// and the queue hold), the publisher stops and waits: closing the slow client takes up
+	// to a write deadline.
 	body := strings.Repeat("x", bodyBytes)
-	for sent := 0; ; sent++ {
+	sent, dropped := 0, false
+send:
+	for ; sent < maxMessages; sent++ {
 		if sent >= window {
 			select {
 			case <-echoes:
@@ -332,21 +338,29 @@ func TestMetricsCountSlowClients(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("the slow client was dropped after %d messages of %d bytes", sent, bodyBytes)
-				me.scrape(t).want(t, map[string]float64{
-					`distchat_transport_disconnect_count{code="4008"}`: 1,
-					`distchat_transport_disconnect_count{code="1006"}`: 0,
-				})
-				return
+				dropped = true
+				break send
 			case <-time.After(waitTimeout):
 				t.Fatalf("no echo of message %d within %v", sent-window, waitTimeout)
 			}
-		}
-		if sent == maxMessages {
-			t.Fatalf("the slow client was not dropped after %d messages of %d bytes", sent, bodyBytes)
 		}
 		if err := pub.writeJSON(msg(body, fmt.Sprint(sent))); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if !dropped {
+		select {
+		case err := <-left:
+			if err != nil {
+				t.Fatalf("the slow client was not dropped after %d messages of %d bytes: %v", sent, bodyBytes, err)
+			}
+		case <-time.After(4 * waitTimeout):
+			t.Fatalf("the slow client was not dropped after %d messages of %d bytes", sent, bodyBytes)
+		}
+	}
+	t.Logf("the slow client was dropped; %d messages of %d bytes were sent", sent, bodyBytes)
+	me.scrape(t).want(t, map[string]float64{
+		`distchat_transport_disconnect_count{code="4008"}`: 1,
+		`distchat_transport_disconnect_count{code="1006"}`: 0,
+	})
 }
