@@ -553,6 +553,7 @@ type publisher struct {
 	mu    sync.Mutex
 	node  int                  // the node it is connected to, -1 while reconnecting
 	conn  *peer                // owned by run; closed by rehome
+	token string               // the publisher's session: the same person on every node
 	acked map[string]time.Time // ref -> when acked
 	order []time.Time          // ack times in order
 }
@@ -563,11 +564,15 @@ func startPublisher(t *testing.T, name string, urls []string, home int) *publish
 	return p
 }
 
-// connect tries the home node, then the others.
+// connect tries the home node, then the others, as the same person each time (its
+// retries with the same ref are then recognised wherever they land).
 func (p *publisher) connect() *peer {
 	for i := range p.urls {
 		n := (p.home + i) % len(p.urls)
-		if c, err := tryPeer(p.t, p.urls[n], p.name, "failover"); err == nil {
+		if c, err := tryPeerWith(p.t, p.urls[n], p.name, "failover", p.token); err == nil {
+			if w, ok := c.waitFor(0, isType("welcome")); ok {
+				p.token = w["token"].(string)
+			}
 			p.mu.Lock()
 			p.node, p.conn = n, c
 			p.mu.Unlock()

@@ -142,6 +142,8 @@ func settings(o *options) []setting {
 			usage: "text or json (logs go to stderr)"},
 		{name: "debug-addr", group: groupLogging, arg: "HOST:PORT", value: newString(&o.debugAddr, ""),
 			usage: "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default"},
+		{name: "metrics-addr", group: groupLogging, arg: "HOST:PORT", value: newString(&o.metricsAddr, ""),
+			usage: "serve Prometheus metrics at /metrics on this address (e.g. 127.0.0.1:9090); off by default"},
 	}
 }
 

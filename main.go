@@ -21,6 +21,7 @@ import (
 	"github.com/distchat/distchat/server"
 	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/metrics"
 )
 
 func main() {
@@ -68,6 +69,7 @@ type options struct {
 	logLevel        string
 	logFormat       string
 	debugAddr       string
+	metricsAddr     string
 	configFile      string
 	showVersion     bool
 }
@@ -160,6 +162,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("sign-in", "err", err)
 		return 1
 	}
+	var m *metrics.Metrics
+	if o.metricsAddr != "" {
+		m = metrics.New(metrics.Build{Version: version, Commit: buildCommit()})
+	}
 	srv, err := server.New(server.Config{
 		Broker:          b,
 		Presence:        bus,
@@ -184,6 +190,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Version:         version,
 		Logger:          log,
 		TLS:             tlsConfig,
+		Metrics:         m,
 	})
 	if err != nil {
 		b.Close()
@@ -200,6 +207,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stop, err := serveDebug(o.debugAddr, log)
 		if err != nil {
 			log.Error("debug listener", "addr", o.debugAddr, "err", err)
+			_ = srv.Shutdown(context.Background())
+			return 1
+		}
+		defer stop()
+	}
+	if m != nil {
+		stop, err := serveAside("metrics", o.metricsAddr, m.Handler(), log)
+		if err != nil {
+			log.Error("metrics listener", "addr", o.metricsAddr, "err", err)
 			_ = srv.Shutdown(context.Background())
 			return 1
 		}
@@ -272,19 +288,25 @@ func waitReady(ctx context.Context, b broker.Broker, d time.Duration) error {
 
 // serveDebug serves the pprof handlers on their own listener, never on the public one.
 func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveAside("pprof", addr, mux, log)
+}
+
+// serveAside serves h on a listener of its own at addr, for operators rather than users
+// (profiles, metrics), and logs the address it listens on as "<what> listening".
+func serveAside(what, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	log.Info("pprof listening", "addr", ln.Addr().String())
+	log.Info(what+" listening", "addr", ln.Addr().String())
 	return func() { _ = hs.Close() }, nil
 }
 

@@ -17,7 +17,20 @@ var (
 // binary built without the Makefile (go install, go build) reports the commit Go recorded,
 // when there is one.
 func versionLine() string {
-	c, d := commit, date
+	c, d := stamp()
+	return fmt.Sprintf("distchat %s (commit %s, built %s)", version, c, d)
+}
+
+// buildCommit is the commit the binary was built from, as --version prints it.
+func buildCommit() string {
+	c, _ := stamp()
+	return c
+}
+
+// stamp returns the commit and the build date: the ones stamped by the Makefile, else
+// those Go recorded, when there are any.
+func stamp() (c, d string) {
+	c, d = commit, date
 	if info, ok := debug.ReadBuildInfo(); ok && c == "unknown" {
 		for _, s := range info.Settings {
 			switch s.Key {
@@ -30,5 +43,5 @@ func versionLine() string {
 			}
 		}
 	}
-	return fmt.Sprintf("distchat %s (commit %s, built %s)", version, c, d)
+	return c, d
 }

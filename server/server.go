@@ -19,6 +19,7 @@ import (
 	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/metrics"
 	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 	"github.com/distchat/distchat/server/webui"
@@ -91,6 +92,9 @@ type Config struct {
 	// open them on an HTTP/1.1 connection. See CertReloader for a certificate that can be
 	// renewed without a restart.
 	TLS *tls.Config
+	// Metrics, when set, counts what the node does and reads its rooms and storage when
+	// scraped; serve Metrics.Handler on a listener of its own. One Metrics per server.
+	Metrics *metrics.Metrics
 }
 
 // Server is one distchat node.
@@ -182,6 +186,7 @@ func New(cfg Config) (*Server, error) {
 			Rate:            cfg.RateLimit,
 			Burst:           cfg.RateBurst,
 		},
+		Metrics: s.hubMetrics(),
 	}, cfg.Broker, cfg.Presence, cfg.Logger)
 	s.ws = ws.NewServer(ws.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,
@@ -190,7 +195,11 @@ func New(cfg Config) (*Server, error) {
 		MaxQueuedBytes:  cfg.MaxQueuedBytes,
 		PongWait:        cfg.PongWait,
 		WriteWait:       cfg.WriteWait,
+		Metrics:         s.wsMetrics(),
 	}, cfg.AllowedOrigins, cfg.Logger)
+	if err := s.watchMetrics(); err != nil {
+		return nil, err
+	}
 	s.echo = s.routes()
 	s.http = &http.Server{
 		Handler:           s.echo,
@@ -259,6 +268,9 @@ func (s *Server) routes() *echo.Echo {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + c.Request().URL.Path})
 	})
 	e.GET("/ws", s.serveWS)
+	// Metrics are served on their own listener (--metrics-addr) only: a scraper pointed
+	// at the public port gets a 404, not the chat page.
+	e.Any("/metrics", echo.WrapHandler(http.NotFoundHandler()))
 
 	ui := s.cfg.UI
 	if ui == nil || !webui.HasIndex(ui) {

@@ -95,6 +95,9 @@ type State interface {
 	Create(ctx context.Context, key string, value []byte) ([]byte, error)
 	// Put stores value under key.
 	Put(ctx context.Context, key string, value []byte) error
+	// Update replaces a key's value by change(old) (old nil when there is none), retrying
+	// when another node changed it meanwhile; change returning nil leaves it as it is.
+	Update(ctx context.Context, key string, change func(old []byte) []byte) error
 	// List returns the values of the keys that start with prefix (which ends with '.').
 	List(ctx context.Context, prefix string) (map[string][]byte, error)
 }

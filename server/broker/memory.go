@@ -310,6 +310,20 @@ func (s *memoryState) Put(_ context.Context, key string, value []byte) error {
 	return nil
 }
 
+func (s *memoryState) Update(_ context.Context, key string, change func([]byte) []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := change(s.kv[key])
+	if v == nil {
+		return nil
+	}
+	if s.kv == nil {
+		s.kv = make(map[string][]byte)
+	}
+	s.kv[key] = append([]byte(nil), v...)
+	return nil
+}
+
 func (s *memoryState) List(_ context.Context, prefix string) (map[string][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

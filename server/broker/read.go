@@ -154,7 +154,9 @@ func (b *JetStream) before(ctx context.Context, room string, before uint64, limi
 		return below(msgs, end), false, err
 	}
 	if before == 0 {
-		last, err := b.lastSeq(ctx, room)
+		// Any copy of the stream answers this (also during a leader election); one a little
+		// behind only shortens the page, and live delivery catches up from the leader.
+		last, err := b.lastSeqAnyCopy(ctx, room)
 		if err != nil {
 			return nil, false, err
 		}
@@ -257,6 +259,20 @@ func (b *JetStream) lastSeq(ctx context.Context, room string) (uint64, error) {
 		return 0, b.readErr(errors.New("empty answer"))
 	}
 	return r.Message.Seq, nil
+}
+
+// lastSeqAnyCopy returns the sequence of the room's latest message as any copy of the stream
+// knows it (a direct get), 0 when it has none.
+func (b *JetStream) lastSeqAnyCopy(ctx context.Context, room string) (uint64, error) {
+	b.reads.Add(1)
+	raw, err := b.stream.GetLastMsgForSubject(ctx, b.subject(room))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, b.readErr(err)
+	}
+	return raw.Sequence, nil
 }
 
 // Rooms implements Broker: the stream's subjects and their message counts, from its state

@@ -95,6 +95,46 @@ func (s stateOf) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
+func (s stateOf) Update(ctx context.Context, key string, change func([]byte) []byte) error {
+	st, err := s.get()
+	if err != nil {
+		return err
+	}
+	for {
+		var old []byte
+		var rev uint64
+		e, err := st.kv.Get(ctx, key)
+		switch {
+		case err == nil:
+			old, rev = e.Value(), e.Revision()
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return s.b.readErr(err)
+		}
+		v := change(old)
+		if v == nil {
+			return nil
+		}
+		if rev == 0 {
+			_, err = st.kv.Create(ctx, key, v)
+		} else {
+			_, err = st.kv.Update(ctx, key, v, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+				return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, key, err)
+			}
+		}
+		if ctx.Err() != nil {
+			return s.b.readErr(ctx.Err())
+		}
+		// Changed by someone else since the read: read it again.
+	}
+}
+
 func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, error) {
 	st, err := s.get()
 	if err != nil {

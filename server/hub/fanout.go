@@ -137,6 +137,7 @@ func (r *room) flush() {
 		return
 	}
 	r.lastFlush = time.Now()
+	objects := len(r.pending)
 	batch := r.pending[0]
 	if len(r.pending) > 1 {
 		n := len(r.pending) - 1
@@ -154,7 +155,11 @@ func (r *room) flush() {
 	}
 	clear(r.pending)
 	r.pending = r.pending[:0]
+	sent := 0
 	for _, s := range r.members {
-		s.conn.Send(batch)
+		if s.conn.Send(batch) {
+			sent++
+		}
 	}
+	r.hub.cfg.Metrics.Flushed(objects, sent, time.Since(r.lastFlush))
 }

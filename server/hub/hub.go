@@ -85,6 +85,8 @@ type Config struct {
 	Limits protocol.Limits
 	// Version is sent to clients in welcome.
 	Version string
+	// Metrics receives what the hub does (nil: none are kept).
+	Metrics Metrics
 }
 
 // Defaults.
@@ -161,6 +163,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateBurst <= 0 {
 		c.RateBurst = 1
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	return c
 }

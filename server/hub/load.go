@@ -32,7 +32,9 @@ func (r *room) load() {
 	var after uint64
 	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		start := time.Now()
 		res := r.read(ctx)
+		h.cfg.Metrics.Read(ReadLoad, time.Since(start), res.err)
 		cancel()
 		msgs, err := res.msgs, res.err
 		r.inbox.push(item{load: res})
@@ -145,7 +147,9 @@ func (r *room) recover(o op) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
 		// One more than the limit tells whether anything after since is left out.
+		start := time.Now()
 		rec.msgs, _, rec.err = h.broker.Before(ctx, r.name, rec.upTo+1, MaxRecovery+1)
+		h.cfg.Metrics.Read(ReadRecovery, time.Since(start), rec.err)
 		r.inbox.push(item{recovered: rec})
 	}()
 }

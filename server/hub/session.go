@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -108,6 +109,7 @@ func (s *Session) HandleBinary() {
 }
 
 func (s *Session) handle(req protocol.Request) {
+	s.hub.cfg.Metrics.Request(req.Type)
 	// The limiters count requests as they arrive: publishing never holds the reader up
 	// long enough for requests to pile up and then count all at once. History requests
 	// (storage reads) have a limiter of their own.
@@ -193,7 +195,9 @@ func (s *Session) publish(m protocol.Message) {
 	}
 	s.inflight <- struct{}{}
 	ref, room := m.Ref, m.Room
-	s.hub.broker.Publish(m, dedupe, func(stored protocol.Message, _ bool, err error) {
+	start := time.Now()
+	s.hub.broker.Publish(m, dedupe, func(stored protocol.Message, dup bool, err error) {
+		s.hub.cfg.Metrics.Published(time.Since(start), dup, err)
 		<-s.inflight
 		if err != nil {
 			s.hub.storageFailed("storing a message", room, err)
@@ -337,7 +341,9 @@ func (s *Session) history(req protocol.Request) {
 		return
 	}
 	s.background(func(ctx context.Context) {
+		start := time.Now()
 		msgs, more, err := s.hub.broker.Before(ctx, r.name, req.Before, req.Limit)
+		s.hub.cfg.Metrics.Read(ReadHistory, time.Since(start), err)
 		if err != nil {
 			s.hub.storageFailed("reading history", r.name, err)
 			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
@@ -405,10 +411,8 @@ func (s *Session) dm(req protocol.Request) {
 		other.Name = other.ID
 	}
 	if err == nil {
-		mine, _ := json.Marshal(protocol.DMRoom{Room: room, User: other})
-		theirs, _ := json.Marshal(protocol.DMRoom{Room: room, User: me})
-		if err = st.Put(ctx, userDMKey(me.ID, room), mine); err == nil {
-			_, err = st.Create(ctx, userDMKey(other.ID, room), theirs)
+		if err = h.addDM(ctx, me.ID, protocol.DMRoom{Room: room, User: other}); err == nil {
+			err = h.addDM(ctx, other.ID, protocol.DMRoom{Room: room, User: me})
 		}
 	}
 	if err != nil {
@@ -473,6 +477,7 @@ func (s *Session) joined(room string) {
 }
 
 func (s *Session) fail(perr *protocol.Error, ref string) {
+	s.hub.cfg.Metrics.ReplyError(perr.Code)
 	s.conn.Send(protocol.EncodeError(perr, ref))
 }
 

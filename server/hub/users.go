@@ -164,9 +164,7 @@ func userKey(id string) string {
 
 func readKey(userID, room string) string { return "read." + userKey(userID) + "." + room }
 func dmKey(room string) string           { return "dm." + room }
-func userDMKey(userID, room string) string {
-	return "udm." + userKey(userID) + "." + room
-}
+func userDMsKey(userID string) string { return "dms." + userKey(userID) }
 func topicKey(room string) string { return "topic." + room }
 
 // DMRoom returns the name of the direct-message room of two people: derived from both ids,
@@ -215,20 +213,35 @@ func (h *Hub) MayJoin(ctx context.Context, room, userID string) (bool, error) {
 	return ok && (ids[0] == userID || ids[1] == userID), err
 }
 
-// DMs lists a person's direct-message rooms and the other person of each.
+// DMs lists a person's direct-message rooms and the other person of each: one read of one
+// key (a direct get, which any copy of the state answers).
 func (h *Hub) DMs(ctx context.Context, userID string) ([]protocol.DMRoom, error) {
-	all, err := h.broker.State().List(ctx, "udm."+userKey(userID)+".")
-	if err != nil {
+	data, err := h.broker.State().Get(ctx, userDMsKey(userID))
+	if err != nil || data == nil {
 		return nil, err
 	}
-	out := make([]protocol.DMRoom, 0, len(all))
-	for _, v := range all {
-		var d protocol.DMRoom
-		if json.Unmarshal(v, &d) == nil && protocol.IsDM(d.Room) {
-			out = append(out, d)
-		}
+	var dms []protocol.DMRoom
+	if err := json.Unmarshal(data, &dms); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return dms, nil
+}
+
+// addDM adds a direct-message room to a person's list, once.
+func (h *Hub) addDM(ctx context.Context, userID string, d protocol.DMRoom) error {
+	return h.broker.State().Update(ctx, userDMsKey(userID), func(old []byte) []byte {
+		var dms []protocol.DMRoom
+		if old != nil && json.Unmarshal(old, &dms) != nil {
+			dms = nil
+		}
+		for _, x := range dms {
+			if x.Room == d.Room {
+				return nil
+			}
+		}
+		v, _ := json.Marshal(append(dms, d))
+		return v
+	})
 }
 
 // sendReadState tells a person's devices here (all, or only s) their read position in a

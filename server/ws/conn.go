@@ -42,6 +42,8 @@ type Options struct {
 	// (default 256 MiB; negative: none). Beyond it, a connection that holds more than its
 	// share (the limit divided by the connections) is closed as too slow.
 	MaxQueuedBytes int64
+	// Metrics receives connection events (nil: none are kept).
+	Metrics Metrics
 }
 
 // Defaults.
@@ -83,6 +85,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxQueuedBytes == 0 {
 		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 	return o
 }
@@ -165,6 +170,7 @@ func (c *Conn) Send(obj []byte) bool {
 	}
 	c.queued += int64(len(obj))
 	c.queue = append(c.queue, obj)
+	c.opts.Metrics.Queued(len(c.queue))
 	start := false
 	switch {
 	case c.writing:
@@ -261,11 +267,13 @@ func (c *Conn) Close(code int, reason string) {
 // closed.
 func (c *Conn) run(onFrame func(data []byte, text bool)) {
 	err := c.readLoop(onFrame)
+	code := c.endCode(err)
 	close(c.readerDone)
 	c.ping.Stop()
 	c.Close(websocket.CloseNormalClosure, "")
 	<-c.finished
 	c.ws.Close()
+	c.opts.Metrics.Disconnected(code)
 	if err != nil && !isNormalClose(err) {
 		c.log.Debug("connection ended", "err", err)
 	}

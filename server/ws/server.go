@@ -109,6 +109,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn
 		return
 	}
 	c := newConn(wc, s.opts, &s.reads, s.load, s.usage, s.log)
+	s.opts.Metrics.Connected()
 	if !s.track(c) {
 		c.Close(websocket.CloseGoingAway, "server is shutting down")
 		c.run(func([]byte, bool) {})

@@ -134,6 +134,26 @@ func testState(t *testing.T, b broker.Broker) {
 	if none, err := st.List(c, "z."); err != nil || len(none) != 0 {
 		t.Fatalf("list of nothing: %q, %v", none, err)
 	}
+	// Update: from nothing, then concurrently from many goroutines, each change counted.
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			err := st.Update(c, "c.n", func(old []byte) []byte { return append(old, 'x') })
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if v, err := st.Get(c, "c.n"); err != nil || string(v) != "xxxxxxxxxx" {
+		t.Fatalf("after 10 concurrent updates: %q, %v", v, err)
+	}
+	if err := st.Update(c, "c.n", func([]byte) []byte { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := st.Get(c, "c.n"); string(v) != "xxxxxxxxxx" {
+		t.Fatalf("an update that changes nothing changed %q", v)
+	}
 }
 
 func ctx(t *testing.T) context.Context {
