@@ -164,8 +164,8 @@ func userKey(id string) string {
 
 func readKey(userID, room string) string { return "read." + userKey(userID) + "." + room }
 func dmKey(room string) string           { return "dm." + room }
-func userDMsKey(userID string) string { return "dms." + userKey(userID) }
-func topicKey(room string) string { return "topic." + room }
+func userDMsKey(userID string) string    { return "dms." + userKey(userID) }
+func topicKey(room string) string        { return "topic." + room }
 
 // DMRoom returns the name of the direct-message room of two people: derived from both ids,
 // the same whoever opens it, and not a name anyone picks.
