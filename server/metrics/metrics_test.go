@@ -49,7 +49,7 @@ func TestLabelsAreBounded(t *testing.T) {
 	}
 	m.Request("message")
 	m.Request("shout")
-	m.Request("edit")
+	m.Request("dance")
 	m.ReplyError("rate_limited")
 	m.ReplyError("no_such_code")
 	text := scrape(t, m)
