@@ -176,9 +176,11 @@ export function MessageList({
     prev.current = { first: firstKey, last: lastKey, height: el.scrollHeight, top: el.scrollTop, count: messageRows.length, divider: !!divider };
   }, [rows, firstKey, lastKey, lastRow, messageRows.length, room, scrollMemory]);
 
-  // At the bottom with the tab visible, the newest message has been seen.
+  // At the bottom, the newest message has been seen (the parent knows whether the tab is
+  // visible). The ref, not the state: the layout above may have just moved away from the
+  // bottom (to the "New messages" divider) in this very commit.
   useEffect(() => {
-    if (atBottom && loaded && lastKey !== null) onSeen?.();
+    if (atBottomRef.current && loaded && lastKey !== null) onSeen?.();
   }, [atBottom, loaded, lastKey, onSeen]);
 
   // The view or its content changes size without new rows (a banner above, the composer
