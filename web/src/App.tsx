@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { latestNames, makeDirectory } from './chat/people';
 import type { ChatState } from './chat/state';
-import { emptyRoom, isMine, isPartial } from './chat/state';
+import { emptyRoom, hasIdentity, isDmRoom, isMine, isPartial } from './chat/state';
 import { buildTimeline } from './chat/timeline';
 import { useChat } from './chat/useChat';
 import { Avatar } from './components/Avatar';
@@ -9,8 +10,10 @@ import { Composer } from './components/Composer';
 import { ConfirmDialog } from './components/ConfirmDialog';
 import type { MessageActions, ScrollPlace } from './components/MessageList';
 import { canChange, MessageList } from './components/MessageList';
+import { Menu } from './components/Menu';
 import { Logo, NameDialog } from './components/NameDialog';
 import { OnlineList } from './components/OnlineList';
+import type { Anchor } from './components/Popover';
 import { RoomList } from './components/RoomList';
 import { RoomTopic } from './components/RoomTopic';
 import { NotificationBanner, SettingsMenu } from './components/Settings';
@@ -20,15 +23,25 @@ import { TypingIndicator } from './components/TypingIndicator';
 import { useAttention } from './lib/attention';
 import { useNotifications } from './lib/useNotifications';
 import { loadName, loadRooms, saveName } from './lib/storage';
+import { adoptTokenFromUrl, localTokenStore } from './lib/token';
 import { useRoomRoute } from './lib/useRoute';
 import { checkName, isValidRoom, normalizeRoomInput } from './lib/validate';
-import { DEFAULT_ROOM } from './protocol/types';
+import type { User } from './protocol/types';
+import { DEFAULT_ROOM, DM_PREFIX } from './protocol/types';
+import { fetchRooms } from './components/BrowseRooms';
+
+/** How long the UI waits for the direct-message room it asked for before giving up on opening it. */
+const DM_WAIT_MS = 15_000;
 
 export function App() {
+  // A host application's sign-in may hand over a token in the page URL: stored, then removed.
+  useState(() => adoptTokenFromUrl());
   const [name, setName] = useState<string | null>(() => {
     const stored = loadName();
     const r = stored === null ? null : checkName(stored);
-    return r && r.ok ? r.name : null;
+    if (r && r.ok) return r.name;
+    // With a token the server knows the person and their name: no need to ask.
+    return localTokenStore.load() !== null ? '' : null;
   });
 
   const rename = useCallback((n: string) => {
@@ -43,10 +56,10 @@ export function App() {
       </div>
     );
   }
-  return <ChatApp name={name} onRename={rename} />;
+  return <ChatApp name={name} />;
 }
 
-function ChatApp({ name, onRename }: { name: string; onRename(name: string): void }) {
+function ChatApp({ name }: { name: string }) {
   const [route, navigate] = useRoomRoute();
   const room = route.room;
   // Everyone starts in #general besides the room in the URL; later visits restore the rooms.
@@ -57,14 +70,42 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
   const { state, actions } = useChat({ name, room, rooms: savedRooms });
   const [sidebarOpen, setSidebarOpen] = useState(false);
   const [renaming, setRenaming] = useState(false);
+  const [renameAsked, setRenameAsked] = useState(false);
   const [browsing, setBrowsing] = useState(false);
   const [editingId, setEditingId] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<{ room: string; id: string } | null>(null);
   const [scrollMemory] = useState(() => new Map<string, ScrollPlace>());
+  const [personMenu, setPersonMenu] = useState<{ user: User; anchor: Anchor; trigger: HTMLElement | null } | null>(null);
+  const [dmTarget, setDmTarget] = useState<string | null>(null);
 
+  const identity = hasIdentity(state);
   const current = state.rooms[room] ?? emptyRoom(room);
   const rooms = state.roomOrder.map((r) => state.rooms[r]).filter(Boolean);
   const nameRefused = state.fatal?.code === 'invalid_name';
+  const forbidden = state.forbidden[room] ?? null;
+  const { me, myIds, userId } = state;
+
+  // The server's name for the person is the one to remember (a rename on another device too).
+  const myName = me?.name;
+  useEffect(() => {
+    if (myName) saveName(myName);
+  }, [myName]);
+
+  // How people are named on this screen: the current name by user id, and a short part of the
+  // id for two different people who share one (messages, online list, typing, mentions, DMs).
+  const dmKey = rooms.map((r) => (r.dm ? `${r.dm.id}:${r.dm.name}` : '')).join(',');
+  const people = useMemo(() => {
+    if (!identity) return makeDirectory({ identity: false, names: {}, seen: [] });
+    const seen: User[] = [...current.online, ...current.messages.map((m) => m.from), ...Object.values(current.typing).map((t) => t.user), ...current.notices.map((n) => n.user)];
+    if (me) seen.push(me);
+    for (const r of rooms) if (r.dm) seen.push(r.dm);
+    return makeDirectory({ identity, names: { ...latestNames(current.messages), ...state.names }, seen });
+    // Rooms matter only through their DM partners (dmKey): a new array every render otherwise.
+  }, [identity, current.online, current.messages, current.typing, current.notices, me, state.names, dmKey]);
+
+  const dmPartner = current.dm;
+  const isDm = identity && isDmRoom(current);
+  const title = isDm ? (dmPartner ? people.label(dmPartner) : 'Direct message') : `#${room}`;
 
   const openRoom = useCallback(
     (r: string) => {
@@ -83,7 +124,47 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
     [actions, navigate, room, state.roomOrder],
   );
 
+  // "Message privately": the DM room the user has, or the one the server opens (its `joined`
+  // names the other person; the room is opened once it is there).
+  const startDm = useCallback(
+    (user: User) => {
+      const existing = state.roomOrder.find((r) => state.rooms[r]?.dm?.id === user.id);
+      if (existing) openRoom(existing);
+      else if (actions.openDm(user.id)) setDmTarget(user.id);
+      else actions.toast('offline', 'You are offline: direct messages can be opened once the connection is back.');
+    },
+    [actions, openRoom, state.roomOrder, state.rooms],
+  );
+  useEffect(() => {
+    if (dmTarget === null) return;
+    const found = state.roomOrder.find((r) => state.rooms[r]?.dm?.id === dmTarget);
+    if (found) {
+      setDmTarget(null);
+      openRoom(found);
+      return;
+    }
+    const t = setTimeout(() => setDmTarget(null), DM_WAIT_MS);
+    return () => clearTimeout(t);
+  }, [dmTarget, state.roomOrder, state.rooms, openRoom]);
+
+  const openPerson = useCallback((user: User, anchor: Anchor, trigger: HTMLElement | null) => setPersonMenu({ user, anchor, trigger }), []);
+  const closePerson = useCallback(() => {
+    setPersonMenu((p) => {
+      if (p?.trigger?.isConnected) p.trigger.focus();
+      return null;
+    });
+  }, []);
+
   useEffect(() => setEditingId(null), [room]);
+
+  // A rename sent to the server closes the dialog once it is accepted (and stays with the
+  // server's reason when not).
+  useEffect(() => {
+    if (renameAsked && state.rename === null) {
+      setRenameAsked(false);
+      setRenaming(false);
+    }
+  }, [renameAsked, state.rename]);
 
   // The drawer (narrow screens) takes focus when it opens and closes on Escape.
   useEffect(() => {
@@ -101,11 +182,11 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
   const unread = rooms.reduce((n, r) => n + r.unread, 0);
   const mentioned = rooms.some((r) => r.mentions > 0);
   const otherUnread = rooms.reduce((n, r) => n + (r.name === room ? 0 : r.unread), 0);
-  useAttention(room, unread, mentioned);
+  useAttention(title, unread, mentioned);
 
-  const notify = useNotifications(state.alerts, actions.alertsShown, openRoom);
+  const notify = useNotifications(state.alerts, actions.alertsShown, openRoom, people.label);
 
-  const { me, myIds } = state;
+  const mine = useCallback((u: User) => isMine({ me, myIds, userId }, u), [me, myIds, userId]);
   const rows = useMemo(
     () =>
       buildTimeline({
@@ -114,12 +195,21 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
         pending: current.pending,
         overlays: current.overlays,
         ops: current.ops,
-        isMine: (u) => isMine({ me, myIds }, u),
+        isMine: mine,
         me,
+        people,
+        divider: current.divider,
       }),
-    [current.messages, current.notices, current.pending, current.overlays, current.ops, me, myIds],
+    [current.messages, current.notices, current.pending, current.overlays, current.ops, current.divider, mine, me, people],
   );
   const loadOlder = useCallback(() => actions.loadOlder(room), [actions, room]);
+  // A new callback (so the list calls it again) when the tab comes back, the server's read
+  // position arrives, or the client has caught up with the room in the URL.
+  const { readKnown } = current;
+  const { hidden, currentRoom } = state;
+  const onSeen = useCallback(() => {
+    if (!hidden && readKnown && currentRoom === room) actions.markRead(room);
+  }, [actions, room, hidden, readKnown, currentRoom]);
   const messageActions = useMemo<MessageActions>(
     () => ({
       react: (id, emoji, on) => actions.react(room, id, emoji, on),
@@ -144,12 +234,17 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
     setEditingId(id);
     if (id === null) requestAnimationFrame(focusComposer);
   }, []);
-  const members = useMemo(() => [...new Set(current.online.filter((u) => !isMine({ me, myIds }, u)).map((u) => u.name))], [current.online, me, myIds]);
+  const members = useMemo(() => {
+    const others = current.online.filter((u) => !isMine({ me, myIds, userId }, u));
+    if (!identity) return [...new Set(others.map((u) => u.name))];
+    return others.map((u) => ({ key: u.id, name: people.name(u), label: people.label(u), color: people.color(u) }));
+  }, [current.online, me, myIds, userId, identity, people]);
 
-  // A complete list counts people (one name with two tabs is one person); a large room's list
-  // is partial and its member count is all there is.
-  const onlineCount = isPartial(current) ? current.onlineCount : new Set(current.online.map((u) => u.name)).size;
+  // A complete list counts people: by user id with identity, by name before (one name with two
+  // tabs is one person); a large room's list is partial and its member count is all there is.
+  const onlineCount = isPartial(current) ? current.onlineCount : identity ? current.online.length : new Set(current.online.map((u) => u.name)).size;
   const invalid = route.invalid;
+  const loadRoomList = useMemo(() => (identity ? (signal: AbortSignal) => fetchRooms(signal).then((list) => list.filter((r) => !r.name.startsWith(DM_PREFIX))) : undefined), [identity]);
 
   return (
     <div className={`app${sidebarOpen ? ' sidebar-open' : ''}`}>
@@ -165,14 +260,24 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
           </button>
         </div>
         <div className="sidebar-scroll">
-          <RoomList rooms={rooms} current={invalid === null ? room : ''} onOpen={openRoom} onLeave={leaveRoom} onBrowse={() => setBrowsing(true)} />
-          {invalid === null && <OnlineList users={current.online} total={current.onlineCount} myIds={state.myIds} stale={state.status !== 'online'} />}
+          <RoomList rooms={rooms} current={invalid === null ? room : ''} onOpen={openRoom} onLeave={leaveRoom} onBrowse={() => setBrowsing(true)} people={identity ? people : undefined} />
+          {invalid === null && forbidden === null && (
+            <OnlineList
+              users={current.online}
+              total={current.onlineCount}
+              myIds={state.myIds}
+              stale={state.status !== 'online'}
+              people={identity ? people : undefined}
+              myId={userId}
+              onPerson={identity ? openPerson : undefined}
+            />
+          )}
         </div>
         <button type="button" className="me" onClick={() => setRenaming(true)} title="Change your display name" data-testid="me-button">
-          <Avatar name={state.me?.name ?? name} />
+          <Avatar name={me?.name ?? name} color={identity && me ? people.color(me) : undefined} />
           <span className="me-text">
             <span className="me-name" data-testid="me-name">
-              {state.me?.name ?? name}
+              {me?.name ?? (name || 'Signing in…')}
             </span>
             <span className="me-hint">Change name</span>
           </span>
@@ -200,7 +305,25 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
             {otherUnread > 0 && <span className={`toggle-dot${mentioned ? ' mention' : ''}`} aria-hidden="true" />}
           </button>
           <div className="chat-title">
-            {invalid === null ? (
+            {invalid !== null ? (
+              <h1 id="room-title" data-testid="room-title">
+                Room not found
+              </h1>
+            ) : forbidden !== null ? (
+              <h1 id="room-title" data-testid="room-title">
+                Private conversation
+              </h1>
+            ) : isDm ? (
+              <>
+                <h1 id="room-title" data-testid="room-title" className="dm-title">
+                  {dmPartner && <Avatar name={people.name(dmPartner)} color={people.color(dmPartner)} size="sm" />}
+                  {title}
+                </h1>
+                <p className="chat-subtitle">
+                  <span className="chat-count">Direct message{dmPartner && current.online.some((u) => u.id === dmPartner.id) ? ' · online' : ''}</span>
+                </p>
+              </>
+            ) : (
               <>
                 <h1 id="room-title" data-testid="room-title">
                   <span className="room-hash" aria-hidden="true">
@@ -215,10 +338,6 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
                   <RoomTopic key={room} topic={current.topic?.body ?? ''} editable={current.joined && state.status === 'online'} onSave={(t) => actions.setTopic(room, t)} />
                 </p>
               </>
-            ) : (
-              <h1 id="room-title" data-testid="room-title">
-                Room not found
-              </h1>
             )}
           </div>
           <StatusIndicator status={state.status} retryAt={state.retryAt} fatal={state.fatal !== null} />
@@ -228,6 +347,8 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
 
         {invalid !== null ? (
           <InvalidRoom path={invalid} onOpen={openRoom} onBrowse={() => setBrowsing(true)} />
+        ) : forbidden !== null ? (
+          <Forbidden message={forbidden} onOpen={openRoom} />
         ) : (
           <>
             <MessageList
@@ -239,14 +360,19 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
               loaded={current.loaded}
               onLoadOlder={loadOlder}
               actions={messageActions}
-              myName={state.me?.name ?? name}
+              myName={me?.name ?? name}
               editingId={editingId}
               onEditingChange={changeEditing}
               scrollMemory={scrollMemory}
+              title={title}
+              dm={isDm}
+              onPerson={identity ? openPerson : undefined}
+              onSeen={onSeen}
             />
-            <TypingIndicator typing={current.typing} />
+            <TypingIndicator typing={current.typing} label={people.label} />
             <Composer
               room={room}
+              target={title}
               maxBytes={state.limits.max_body_bytes}
               disabled={state.fatal !== null}
               reason={state.status === 'online' ? null : <DisabledReason state={state} onRetry={actions.reconnectNow} onRename={() => setRenaming(true)} />}
@@ -264,7 +390,18 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
 
       <Toasts toasts={state.toasts} onDismiss={actions.dismissToast} />
 
-      {browsing && <BrowseRooms joined={state.roomOrder} onOpen={openRoom} onClose={() => setBrowsing(false)} />}
+      {browsing && <BrowseRooms joined={identity ? rooms.filter((r) => !isDmRoom(r)).map((r) => r.name) : state.roomOrder} onOpen={openRoom} onClose={() => setBrowsing(false)} load={loadRoomList} />}
+
+      {personMenu && (
+        <Menu
+          anchor={personMenu.anchor}
+          align="start"
+          label={people.label(personMenu.user)}
+          testId="person-menu"
+          onClose={closePerson}
+          items={[{ key: 'dm', label: 'Message privately', hint: people.label(personMenu.user), icon: <MessageIcon />, onSelect: () => startDm(personMenu.user) }]}
+        />
+      )}
 
       {confirmDelete && (
         <ConfirmDialog
@@ -281,16 +418,32 @@ function ChatApp({ name, onRename }: { name: string; onRename(name: string): voi
         </ConfirmDialog>
       )}
 
+      {state.fatal?.code === 'unauthorized' && <SignInNeeded message={state.fatal.message} onRetry={actions.reconnectNow} />}
+
       {(renaming || nameRefused) && (
         <NameDialog
           firstRun={false}
-          initial={state.me?.name ?? name}
-          serverError={nameRefused ? state.fatal?.message : null}
+          initial={me?.name ?? name}
+          busy={renameAsked && state.rename?.status === 'sending'}
+          serverError={nameRefused ? state.fatal?.message : state.rename?.status === 'failed' ? (state.rename.error ?? null) : null}
           onSubmit={(n) => {
-            setRenaming(false);
-            onRename(n);
+            // A connected server with identity renames in place and answers; otherwise the name
+            // is used for the next connection (an older server: at once).
+            const inPlace = identity && state.status === 'online' && state.fatal === null;
+            if (!identity) saveName(n);
+            actions.rename(n);
+            if (inPlace) setRenameAsked(true);
+            else setRenaming(false);
           }}
-          onCancel={nameRefused ? undefined : () => setRenaming(false)}
+          onCancel={
+            nameRefused
+              ? undefined
+              : () => {
+                  setRenaming(false);
+                  setRenameAsked(false);
+                  actions.clearRename();
+                }
+          }
         />
       )}
     </div>
@@ -359,5 +512,60 @@ function DisabledReason({ state, onRetry, onRename }: { state: ChatState; onRetr
         Retry now
       </button>
     </>
+  );
+}
+
+/** Another pair's direct messages (or a room this person may not enter), instead of an empty room. */
+function Forbidden({ message, onOpen }: { message: string; onOpen(room: string): void }) {
+  return (
+    <div className="invalid-room" role="alert" data-testid="forbidden">
+      <div className="room-start-icon" aria-hidden="true">
+        <svg viewBox="0 0 20 20" width="26" height="26" aria-hidden="true">
+          <rect x="4.5" y="9" width="11" height="8" rx="2" fill="none" stroke="currentColor" strokeWidth="1.6" />
+          <path d="M7 9V6.5a3 3 0 0 1 6 0V9" fill="none" stroke="currentColor" strokeWidth="1.6" />
+        </svg>
+      </div>
+      <h2>This conversation is private</h2>
+      <p>Only the two people in a direct message can read it.</p>
+      {message && message !== 'forbidden' && <p className="forbidden-detail">{message.charAt(0).toUpperCase() + message.slice(1)}</p>}
+      <div className="invalid-room-actions">
+        <button type="button" className="button primary" onClick={() => onOpen(DEFAULT_ROOM)} data-testid="forbidden-general">
+          Go to #general
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** The server accepts no guests and the host application's token is missing or no longer valid. */
+function SignInNeeded({ message, onRetry }: { message: string; onRetry(): void }) {
+  return (
+    <div className="overlay" data-testid="signin-overlay">
+      <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby="signin-title" aria-describedby="signin-text" data-testid="signin-needed">
+        <div className="dialog-logo" aria-hidden="true">
+          <Logo />
+        </div>
+        <h1 id="signin-title" className="dialog-title">
+          Sign-in needed
+        </h1>
+        <p id="signin-text" className="dialog-text">
+          {message}
+        </p>
+        <p className="dialog-text">Sign in again through the page that opened the chat, then try again.</p>
+        <div className="dialog-actions">
+          <button type="button" className="button primary" onClick={onRetry} data-testid="signin-retry">
+            Try again
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function MessageIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+      <path d="M3 4.5A1.5 1.5 0 0 1 4.5 3h7A1.5 1.5 0 0 1 13 4.5v5a1.5 1.5 0 0 1-1.5 1.5H7l-3 2.5V11h0.5A1.5 1.5 0 0 1 3 9.5z" fill="none" stroke="currentColor" strokeWidth="1.4" strokeLinejoin="round" />
+    </svg>
   );
 }

@@ -4,19 +4,23 @@
 
 import { backoffDelay } from '../lib/backoff';
 import { newRef } from '../lib/ids';
+import type { TokenStore } from '../lib/token';
+import { localTokenStore } from '../lib/token';
 import { encodeFrame, parseFrame } from '../protocol/frames';
 import type { ClientFrame, ServerFrame } from '../protocol/types';
-import { CloseCode } from '../protocol/types';
+import { CloseCode, DEFAULT_ROOM, DM_PREFIX } from '../protocol/types';
 import type { Attempt, Paced } from './pacer';
 import { Pacer } from './pacer';
 import type { Action, ChatState, Op, RequestInfo } from './state';
-import { initialState, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
+import { hasIdentity, initialState, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
 
 /** What goes through the pacer: everything the server counts against its rate limit. */
 type Outgoing =
   | (Paced & { kind: 'message' })
   | (Paced & { kind: 'op' })
-  /** Join, leave, history, presence: for this connection only, ahead of messages. */
+  /** The user's read position in a room: the latest one when its turn comes. */
+  | (Paced & { kind: 'read'; room: string })
+  /** Join, leave, history, presence, rename, dm: for this connection only, ahead of messages. */
   | (Paced & { kind: 'control'; frame: ClientFrame; request?: RequestInfo });
 
 /** The part of the browser's WebSocket the client uses, so tests can pass a fake. */
@@ -38,7 +42,9 @@ export interface ChatClientOptions {
   /** Rooms to join besides `room` (restored from the last visit). */
   rooms?: string[];
   /** Builds the WebSocket URL; defaults to /ws on the page's own host. */
-  url?: (name: string, room: string) => string;
+  url?: (name: string, room: string, token: string | null) => string;
+  /** Where the session token is kept (default: localStorage, shared by the origin's tabs). */
+  tokens?: TokenStore;
   WebSocket?: SocketFactory;
   random?: () => number;
   now?: () => number;
@@ -56,18 +62,40 @@ export const HISTORY_PAGE = 50;
 /** Rooms up to this size get complete member lists and join/leave events (server side). */
 const FULL_LIST_LIMIT = 100;
 const PRESENCE_REFRESH_MS = 5_000;
+/** At most one `read` per room this often; leaving the room or hiding the tab sends at once. */
+export const READ_INTERVAL_MS = 2_000;
 
-export function defaultSocketUrl(name: string, room: string): string {
+/**
+ * The WebSocket URL on the page's own host. An empty name is left out (a server with identity
+ * knows the person by the token); the token only when there is one.
+ */
+export function defaultSocketUrl(name: string, room: string, token: string | null = null): string {
   const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const q = new URLSearchParams({ name, room });
+  const q = new URLSearchParams();
+  if (name !== '') q.set('name', name);
+  q.set('room', room);
+  if (token) q.set('token', token);
   return `${proto}//${window.location.host}/ws?${q.toString()}`;
 }
+
+/** The toast for a session the server no longer accepts, once the new guest is connected. */
+export const SESSION_EXPIRED = 'Your session expired; you are a new guest';
 
 export class ChatClient {
   private state: ChatState;
   private readonly listeners = new Set<() => void>();
   private name: string;
-  private readonly url: (name: string, room: string) => string;
+  private readonly url: (name: string, room: string, token: string | null) => string;
+  private readonly tokens: TokenStore;
+  /** The token the current connection presented. */
+  private connToken: string | null = null;
+  /** The server refused the token: the guest connection that follows says so once welcomed. */
+  private expiredSession = false;
+  /** A new name that could not be sent yet (offline): asked for after the next welcome. */
+  private pendingRename: string | null = null;
+  /** The last read position sent per room, and when. */
+  private readonly readSent = new Map<string, { seq: number; at: number }>();
+  private readonly readTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly Socket: SocketFactory;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -94,6 +122,7 @@ export class ChatClient {
   constructor(opts: ChatClientOptions) {
     this.name = opts.name;
     this.url = opts.url ?? defaultSocketUrl;
+    this.tokens = opts.tokens ?? localTokenStore;
     this.Socket = opts.WebSocket ?? (globalThis.WebSocket as unknown as SocketFactory);
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
@@ -155,12 +184,39 @@ export class ChatClient {
     this.detachSocket(CloseCode.Normal, 'bye');
   }
 
-  /** Reconnects under a new display name. */
-  setName(name: string): void {
+  /**
+   * Changes the display name. A server with identity renames the person in place (one
+   * `rename`, answered with ack or error; every room sees "X is now Y"); while offline the new
+   * name is used for the next connection and asked for after its welcome. An older server
+   * knows no rename: the client reconnects under the new name, as it always did.
+   */
+  rename(name: string): void {
+    if (hasIdentity(this.state) && !this.state.fatal) {
+      if (this.state.status === 'online') {
+        if (name !== this.state.me?.name || this.state.rename) this.sendRename(name);
+        return;
+      }
+      this.name = name;
+      this.pendingRename = name;
+      this.dispatch({ type: 'renameLocal', name });
+      return;
+    }
     if (name === this.name && !this.state.fatal) return;
     this.name = name;
     if (!this.started) return;
     this.reconnectNow(true);
+  }
+
+  private sendRename(name: string): void {
+    const ref = newRef('n');
+    this.pendingRename = null;
+    this.control({ type: 'rename', name, ref }, { kind: 'rename', room: '', name });
+    this.dispatch({ type: 'renameSent', ref, name });
+  }
+
+  /** Forgets a refused rename (the dialog was closed). */
+  clearRename(): void {
+    this.dispatch({ type: 'renameClear' });
   }
 
   /** Skips the wait of a scheduled reconnect (or reconnects at once when `force`). */
@@ -180,6 +236,8 @@ export class ChatClient {
   private clearTimers(): void {
     for (const t of [this.startTimer, this.retryTimer, this.stableTimer, this.typingTimer]) if (t) clearTimeout(t);
     this.startTimer = this.retryTimer = this.stableTimer = this.typingTimer = null;
+    for (const t of this.readTimers.values()) clearTimeout(t);
+    this.readTimers.clear();
   }
 
   private detachSocket(code: number, reason: string): void {
@@ -200,9 +258,11 @@ export class ChatClient {
     this.retryTimer = null;
     this.dispatch({ type: 'connecting', status: this.everConnected ? 'reconnecting' : 'connecting' });
     const id = ++this.connId;
+    const token = this.tokens.load();
+    this.connToken = token;
     let ws: SocketLike;
     try {
-      ws = new this.Socket(this.url(this.name, this.state.currentRoom));
+      ws = new this.Socket(this.url(this.name, this.connectRoom(), token));
     } catch (err) {
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal: { code: 'socket', message: String(err) } });
       return;
@@ -220,11 +280,28 @@ export class ChatClient {
     };
   }
 
+  /**
+   * The room named in the connect URL: the one shown, except a direct-message room, which is
+   * joined with `join` after the welcome so that one the user may not enter is refused like
+   * any other join (an error with its ref, the connection open) and not at the door.
+   */
+  private connectRoom(): string {
+    const room = this.state.currentRoom;
+    return room.startsWith(DM_PREFIX) || this.state.forbidden[room] ? DEFAULT_ROOM : room;
+  }
+
   /** Requests for the old connection are void; messages and ops stay queued for the next. */
   private connectionLost(): void {
     this.requests.clear();
     this.pacer.remove((item) => item.kind === 'control');
     this.pacer.forgetSent();
+    // A rename that got no answer is asked for again after the next welcome.
+    const r = this.state.rename;
+    if (r?.status === 'sending') {
+      this.pendingRename = r.name;
+      this.name = r.name;
+      this.dispatch({ type: 'renameLocal', name: r.name });
+    }
   }
 
   private send(frame: ClientFrame): boolean {
@@ -247,6 +324,18 @@ export class ChatClient {
     this.stableTimer = null;
 
     if (code === CloseCode.Policy) {
+      if (this.policyError?.code === 'unauthorized' && this.connToken !== null && this.started) {
+        // The server did not sign this token or it expired: forget it and come back as a new
+        // guest, at once. A newer token another tab stored meanwhile is tried first. When the
+        // server refuses guests too, the next refusal (without a token) is final.
+        const stored = this.tokens.load();
+        if (stored === this.connToken) this.tokens.save(null);
+        if (stored === this.connToken || stored === null) this.expiredSession = true;
+        this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
+        this.connect();
+        return;
+      }
+      this.expiredSession = false;
       const fatal = this.policyError ?? { code: 'policy', message: reason || 'The server refused the connection.' };
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal });
       return;
@@ -303,7 +392,7 @@ export class ChatClient {
         this.onWelcome(frame);
         return;
       case 'error':
-        if (!ref && (frame.code === 'invalid_name' || frame.code === 'invalid_room')) {
+        if (!ref && (frame.code === 'invalid_name' || frame.code === 'invalid_room' || frame.code === 'unauthorized')) {
           // The close 1008 that follows shows this; no toast.
           this.policyError = { code: frame.code, message: frame.message || frame.code };
           return;
@@ -314,8 +403,33 @@ export class ChatClient {
         break;
     }
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
-    if (frame.type === 'joined') this.pacer.flush();
-    if (frame.type === 'online_count') this.refreshPresence(frame.room, frame.count);
+    switch (frame.type) {
+      case 'joined':
+        this.pacer.flush();
+        break;
+      case 'online_count':
+        this.refreshPresence(frame.room, frame.count);
+        break;
+      case 'dm': {
+        // Someone opened a conversation with this user: be in it, to hear from them.
+        const r = this.state.rooms[frame.room];
+        if (r && !r.joined && this.state.status === 'online' && !this.joining(frame.room)) this.join(frame.room);
+        break;
+      }
+      case 'read': {
+        // The server's position is behind what this client has seen (a read lost with a
+        // connection): send ours again.
+        const r = this.state.rooms[frame.room];
+        if (r && r.readSeq !== null && typeof frame.seq === 'number' && frame.seq < r.readSeq) {
+          this.readSent.delete(frame.room);
+          this.queueRead(frame.room, true);
+        }
+        break;
+      }
+    }
+    // With identity the server names the person (a rename here, on another tab, or by the
+    // server): the next connection uses the name they have now.
+    if (hasIdentity(this.state) && this.state.me) this.name = this.state.me.name;
   }
 
   /**
@@ -360,7 +474,13 @@ export class ChatClient {
     for (const room of this.state.roomOrder) since.set(room, maxSeq(this.state.rooms[room]));
 
     this.everConnected = true;
+    if (typeof frame.token === 'string' && frame.token !== '') this.tokens.save(frame.token);
+    this.readSent.clear();
     this.dispatch({ type: 'frame', frame, now: this.now() });
+    if (this.expiredSession) {
+      this.expiredSession = false;
+      this.dispatch({ type: 'toast', code: 'session_expired', message: SESSION_EXPIRED });
+    }
 
     // A new connection has a full bucket on the server; ours starts over with it, and the
     // queue is rebuilt in first-come order (messages the old connection sent without an ack
@@ -373,6 +493,14 @@ export class ChatClient {
       this.join(room, s);
     }
     this.queueAll();
+
+    if (hasIdentity(this.state) && this.state.me) {
+      // The server knows the person's name; a rename made offline is asked for now.
+      const wanted = this.pendingRename;
+      this.pendingRename = null;
+      if (wanted !== null && wanted !== this.state.me.name) this.sendRename(wanted);
+      else this.name = this.state.me.name;
+    } else this.pendingRename = null;
 
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = setTimeout(() => {
@@ -411,6 +539,7 @@ export class ChatClient {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN || this.state.status !== 'online') return 'wait';
     if (item.kind === 'control') return this.send(item.frame) ? 'sent' : 'wait';
+    if (item.kind === 'read') return this.trySendRead(item.room);
 
     const found = this.findQueued(item.key);
     if (!found) return 'drop';
@@ -462,12 +591,92 @@ export class ChatClient {
 
   /** Shows a room, joining it first when needed. */
   openRoom(room: string): void {
+    const previous = this.state.currentRoom;
+    if (previous !== room) this.flushRead(previous);
     this.dispatch({ type: 'openRoom', room });
     const r = this.state.rooms[room];
     if (this.state.status === 'online' && r && !r.joined && !this.joining(room)) this.join(room, maxSeq(r));
   }
 
+  /**
+   * Opens a direct-message room with a person (a server with identity): the one the user has,
+   * or asks the server for it (`dm`; the answer is a `joined` with `dm`). Returns false when
+   * it cannot be asked now.
+   */
+  openDm(userId: string): boolean {
+    if (!hasIdentity(this.state) || userId === this.state.userId) return false;
+    if (this.state.roomOrder.some((r) => this.state.rooms[r]?.dm?.id === userId)) return true;
+    if (this.state.status !== 'online') return false;
+    for (const r of this.requests.values()) if (r.kind === 'dm' && r.user === userId) return true;
+    const ref = newRef('d');
+    this.control({ type: 'dm', user: userId, ref }, { kind: 'dm', room: '', user: userId });
+    return true;
+  }
+
+  /**
+   * The user has seen the shown room up to its newest message (the tab is visible and the
+   * list scrolled to the bottom). With identity the position goes to the server, at most once
+   * per READ_INTERVAL_MS per room, so that unread counts survive a reload and follow the user
+   * to their other devices. It waits for the server's own position first, so that a reload
+   * still shows where the unread messages began.
+   */
+  markRead(room: string): void {
+    const r = this.state.rooms[room];
+    if (!r || !hasIdentity(this.state) || !r.readKnown || room !== this.state.currentRoom || this.state.hidden) return;
+    const seq = maxSeq(r);
+    if (seq === undefined) return;
+    if (r.readSeq === null || seq > r.readSeq || r.unread > 0) this.dispatch({ type: 'markRead', room, seq });
+    this.queueRead(room, false);
+  }
+
+  /** Sends the room's read position now when it is newer than the last one sent. */
+  private flushRead(room: string): void {
+    this.queueRead(room, true);
+  }
+
+  private queueRead(room: string, now: boolean): void {
+    const r = this.state.rooms[room];
+    if (!r || r.readSeq === null || !hasIdentity(this.state)) return;
+    const sent = this.readSent.get(room);
+    if (sent && sent.seq >= r.readSeq) return;
+    const wait = sent && !now ? READ_INTERVAL_MS - (this.now() - sent.at) : 0;
+    const timer = this.readTimers.get(room);
+    if (wait > 0) {
+      if (!timer) {
+        this.readTimers.set(
+          room,
+          setTimeout(() => {
+            this.readTimers.delete(room);
+            this.queueRead(room, true);
+          }, wait),
+        );
+      }
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    this.readTimers.delete(room);
+    this.pacer.push({ kind: 'read', key: `read:${room}`, room });
+  }
+
+  /** Writes the room's latest read position, when it is still newer than the last one sent. */
+  private trySendRead(room: string): Attempt {
+    const r = this.state.rooms[room];
+    if (!r || r.readSeq === null) return 'drop';
+    if (!r.joined) return 'wait';
+    const sent = this.readSent.get(room);
+    if (sent && sent.seq >= r.readSeq) return 'drop';
+    if (!this.send({ type: 'read', room, seq: r.readSeq })) return 'wait';
+    this.readSent.set(room, { seq: r.readSeq, at: this.now() });
+    return 'sent';
+  }
+
   leaveRoom(room: string): void {
+    // The last position goes before the leave (which, being a request, would pass a queued one).
+    const r = this.state.rooms[room];
+    const sent = this.readSent.get(room);
+    if (r?.joined && r.readSeq !== null && hasIdentity(this.state) && (!sent || sent.seq < r.readSeq) && this.send({ type: 'read', room, seq: r.readSeq })) {
+      this.readSent.set(room, { seq: r.readSeq, at: this.now() });
+    }
     if (this.state.rooms[room]?.joined) this.control({ type: 'leave', room, ref: newRef('l') }, { kind: 'leave', room });
     const refs = new Set([...(this.state.rooms[room]?.pending ?? []), ...(this.state.rooms[room]?.ops ?? [])].map((p) => p.ref));
     this.pacer.remove((item) => refs.has(item.key));
@@ -550,8 +759,14 @@ export class ChatClient {
     this.dispatch({ type: 'dismissToast', id });
   }
 
+  /** Tells the user something the UI found out (not from the server). */
+  toast(code: string, message: string): void {
+    this.dispatch({ type: 'toast', code, message });
+  }
+
   /** The tab was hidden or shown: unread counting and notifications follow it. */
   setHidden(hidden: boolean): void {
+    if (hidden) this.flushRead(this.state.currentRoom);
     this.dispatch({ type: 'visibility', hidden });
   }
 

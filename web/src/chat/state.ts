@@ -2,20 +2,23 @@
 // server frames and user actions through `reduce`; components only render the result.
 
 import { mentionsName } from '../lib/mentions';
-import type { HistoryItem, Limits, Message, RoomEvent, ServerFrame, TopicEvent, User } from '../protocol/types';
-import { DEFAULT_LIMITS } from '../protocol/types';
+import type { HistoryItem, Limits, Message, OnlineUser, RoomEvent, ServerFrame, TopicEvent, User } from '../protocol/types';
+import { DEFAULT_LIMITS, DM_PREFIX } from '../protocol/types';
 import type { Overlays } from './events';
 import { applyEvent, isEvent, isMessageItem, splitHistory } from './events';
 
 export type ConnStatus = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
 export interface Notice {
-  kind: 'join' | 'leave' | 'topic';
+  kind: 'join' | 'leave' | 'topic' | 'rename';
   key: string;
+  /** Who; for a rename, with the new name. */
   user: User;
   ts: number;
   /** The new topic (kind 'topic'; empty: cleared). */
   body?: string;
+  /** The name before (kind 'rename'). */
+  old?: string;
 }
 
 /** An edit, delete, reaction or topic change waiting for the server's ack. */
@@ -49,6 +52,8 @@ export interface Alert {
   messageId: string;
   from: User;
   body: string;
+  /** A message in a direct-message room (every one alerts, not only mentions). */
+  dm?: boolean;
 }
 
 export interface PendingMessage {
@@ -88,10 +93,11 @@ export interface RoomState {
   seqLow: number | null;
   seqHigh: number | null;
   /**
-   * Users in the room, unique by id. In a large room only the first members (the server sends
-   * at most 100) and not kept up to date: such rooms send counts instead of join/leave events.
+   * Users in the room, unique by id (with identity: people, with their device counts). In a
+   * large room only the first members (the server sends at most 100) and not kept up to date:
+   * such rooms send counts instead of join/leave events.
    */
-  online: User[];
+  online: OnlineUser[];
   /** How many users the room has; never less than `online.length`, more when the list is partial. */
   onlineCount: number;
   typing: Record<string, TypingEntry>;
@@ -102,8 +108,27 @@ export interface RoomState {
   loaded: boolean;
   /** Messages not seen: in a room not shown, or in the shown one while the tab is hidden. */
   unread: number;
-  /** Of those, the ones that mention the user. */
+  /** Of those, the ones that mention the user (in a direct-message room: all of them). */
   mentions: number;
+  /** A direct-message room: the other person. */
+  dm: User | null;
+  /**
+   * The user's read position (identity only): the highest seq they have seen here, from the
+   * server's `read` objects and the ones this client sent.
+   */
+  readSeq: number | null;
+  /** The server told this connection the read position (after welcome/joined). */
+  readKnown: boolean;
+  /** The "New messages" divider goes after this seq; kept until the user leaves the room or sends. */
+  divider: number | null;
+}
+
+/** A rename this client asked the server for, until it answers. */
+export interface RenameRequest {
+  ref: string;
+  name: string;
+  status: 'sending' | 'failed';
+  error?: string;
 }
 
 export interface Toast {
@@ -126,6 +151,17 @@ export interface ChatState {
   me: User | null;
   /** Every user id this client had (one per connection), to recognise its own messages. */
   myIds: string[];
+  /**
+   * The stable user id from `welcome.user`; null with a server without identity, whose ids are
+   * per connection (then `myIds` and the name decide what is "mine").
+   */
+  userId: string | null;
+  /** The latest name known for each user id (presence, renames, live messages). */
+  names: Record<string, string>;
+  /** The rename waiting for the server's answer, or the one it refused. */
+  rename: RenameRequest | null;
+  /** Rooms the server refused to let this user into (another pair's direct messages), with why. */
+  forbidden: Record<string, string>;
   limits: Limits;
   version: string | null;
   currentRoom: string;
@@ -142,9 +178,13 @@ export interface ChatState {
 
 /** What the client knows about the request a reply answers. */
 export interface RequestInfo {
-  kind: 'join' | 'leave' | 'history';
+  kind: 'join' | 'leave' | 'history' | 'rename' | 'dm';
+  /** The room asked about ('' for rename and dm). */
   room: string;
   since?: number;
+  /** rename: the new name; dm: the other person's user id. */
+  name?: string;
+  user?: string;
 }
 
 export type Action =
@@ -165,7 +205,14 @@ export type Action =
   | { type: 'toast'; code: string; message: string }
   | { type: 'dismissToast'; id: number }
   | { type: 'visibility'; hidden: boolean }
-  | { type: 'alertsShown'; upTo: number };
+  | { type: 'alertsShown'; upTo: number }
+  /** The user has seen the room up to seq (shown, visible, scrolled to the bottom). */
+  | { type: 'markRead'; room: string; seq: number }
+  /** A rename went to the server (ref) and waits for its answer. */
+  | { type: 'renameSent'; ref: string; name: string }
+  /** A new name used from the next connection on (older servers, or while offline). */
+  | { type: 'renameLocal'; name: string }
+  | { type: 'renameClear' };
 
 export const TYPING_TTL_MS = 4000;
 
@@ -189,6 +236,10 @@ export function emptyRoom(name: string): RoomState {
     loaded: false,
     unread: 0,
     mentions: 0,
+    dm: null,
+    readSeq: null,
+    readKnown: false,
+    divider: null,
   };
 }
 
@@ -203,6 +254,10 @@ export function initialState(room: string, otherRooms: string[] = []): ChatState
     fatal: null,
     me: null,
     myIds: [],
+    userId: null,
+    names: {},
+    rename: null,
+    forbidden: {},
     limits: DEFAULT_LIMITS,
     version: null,
     currentRoom: room,
@@ -242,16 +297,44 @@ function stripType(m: Message): Message {
   return ref === undefined ? { room, seq, id, from, body, ts } : { room, seq, id, from, body, ts, ref };
 }
 
-/** Users unique by id, in the order first seen. */
-export function uniqueUsers(users: User[] | undefined): User[] {
+/** Users unique by id, in the order first seen, with their device counts when the server sent them. */
+export function uniqueUsers(users: OnlineUser[] | undefined): OnlineUser[] {
   const seen = new Set<string>();
-  const out: User[] = [];
+  const out: OnlineUser[] = [];
   for (const u of users ?? []) {
     if (!u || typeof u.id !== 'string' || seen.has(u.id)) continue;
     seen.add(u.id);
-    out.push({ id: u.id, name: u.name });
+    out.push(onlineUser(u));
   }
   return out;
+}
+
+function onlineUser(u: OnlineUser): OnlineUser {
+  return isCount(u.devices) && u.devices > 0 ? { id: u.id, name: u.name, devices: u.devices } : { id: u.id, name: u.name };
+}
+
+function isUser(u: unknown): u is User {
+  const v = u as User | null;
+  return !!v && typeof v === 'object' && typeof v.id === 'string' && v.id !== '' && typeof v.name === 'string';
+}
+
+/** Adds what users are called now to the names by id; the same object when nothing changed. */
+function learnNames(names: Record<string, string>, users: (User | null | undefined)[] | undefined): Record<string, string> {
+  let out = names;
+  for (const u of users ?? []) {
+    if (!isUser(u) || out[u.id] === u.name) continue;
+    if (out === names) out = { ...names };
+    out[u.id] = u.name;
+  }
+  return out;
+}
+
+/**
+ * A direct-message room: the server named the other person, or the room has the prefix the
+ * server gives them. Only with identity: before it, `dm-…` is a room name like any other.
+ */
+export function isDmRoom(room: Pick<RoomState, 'name' | 'dm'>): boolean {
+  return room.dm !== null || room.name.startsWith(DM_PREFIX);
 }
 
 /**
@@ -289,13 +372,57 @@ export function minSeq(room: RoomState | undefined): number | undefined {
 }
 
 /**
- * Whether a user is this client: the one place that decides which messages are "mine" (edit,
- * delete, reactions, mentions). Ids are per connection for now, so it knows every id this client
- * had and, across reloads, the display name; once the server sends stable user ids this becomes
- * a comparison of ids.
+ * Whether a user is this client's person: the one place that decides which messages are
+ * "mine" (alignment, "Sent", edit, delete, reactions, unread, mentions). With identity it is
+ * the stable user id, the same on every device and across reloads and renames. A server
+ * without identity has per-connection ids, so it falls back to every id this client had and,
+ * across reloads, the display name.
  */
-export function isMine(state: Pick<ChatState, 'me' | 'myIds'>, user: User): boolean {
+export function isMine(state: Pick<ChatState, 'me' | 'myIds' | 'userId'>, user: User): boolean {
+  if (state.userId !== null) return user.id === state.userId;
   return state.myIds.includes(user.id) || (state.me !== null && user.name === state.me.name);
+}
+
+/**
+ * Whether presence or typing is about this client's person. Unlike `isMine` it never matches
+ * by name: without identity another "alice" online is someone else.
+ */
+export function isSelf(state: Pick<ChatState, 'myIds' | 'userId'>, user: User): boolean {
+  return state.userId !== null ? user.id === state.userId : state.myIds.includes(user.id);
+}
+
+/** Whether the server speaks the identity part of the protocol (stable ids, DMs, read positions). */
+export function hasIdentity(state: Pick<ChatState, 'userId'>): boolean {
+  return state.userId !== null;
+}
+
+/**
+ * Where the "New messages" divider goes when the user opens a room with unread messages: after
+ * the read position when the server gave one, or else before the last `unread` messages from
+ * others that are loaded.
+ */
+export function dividerFor(state: Pick<ChatState, 'me' | 'myIds' | 'userId'>, room: RoomState): number | null {
+  if (room.unread <= 0) return null;
+  if (room.readSeq !== null) return room.readSeq;
+  const m = room.messages;
+  let left = room.unread;
+  for (let i = m.length - 1; i >= 0; i--) {
+    if (isMine(state, m[i].from)) continue;
+    if (--left === 0) return i > 0 ? m[i - 1].seq : m[i].seq - 1;
+  }
+  return m.length > 0 ? m[0].seq - 1 : null;
+}
+
+/** Unread messages and mentions among the loaded messages after a read position. */
+function countAfter(state: ChatState, room: RoomState, seq: number): { unread: number; mentions: number } {
+  let unread = 0;
+  let mentions = 0;
+  for (const m of room.messages) {
+    if (m.seq <= seq || isMine(state, m.from)) continue;
+    unread++;
+    if (mentionsName(m.body, state.me?.name)) mentions++;
+  }
+  return { unread, mentions };
 }
 
 function withRoom(state: ChatState, name: string, fn: (r: RoomState) => RoomState, create = false): ChatState {
@@ -427,8 +554,9 @@ function receiveItems(state: ChatState, room: RoomState, items: HistoryItem[] | 
     let unread = r.unread;
     let mentions = r.mentions;
     const unseen = countUnread && (r.name !== state.currentRoom || state.hidden);
+    const dm = hasIdentity(state) && isDmRoom(r);
     for (const m of added) {
-      if (m.ref && state.myIds.includes(m.from.id) && pending.some((p) => p.ref === m.ref)) {
+      if (m.ref && isSelf(state, m.from) && pending.some((p) => p.ref === m.ref)) {
         pending = pending.filter((p) => p.ref !== m.ref);
       }
       if (typing[m.from.id]) {
@@ -437,7 +565,7 @@ function receiveItems(state: ChatState, room: RoomState, items: HistoryItem[] | 
       }
       if (unseen && !isMine(state, m.from) && !(keep && keep.has(m.id))) {
         unread++;
-        if (mentionsName(m.body, state.me?.name)) mentions++;
+        if (dm || mentionsName(m.body, state.me?.name)) mentions++;
       }
     }
     r = { ...r, messages, pending, typing, unread, mentions };
@@ -460,12 +588,17 @@ function snapshotTopic(room: RoomState, topic: unknown, lastSeq: unknown, items:
   return { ...room, topic: { body, seq, user: room.topic?.user ?? null, ts: room.topic?.ts ?? null } };
 }
 
-/** Queues a desktop notification for a live mention, when the user is not looking at it. */
+/**
+ * Queues a desktop notification for a live mention, or any message in a direct-message room,
+ * when the user is not looking at it.
+ */
 function alertMention(state: ChatState, m: Message): ChatState {
-  if (isMine(state, m.from) || !mentionsName(m.body, state.me?.name)) return state;
+  const room = state.rooms[m.room];
+  const dm = !!room && hasIdentity(state) && isDmRoom(room);
+  if (isMine(state, m.from) || (!dm && !mentionsName(m.body, state.me?.name))) return state;
   if (m.room === state.currentRoom && !state.hidden) return state;
   if (state.alerts.some((a) => a.messageId === m.id)) return state;
-  const alert: Alert = { id: state.nextAlertId, room: m.room, messageId: m.id, from: m.from, body: m.body };
+  const alert: Alert = { id: state.nextAlertId, room: m.room, messageId: m.id, from: m.from, body: m.body, ...(dm ? { dm } : {}) };
   return { ...state, alerts: [...state.alerts, alert].slice(-5), nextAlertId: state.nextAlertId + 1 };
 }
 
@@ -497,6 +630,83 @@ function opError(code: string, message: string | undefined, op: Op): string {
   }
 }
 
+/** A person's new name in every room's online list, typing entries and direct-message partner. */
+function renameInRooms(rooms: Record<string, RoomState>, user: User): Record<string, RoomState> {
+  let out = rooms;
+  for (const [name, r] of Object.entries(rooms)) {
+    const listed = r.online.some((u) => u.id === user.id && u.name !== user.name);
+    const typing = r.typing[user.id];
+    const dm = r.dm?.id === user.id && r.dm.name !== user.name;
+    if (!listed && !typing && !dm) continue;
+    if (out === rooms) out = { ...rooms };
+    out[name] = {
+      ...r,
+      online: listed ? r.online.map((u) => (u.id === user.id ? { ...u, name: user.name } : u)) : r.online,
+      typing: typing ? { ...r.typing, [user.id]: { ...typing, user: { ...typing.user, name: user.name } } } : r.typing,
+      dm: dm ? { id: user.id, name: user.name } : r.dm,
+    };
+  }
+  return out;
+}
+
+/**
+ * Someone in a room changed their name: one notice there ("Bob is now Robert"), and the new
+ * name everywhere at once (online lists, typing, earlier messages through `names`), so that
+ * no ghost of the old name stays behind.
+ */
+function applyRename(state: ChatState, frame: Extract<ServerFrame, { type: 'rename' }>, now: number): ChatState {
+  if (!isUser(frame.user)) return state;
+  const user = { id: frame.user.id, name: frame.user.name };
+  const old = typeof frame.old === 'string' ? frame.old : '';
+  const ts = typeof frame.ts === 'number' ? frame.ts : now;
+  let s: ChatState = { ...state, names: learnNames(state.names, [user]), rooms: renameInRooms(state.rooms, user) };
+  if (s.me && isSelf(s, user)) s = { ...s, me: { ...s.me, name: user.name } };
+  return withRoom(s, frame.room, (r) => ({ ...r, notices: addNotice(r.notices, { kind: 'rename', key: `rename-${user.id}-${ts}-${user.name}`, user, ts, old }) }));
+}
+
+/** Direct-message rooms this user has (welcome.dms, or a `dm` object): in the sidebar, with the other person. */
+function addDms(state: ChatState, dms: unknown): ChatState {
+  if (!Array.isArray(dms)) return state;
+  let s = state;
+  for (const d of dms as { room?: unknown; user?: unknown }[]) {
+    if (!d || typeof d.room !== 'string' || !isUser(d.user)) continue;
+    const partner = { id: d.user.id, name: d.user.name };
+    s = { ...s, names: learnNames(s.names, [partner]) };
+    s = withRoom(s, d.room, (r) => (r.dm?.id === partner.id && r.dm.name === partner.name ? r : { ...r, dm: partner }), true);
+  }
+  return s;
+}
+
+/**
+ * The user's read position in a room, from the server: after welcome/joined (so unread counts
+ * survive a reload and follow the user to another device), and when another device moves it.
+ * A position older than one this client already sent is stale: the count then comes from the
+ * messages loaded after the newer one.
+ */
+function applyRead(state: ChatState, frame: Extract<ServerFrame, { type: 'read' }>): ChatState {
+  const room = state.rooms[frame.room];
+  if (!room || !isCount(frame.seq)) return state;
+  const stale = room.readSeq !== null && frame.seq < room.readSeq;
+  const readSeq = stale ? (room.readSeq as number) : frame.seq;
+  let { unread, mentions } = countAfter(state, room, readSeq);
+  if (!stale && isCount(frame.unread)) {
+    // The server counts what is not loaded too; mentions can only be found in what is.
+    unread = frame.unread;
+    mentions = Math.min(mentions, unread);
+  }
+  if (isDmRoom(room)) mentions = unread;
+  const looking = frame.room === state.currentRoom && !state.hidden;
+  return withRoom(state, frame.room, (r) => ({
+    ...r,
+    readSeq,
+    readKnown: true,
+    unread: looking ? 0 : unread,
+    mentions: looking ? 0 : mentions,
+    // Arriving in a room (a reload) with unread messages: the divider marks where they start.
+    divider: looking && r.divider === null && unread > 0 && !stale ? readSeq : r.divider,
+  }));
+}
+
 export function reduce(state: ChatState, action: Action): ChatState {
   switch (action.type) {
     case 'connecting':
@@ -504,7 +714,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
 
     case 'disconnected': {
       const rooms: Record<string, RoomState> = {};
-      for (const [name, r] of Object.entries(state.rooms)) rooms[name] = { ...r, joined: false, loadingOlder: false, typing: {} };
+      for (const [name, r] of Object.entries(state.rooms)) rooms[name] = { ...r, joined: false, loadingOlder: false, typing: {}, readKnown: false };
       return { ...state, status: action.status, retryAt: action.retryAt, fatal: action.fatal ?? null, rooms };
     }
 
@@ -512,16 +722,36 @@ export function reduce(state: ChatState, action: Action): ChatState {
       return applyFrame(state, action.frame, action.now, action.request);
 
     case 'openRoom': {
-      const s = withRoom(state, action.room, (r) => (r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 }), true);
+      if (action.room === state.currentRoom && state.rooms[action.room] && !state.hidden) return withRoom(state, action.room, seen);
+      // Leaving a room takes its "New messages" divider away; the room opened gets one above
+      // what the user has not seen.
+      let s = state.currentRoom === action.room ? state : withRoom(state, state.currentRoom, (r) => (r.divider === null ? r : { ...r, divider: null }));
+      if (!s.forbidden[action.room]) s = withRoom(s, action.room, (r) => seen({ ...r, divider: dividerFor(s, r) }), true);
       return { ...s, currentRoom: action.room };
     }
 
     case 'visibility': {
       if (state.hidden === action.hidden) return state;
       const s = { ...state, hidden: action.hidden };
-      // Coming back to the tab: what arrived in the shown room is seen now.
-      return action.hidden ? s : withRoom(s, s.currentRoom, (r) => (r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 }));
+      // Coming back to the tab: what arrived in the shown room is seen now, below a divider.
+      return action.hidden ? s : withRoom(s, s.currentRoom, (r) => seen(r.divider === null && r.unread > 0 ? { ...r, divider: dividerFor(s, r) } : r));
     }
+
+    case 'markRead':
+      return withRoom(state, action.room, (r) => {
+        const readSeq = r.readSeq === null ? action.seq : Math.max(r.readSeq, action.seq);
+        const next = seen(r);
+        return readSeq === r.readSeq ? next : { ...next, readSeq };
+      });
+
+    case 'renameSent':
+      return { ...state, rename: { ref: action.ref, name: action.name, status: 'sending' } };
+
+    case 'renameLocal':
+      return { ...state, rename: null, me: state.me ? { ...state.me, name: action.name } : state.me };
+
+    case 'renameClear':
+      return state.rename === null ? state : { ...state, rename: null };
 
     case 'alertsShown':
       return { ...state, alerts: state.alerts.filter((a) => a.id > action.upTo) };
@@ -533,7 +763,8 @@ export function reduce(state: ChatState, action: Action): ChatState {
     }
 
     case 'addPending':
-      return withRoom(state, action.pending.room, (r) => ({ ...r, pending: [...r.pending, action.pending] }), true);
+      // Writing in a room answers what was new there: the divider goes.
+      return withRoom(state, action.pending.room, (r) => ({ ...r, pending: [...r.pending, action.pending], divider: null }), true);
 
     case 'addOp':
       return withRoom(state, action.op.room, (r) => ({ ...r, ops: [...r.ops, action.op] }));
@@ -581,14 +812,26 @@ export function reduce(state: ChatState, action: Action): ChatState {
   }
 }
 
+/** Nothing in the room is unseen any more. */
+function seen(r: RoomState): RoomState {
+  return r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 };
+}
+
 function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?: RequestInfo): ChatState {
   switch (frame.type) {
     case 'welcome': {
-      const me = { id: frame.id, name: frame.name };
+      // A server with identity names the person (stable id); an older one the connection.
+      const user = isUser(frame.user) ? { id: frame.user.id, name: frame.user.name } : null;
+      const me = user ?? { id: frame.id, name: frame.name };
+      const userId = user ? user.id : null;
       let s: ChatState = {
         ...state,
         me,
         myIds: state.myIds.includes(me.id) ? state.myIds : [...state.myIds, me.id],
+        userId,
+        names: learnNames(state.names, [...(user ? [user] : []), ...(frame.online ?? [])]),
+        // Another person now (a new guest after an expired session): refusals may not hold.
+        forbidden: userId === state.userId ? state.forbidden : {},
         limits: { ...DEFAULT_LIMITS, ...state.limits, ...(frame.limits ?? {}) },
         version: frame.version ?? state.version,
         status: 'online',
@@ -612,19 +855,25 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         },
         true,
       );
+      if (user) s = addDms(s, frame.dms);
       return s;
     }
 
-    case 'joined':
+    case 'joined': {
+      let s: ChatState = { ...state, names: learnNames(state.names, [...(frame.online ?? []), frame.dm]) };
+      if (s.forbidden[frame.room]) {
+        const { [frame.room]: _, ...forbidden } = s.forbidden;
+        s = { ...s, forbidden };
+      }
       return withRoom(
-        state,
+        s,
         frame.room,
         (r) => {
           const since = request?.kind === 'join' && request.room === frame.room ? request.since : undefined;
           // More was missed than the server replays: the old messages and the new ones are not
           // contiguous, so show the new ones and let scroll-back page the rest.
           const gap = since !== undefined && !!frame.has_more;
-          const merged = snapshotTopic(receiveItems(state, r, frame.history, r.loaded, gap), frame.topic, frame.last_seq, frame.history);
+          const merged = snapshotTopic(receiveItems(s, r, frame.history, r.loaded, gap), frame.topic, frame.last_seq, frame.history);
           const online = uniqueUsers(frame.online);
           return {
             ...merged,
@@ -633,10 +882,12 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
             onlineCount: memberCount(frame.online_count, online.length),
             hasMore: since === undefined ? !!frame.has_more : gap ? true : r.hasMore,
             loaded: true,
+            dm: isUser(frame.dm) ? { id: frame.dm.id, name: frame.dm.name } : r.dm,
           };
         },
         true,
       );
+    }
 
     case 'left':
       return state; // the room was removed when the user left it
@@ -644,7 +895,8 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
     case 'message': {
       const room = state.rooms[frame.room];
       if (!room || !isMessageItem(frame)) return state;
-      const s = withRoom(state, frame.room, (r) => receiveItems(state, r, [frame], true));
+      // A live message carries its author's name as of now.
+      const s = withRoom({ ...state, names: learnNames(state.names, [frame.from]) }, frame.room, (r) => receiveItems(state, r, [frame], true));
       return s.rooms[frame.room].messages === room.messages ? s : alertMention(s, frame);
     }
 
@@ -665,6 +917,15 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
     case 'ack': {
       const me = state.me;
       if (!me) return state;
+      if (request?.kind === 'rename' && request.name !== undefined) {
+        const name = request.name;
+        return {
+          ...state,
+          me: { ...me, name },
+          names: learnNames(state.names, [{ id: me.id, name }]),
+          rename: state.rename?.ref === frame.ref ? null : state.rename,
+        };
+      }
       const op = findOp(state, frame.ref);
       if (op) {
         const ev = opEvent(op, me, frame.seq, frame.ts);
@@ -685,11 +946,11 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
     }
 
     case 'join': {
-      if (!frame.user || state.myIds.includes(frame.user.id)) return state;
-      return withRoom(state, frame.room, (r) => {
+      if (!isUser(frame.user) || isSelf(state, frame.user)) return state;
+      return withRoom({ ...state, names: learnNames(state.names, [frame.user]) }, frame.room, (r) => {
         // Join events come only from rooms small enough for a complete list.
         const known = r.online.some((u) => u.id === frame.user.id);
-        const online = known ? r.online : [...r.online, { id: frame.user.id, name: frame.user.name }];
+        const online = known ? r.online : [...r.online, onlineUser(frame.user)];
         return {
           ...r,
           online,
@@ -700,7 +961,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
     }
 
     case 'leave': {
-      if (!frame.user || state.myIds.includes(frame.user.id)) return state;
+      if (!isUser(frame.user) || isSelf(state, frame.user)) return state;
       return withRoom(state, frame.room, (r) => {
         const { [frame.user.id]: _, ...typing } = r.typing;
         const online = r.online.filter((u) => u.id !== frame.user.id);
@@ -716,7 +977,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
     }
 
     case 'presence':
-      return withRoom(state, frame.room, (r) => {
+      return withRoom({ ...state, names: learnNames(state.names, frame.online) }, frame.room, (r) => {
         const online = uniqueUsers(frame.online);
         return { ...r, online, onlineCount: memberCount(frame.online_count, online.length) };
       });
@@ -727,12 +988,39 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
       return withRoom(state, frame.room, (r) => ({ ...r, onlineCount: memberCount(frame.count, r.online.length) }));
 
     case 'typing': {
-      if (!frame.user || state.myIds.includes(frame.user.id)) return state;
+      if (!isUser(frame.user) || isSelf(state, frame.user)) return state;
       return withRoom(state, frame.room, (r) => ({ ...r, typing: { ...r.typing, [frame.user.id]: { user: frame.user, at: now } } }));
     }
 
+    case 'rename':
+      return applyRename(state, frame, now);
+
+    case 'user': {
+      // This person's name changed on another of their tabs or devices.
+      if (!isUser(frame.user) || !state.me || !isSelf(state, frame.user)) return state;
+      const name = frame.user.name;
+      return { ...state, me: { ...state.me, name }, names: learnNames(state.names, [frame.user]), rooms: renameInRooms(state.rooms, frame.user) };
+    }
+
+    case 'dm':
+      // Someone opened a direct-message room with this user: it goes into the sidebar.
+      if (!hasIdentity(state) || typeof frame.room !== 'string' || !isUser(frame.user)) return state;
+      return addDms(state, [{ room: frame.room, user: frame.user }]);
+
+    case 'read':
+      return applyRead(state, frame);
+
     case 'error': {
       const text = frame.message || frame.code;
+      if (request?.kind === 'rename') {
+        const r = state.rename;
+        return r && r.ref === frame.ref ? { ...state, rename: { ...r, status: 'failed', error: text } } : addToast(state, frame.code, text);
+      }
+      if (request?.kind === 'join' && frame.code === 'forbidden') {
+        // Another pair's direct messages: out of the sidebar, and said so where it was asked for.
+        const s = reduce({ ...state, forbidden: { ...state.forbidden, [request.room]: text } }, { type: 'removeRoom', room: request.room });
+        return request.room === s.currentRoom ? s : addToast(s, frame.code, text);
+      }
       const op = findOp(state, frame.ref);
       if (op) return addToast(mapOps(state, [op.ref], () => null), frame.code, opError(frame.code, frame.message, op.op));
       const p = findPending(state, frame.ref);

@@ -163,10 +163,10 @@ describe('useChat: reconnecting', () => {
     expect(result.current.state.toasts).toEqual([]);
   });
 
-  it('reconnects at once under a new name', () => {
-    const { rerender } = setup();
+  it('reconnects at once under a new name (a server without identity knows no rename)', () => {
+    const { result } = setup();
     const first = connect();
-    rerender({ name: 'alicia', room: 'general', WebSocket: FakeWebSocket, random: () => 0, persistRooms: false, watchNetwork: false });
+    act(() => result.current.actions.rename('alicia'));
     expect(first.closedByClient).not.toBeNull();
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(new URL(FakeWebSocket.last().url).searchParams.get('name')).toBe('alicia');

@@ -8,6 +8,14 @@ export interface ChatActions {
   openRoom(room: string): void;
   leaveRoom(room: string): void;
   send(room: string, body: string): string;
+  /** Changes the display name (in place with identity; reconnects under it otherwise). */
+  rename(name: string): void;
+  /** Forgets a refused rename. */
+  clearRename(): void;
+  /** Opens a direct-message room with a person; false when it cannot be asked now. */
+  openDm(userId: string): boolean;
+  /** The shown room is seen up to its newest message. */
+  markRead(room: string): void;
   edit(room: string, id: string, body: string): string;
   deleteMessage(room: string, id: string): string;
   react(room: string, id: string, emoji: string, on: boolean): string;
@@ -19,6 +27,7 @@ export interface ChatActions {
   typing(room: string): void;
   reconnectNow(): void;
   dismissToast(id: number): void;
+  toast(code: string, message: string): void;
 }
 
 export type UseChatOptions = ChatClientOptions & {
@@ -28,7 +37,8 @@ export type UseChatOptions = ChatClientOptions & {
 
 /**
  * The one owner of the chat connection: creates a ChatClient for the component's lifetime,
- * follows the display name and the room in the URL, and renders its state.
+ * follows the room in the URL, and renders its state. `name` is the name to connect with
+ * first; later changes go through `actions.rename`.
  */
 export function useChat(opts: UseChatOptions): { state: ChatState; actions: ChatActions } {
   // Created once; later changes of name and room are applied through the client.
@@ -38,10 +48,6 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
     client.start();
     return () => client.stop();
   }, [client]);
-
-  useEffect(() => {
-    client.setName(opts.name);
-  }, [client, opts.name]);
 
   useEffect(() => {
     client.openRoom(opts.room);
@@ -69,6 +75,10 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       openRoom: (room) => client.openRoom(room),
       leaveRoom: (room) => client.leaveRoom(room),
       send: (room, body) => client.sendMessage(room, body),
+      rename: (name) => client.rename(name),
+      clearRename: () => client.clearRename(),
+      openDm: (userId) => client.openDm(userId),
+      markRead: (room) => client.markRead(room),
       edit: (room, id, body) => client.editMessage(room, id, body),
       deleteMessage: (room, id) => client.deleteMessage(room, id),
       react: (room, id, emoji, on) => client.react(room, id, emoji, on),
@@ -80,6 +90,7 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       typing: (room) => client.typing(room),
       reconnectNow: () => client.reconnectNow(true),
       dismissToast: (id) => client.dismissToast(id),
+      toast: (code, message) => client.toast(code, message),
     }),
     [client],
   );

@@ -1,7 +1,8 @@
 import type { ReactNode } from 'react';
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { Avatar } from './Avatar';
-import { completeMention, matchNames, mentionQuery } from '../lib/mentions';
+import type { Member } from '../lib/mentions';
+import { completeMention, matchMembers, mentionQuery } from '../lib/mentions';
 import { byteLength, cleanBody } from '../lib/validate';
 
 export interface ComposerProps {
@@ -13,8 +14,10 @@ export interface ComposerProps {
   maxBytes: number;
   onSend(body: string): void;
   onTyping(): void;
-  /** Names to complete after "@" (the room's members, the user left out). */
-  members?: string[];
+  /** People to complete after "@" (the room's members, the user left out): names, or people with labels. */
+  members?: (string | Member)[];
+  /** How the room is named in the placeholder: "#general", or the other person of a direct message. */
+  target?: string;
   /** ArrowUp in an empty box: edit the user's last message. Returns false when there is none. */
   onEditLast?(): boolean;
 }
@@ -34,7 +37,7 @@ export function useEnterSends(): boolean {
   return useMemo(() => enterSendsOn(typeof window !== 'undefined' && window.matchMedia ? (q) => window.matchMedia(q).matches : null), []);
 }
 
-export function Composer({ room, disabled = false, reason, maxBytes, onSend, onTyping, members = [], onEditLast }: ComposerProps) {
+export function Composer({ room, disabled = false, reason, maxBytes, onSend, onTyping, members = [], onEditLast, target = `#${room}` }: ComposerProps) {
   const [text, setText] = useState('');
   const [caret, setCaret] = useState(0);
   const [closedAt, setClosedAt] = useState<number | null>(null);
@@ -47,7 +50,8 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
   const canSend = !disabled && !tooLong && cleanBody(text) !== '';
 
   const query = useMemo(() => mentionQuery(text, caret), [text, caret]);
-  const matches = useMemo(() => (query && query.start !== closedAt ? matchNames(members, query.query) : []), [query, closedAt, members]);
+  const people = useMemo(() => members.map((m): Member => (typeof m === 'string' ? { key: m, name: m } : m)), [members]);
+  const matches = useMemo(() => (query && query.start !== closedAt ? matchMembers(people, query.query) : []), [query, closedAt, people]);
   const open = matches.length > 0;
   const selected = Math.min(index, matches.length - 1);
 
@@ -107,28 +111,28 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
       <div className="composer-box">
         {open && (
           <ul className="mention-list" role="listbox" id={`${id}-mentions`} aria-label="People to mention" data-testid="mention-list">
-            {matches.map((name, i) => (
+            {matches.map((m, i) => (
               <li
-                key={name}
+                key={m.key}
                 id={`${id}-opt-${i}`}
                 role="option"
                 aria-selected={i === selected}
                 className={i === selected ? 'selected' : undefined}
                 onMouseDown={(e) => {
                   e.preventDefault();
-                  complete(name);
+                  complete(m.name);
                 }}
                 onMouseEnter={() => setIndex(i)}
                 data-testid="mention-option"
               >
-                <Avatar name={name} size="sm" />
-                <span className="mention-name">{name}</span>
+                <Avatar name={m.name} color={m.color} size="sm" />
+                <span className="mention-name">{m.label ?? m.name}</span>
               </li>
             ))}
           </ul>
         )}
         <label htmlFor={id} className="sr-only">
-          Message #{room}
+          Message {target}
         </label>
         <textarea
           id={id}
@@ -137,7 +141,7 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
           value={text}
           dir="auto"
           disabled={disabled}
-          placeholder={disabled ? 'Not connected' : `Message #${room}`}
+          placeholder={disabled ? 'Not connected' : `Message ${target}`}
           enterKeyHint={enterSends ? 'send' : 'enter'}
           aria-autocomplete="list"
           aria-controls={open ? `${id}-mentions` : undefined}
@@ -164,7 +168,7 @@ export function Composer({ room, disabled = false, reason, maxBytes, onSend, onT
               }
               if (e.key === 'Enter' || e.key === 'Tab') {
                 e.preventDefault();
-                complete(matches[selected]);
+                complete(matches[selected].name);
                 return;
               }
               if (e.key === 'Escape') {

@@ -22,10 +22,12 @@ export interface MenuProps {
   /** Closes the menu; the caller puts the focus back on what opened it. */
   onClose(): void;
   testId?: string;
+  /** Line the menu up with the anchor's end (default) or its start. */
+  align?: 'start' | 'end';
 }
 
 /** A keyboard-friendly menu: arrows, Home/End, Enter/Space, Escape; focus starts on the first item. */
-export function Menu({ anchor, label, items, onClose, testId = 'menu' }: MenuProps) {
+export function Menu({ anchor, label, items, onClose, testId = 'menu', align }: MenuProps) {
   const list = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -52,7 +54,7 @@ export function Menu({ anchor, label, items, onClose, testId = 'menu' }: MenuPro
   };
 
   return (
-    <Popover anchor={anchor} onClose={onClose} className="menu" role="presentation" label={label} testId={testId}>
+    <Popover anchor={anchor} onClose={onClose} className="menu" role="presentation" label={label} testId={testId} align={align}>
       <div ref={list} role="menu" aria-label={label} onKeyDown={onKeyDown}>
         {items.map((item) => (
           <button

@@ -232,6 +232,36 @@ describe('MessageList scrolling', () => {
     }
   });
 
+  it('opens at the "New messages" divider when the unread ones do not fit, and marks nothing read until the bottom', () => {
+    const restore = withLayout();
+    try {
+      const onSeen = vi.fn();
+      const rows = buildTimeline({ messages: ten, notices: [], pending: [], isMine: (u) => u.id === alice.id, me: alice, divider: 11 });
+      render(<MessageList room="general" rows={rows} hasMore={false} loadingOlder={false} loaded onLoadOlder={() => {}} actions={noActions} onSeen={onSeen} />);
+      const el = screen.getByTestId('message-list');
+      expect(screen.getByTestId('new-divider').textContent).toBe('New messages');
+      // jsdom has no positions: the divider is at the top, so the view starts there.
+      expect(el.scrollTop).toBe(0);
+      expect(onSeen).not.toHaveBeenCalled();
+      fireEvent.click(screen.getByTestId('jump-latest'));
+      expect(onSeen).toHaveBeenCalledTimes(1);
+    } finally {
+      restore();
+    }
+  });
+
+  it('reports the newest message seen when it opens at the bottom', () => {
+    const restore = withLayout();
+    try {
+      const onSeen = vi.fn();
+      const rows = buildTimeline({ messages: ten, notices: [], pending: [], isMine: (u) => u.id === alice.id, me: alice });
+      render(<MessageList room="general" rows={rows} hasMore={false} loadingOlder={false} loaded onLoadOlder={() => {}} actions={noActions} onSeen={onSeen} />);
+      expect(onSeen).toHaveBeenCalledTimes(1);
+    } finally {
+      restore();
+    }
+  });
+
   it('comes back to where the reader was in a room after visiting another', () => {
     const restore = withLayout();
     try {

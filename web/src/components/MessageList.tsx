@@ -1,7 +1,8 @@
 import type { CSSProperties, KeyboardEvent as ReactKeyboardEvent } from 'react';
-import { memo, useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { MessageRow, Row } from '../chat/timeline';
 import { nameHue } from '../lib/avatar';
+import type { User } from '../protocol/types';
 import { formatDay, formatFull, formatTime, isoTime } from '../lib/time';
 import { Avatar } from './Avatar';
 import { copyText } from './CodeBlock';
@@ -45,6 +46,29 @@ export interface MessageListProps {
   onEditingChange?(id: string | null): void;
   /** Scroll positions by room, kept by the parent across room switches. */
   scrollMemory?: Map<string, ScrollPlace>;
+  /** How the room is named to people: "#general", or the other person of a direct message. */
+  title?: string;
+  /** A direct-message room: its start says whom it is with. */
+  dm?: boolean;
+  /**
+   * Opens the menu of a message's author (direct message, …); without it author names are
+   * plain text.
+   */
+  onPerson?(user: User, anchor: Anchor, trigger: HTMLElement | null): void;
+  /** The newest message is in view (the list is at the bottom): the room is read up to it. */
+  onSeen?(): void;
+}
+
+/**
+ * Scrolls the "New messages" divider near the top of the view when the unread messages below
+ * it do not fit (Slack opens a channel there); returns false when they fit and the bottom
+ * shows them all.
+ */
+function showDivider(el: HTMLElement, divider: HTMLElement): boolean {
+  const y = divider.getBoundingClientRect().top - el.getBoundingClientRect().top + el.scrollTop;
+  if (el.scrollHeight - y <= el.clientHeight) return false;
+  el.scrollTop = Math.max(0, y - 16);
+  return true;
 }
 
 /** Distance from the bottom, in pixels, that still counts as "at the bottom". */
@@ -56,11 +80,29 @@ const LONG_PRESS_MS = 480;
 
 type Popup = { kind: 'menu' | 'picker'; row: MessageRow; anchor: Anchor; trigger: HTMLElement | null };
 
-export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadOlder, actions, myName = null, editingId = null, onEditingChange, scrollMemory }: MessageListProps) {
+export function MessageList({
+  room,
+  rows,
+  hasMore,
+  loadingOlder,
+  loaded,
+  onLoadOlder,
+  actions,
+  myName = null,
+  editingId = null,
+  onEditingChange,
+  scrollMemory,
+  title = `#${room}`,
+  dm = false,
+  onPerson,
+  onSeen,
+}: MessageListProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottomRef = useRef(true);
   const [atBottom, setAtBottom] = useState(true);
-  const prev = useRef<{ first: string | null; last: string | null; height: number; top: number; count: number }>({ first: null, last: null, height: 0, top: 0, count: 0 });
+  const prev = useRef<{ first: string | null; last: string | null; height: number; top: number; count: number; divider: boolean }>({ first: null, last: null, height: 0, top: 0, count: 0, divider: false });
+  /** The reader scrolled by hand since the room opened: a divider that shows up later does not move them. */
+  const userScrolled = useRef(false);
   const [unseen, setUnseen] = useState(0);
   const [active, setActive] = useState<string | null>(null);
   const [popup, setPopup] = useState<Popup | null>(null);
@@ -96,16 +138,24 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
     const el = scroller.current;
     if (!el) return;
     const p = prev.current;
+    const divider = el.querySelector<HTMLElement>('[data-testid="new-divider"]');
     if (p.last === null && lastKey !== null) {
       const saved = scrollMemory?.get(room);
       if (saved && !saved.atBottom) {
         el.scrollTop = saved.top;
         atBottomRef.current = false;
         setAtBottom(false);
+      } else if (divider && showDivider(el, divider)) {
+        atBottomRef.current = false;
+        setAtBottom(false);
       } else {
         el.scrollTop = el.scrollHeight;
         atBottomRef.current = true;
       }
+    } else if (divider && !p.divider && !userScrolled.current && showDivider(el, divider)) {
+      // The read position arrived after the messages (a reload): start at the first unread one.
+      atBottomRef.current = false;
+      setAtBottom(false);
     } else if (p.first !== null && firstKey !== p.first && lastKey === p.last) {
       el.scrollTop = p.top + (el.scrollHeight - p.height);
     } else if (lastKey !== p.last) {
@@ -123,8 +173,15 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
       // Same messages, other rows (a notice, an edit, a reaction): stay pinned.
       el.scrollTop = el.scrollHeight;
     }
-    prev.current = { first: firstKey, last: lastKey, height: el.scrollHeight, top: el.scrollTop, count: messageRows.length };
+    prev.current = { first: firstKey, last: lastKey, height: el.scrollHeight, top: el.scrollTop, count: messageRows.length, divider: !!divider };
   }, [rows, firstKey, lastKey, lastRow, messageRows.length, room, scrollMemory]);
+
+  // At the bottom, the newest message has been seen (the parent knows whether the tab is
+  // visible). The ref, not the state: the layout above may have just moved away from the
+  // bottom (to the "New messages" divider) in this very commit.
+  useEffect(() => {
+    if (atBottomRef.current && loaded && lastKey !== null) onSeen?.();
+  }, [atBottom, loaded, lastKey, onSeen]);
 
   // The view or its content changes size without new rows (a banner above, the composer
   // growing, a font or code block settling): a reader at the bottom stays there.
@@ -152,6 +209,7 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
     const el = scroller.current;
     if (!el) return;
     const bottom = el.scrollHeight - el.scrollTop - el.clientHeight <= BOTTOM_SLACK;
+    if (Math.abs(el.scrollTop - prev.current.top) > 2 && el.scrollHeight === prev.current.height) userScrolled.current = true;
     if (bottom !== atBottomRef.current) markBottom(bottom);
     else scrollMemory?.set(room, { top: el.scrollTop, atBottom: bottom });
     if (bottom && unseen > 0) setUnseen(0);
@@ -194,7 +252,7 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
         onKeyDown={onKeyDown}
         role="log"
         aria-live="off"
-        aria-label={`Messages in #${room}`}
+        aria-label={dm ? `Messages with ${title}` : `Messages in ${title}`}
         data-testid="message-list"
         tabIndex={0}
       >
@@ -207,10 +265,19 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
             ) : (
               <div className="room-start" data-testid="room-start">
                 <div className="room-start-icon" aria-hidden="true">
-                  #
+                  {dm ? '@' : '#'}
                 </div>
-                <h2>Welcome to #{room}</h2>
-                <p>This is the very beginning of the #{room} room.</p>
+                {dm ? (
+                  <>
+                    <h2>{title}</h2>
+                    <p>This is the very beginning of your direct messages with {title}. Only the two of you can see them.</p>
+                  </>
+                ) : (
+                  <>
+                    <h2>Welcome to {title}</h2>
+                    <p>This is the very beginning of the {title} room.</p>
+                  </>
+                )}
               </div>
             )}
           </div>
@@ -224,6 +291,12 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
                 );
               case 'notice':
                 return <NoticeRow key={row.key} row={row} />;
+              case 'divider':
+                return (
+                  <div key={row.key} className="new-divider" role="separator" aria-label="New messages" data-testid="new-divider">
+                    <span>New messages</span>
+                  </div>
+                );
               case 'message':
                 return (
                   <MessageItem
@@ -238,6 +311,7 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
                     onStartEdit={startEdit}
                     onOpenMenu={openMenu}
                     onOpenPicker={openPicker}
+                    onPerson={onPerson}
                   />
                 );
             }
@@ -272,7 +346,7 @@ export function MessageList({ room, rows, hasMore, loadingOlder, loaded, onLoadO
 export function announce(row: MessageRow, count: number): string {
   const text = row.deleted ? 'deleted message' : row.body.replace(/\s+/g, ' ').trim();
   const short = text.length > 140 ? `${text.slice(0, 139)}…` : text;
-  const latest = `${row.from.name}${row.mention ? ' mentioned you' : ''}: ${short}`;
+  const latest = `${row.author.label}${row.mention ? ' mentioned you' : ''}: ${short}`;
   return count > 1 ? `${count} new messages. Latest from ${latest}` : latest;
 }
 
@@ -299,10 +373,23 @@ export function canChange(row: MessageRow): boolean {
 
 function NoticeRow({ row }: { row: Extract<Row, { kind: 'notice' }> }) {
   const n = row.notice;
+  if (n.kind === 'rename') {
+    // As it happened: a later rename does not rewrite this one.
+    return (
+      <div className="notice notice-rename" data-testid="notice" data-kind="rename">
+        <span>
+          <strong>{n.old || 'Someone'}</strong> is now <strong>{n.user.name}</strong>
+          <time dateTime={isoTime(n.ts)} title={formatFull(n.ts)}>
+            {formatTime(n.ts)}
+          </time>
+        </span>
+      </div>
+    );
+  }
   return (
     <div className={`notice notice-${n.kind}`} data-testid="notice" data-kind={n.kind}>
       <span>
-        <strong>{n.user.name}</strong>{' '}
+        <strong>{row.label}</strong>{' '}
         {n.kind === 'join' ? (
           'joined'
         ) : n.kind === 'leave' ? (
@@ -334,6 +421,7 @@ type MessageItemProps = {
   onStartEdit(id: string | null): void;
   onOpenMenu(row: MessageRow, anchor: Anchor, trigger: HTMLElement | null): void;
   onOpenPicker(row: MessageRow, anchor: Anchor, trigger: HTMLElement | null): void;
+  onPerson?(user: User, anchor: Anchor, trigger: HTMLElement | null): void;
 };
 
 /** Rows are rebuilt on every change; a message re-renders only when what it shows changed. */
@@ -347,6 +435,7 @@ function sameRow(a: MessageItemProps, b: MessageItemProps): boolean {
     a.active === b.active &&
     a.menuOpen === b.menuOpen &&
     a.onStartEdit === b.onStartEdit &&
+    a.onPerson === b.onPerson &&
     x.key === y.key &&
     x.id === y.id &&
     x.seq === y.seq &&
@@ -362,7 +451,12 @@ function sameRow(a: MessageItemProps, b: MessageItemProps): boolean {
     x.changing === y.changing &&
     x.mention === y.mention &&
     sameReactions(x, y) &&
-    x.from.name === y.from.name
+    x.from.id === y.from.id &&
+    x.from.name === y.from.name &&
+    x.author.label === y.author.label &&
+    x.author.name === y.author.name &&
+    x.author.was === y.author.was &&
+    x.author.color === y.author.color
   );
 }
 
@@ -374,13 +468,18 @@ function sameReactions(x: MessageRow, y: MessageRow): boolean {
   });
 }
 
+/** "Robert (was Bob)": the name a message was sent under, when the person has another one now. */
+function authorTitle(row: MessageRow): string | undefined {
+  return row.author.was ? `${row.author.label} (was ${row.author.was})` : undefined;
+}
+
 function reactionTitle(names: string[], emoji: string): string {
   const shown = names.length > 10 ? [...names.slice(0, 10), `${names.length - 10} more`] : names;
   const who = shown.length <= 1 ? shown.join('') : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
   return `${who} reacted with ${emoji}`;
 }
 
-const MessageItem = memo(function MessageItem({ row, actions, myName, editing, active, menuOpen, onActive, onStartEdit, onOpenMenu, onOpenPicker }: MessageItemProps) {
+const MessageItem = memo(function MessageItem({ row, actions, myName, editing, active, menuOpen, onActive, onStartEdit, onOpenMenu, onOpenPicker, onPerson }: MessageItemProps) {
   const [touched, setTouched] = useState(false);
   const press = useRef<{ timer: ReturnType<typeof setTimeout>; x: number; y: number; fired: boolean } | null>(null);
   const bubble = useRef<HTMLDivElement>(null);
@@ -415,7 +514,8 @@ const MessageItem = memo(function MessageItem({ row, actions, myName, editing, a
       data-seq={row.seq ?? undefined}
       data-own={row.own ? 'true' : 'false'}
       data-status={row.status}
-      data-author={row.from.name}
+      data-author={row.author.label}
+      data-author-id={row.from.id}
       data-edited={row.edited ? 'true' : undefined}
       data-deleted={row.deleted ? 'true' : undefined}
       data-mention={row.mention ? 'true' : undefined}
@@ -429,13 +529,40 @@ const MessageItem = memo(function MessageItem({ row, actions, myName, editing, a
         }
       }}
     >
-      {!row.own && <div className="msg-avatar">{row.first ? <Avatar name={row.from.name} /> : null}</div>}
+      {!row.own && (
+        <div className="msg-avatar">
+          {row.first ? (
+            onPerson ? (
+              <button type="button" className="avatar-button" tabIndex={-1} aria-hidden="true" onClick={(e) => onPerson(row.from, anchorOf(e.currentTarget), e.currentTarget)}>
+                <Avatar name={row.author.name} color={row.author.color} />
+              </button>
+            ) : (
+              <Avatar name={row.author.name} color={row.author.color} />
+            )
+          ) : null}
+        </div>
+      )}
       <div className="msg-stack">
         {row.first && (
           <div className="msg-header">
-            <span className={`msg-author${row.own ? ' sr-only' : ''}`} style={{ '--hue': nameHue(row.from.name) } as CSSProperties} data-testid="message-author">
-              {row.own ? 'You' : row.from.name}
-            </span>
+            {!row.own && onPerson ? (
+              <button
+                type="button"
+                className="msg-author author-button"
+                style={{ '--hue': nameHue(row.author.color) } as CSSProperties}
+                tabIndex={tab}
+                aria-haspopup="menu"
+                title={authorTitle(row)}
+                onClick={(e) => onPerson(row.from, anchorOf(e.currentTarget), e.currentTarget)}
+                data-testid="message-author"
+              >
+                {row.author.label}
+              </button>
+            ) : (
+              <span className={`msg-author${row.own ? ' sr-only' : ''}`} style={{ '--hue': nameHue(row.author.color) } as CSSProperties} title={row.own ? undefined : authorTitle(row)} data-testid="message-author">
+                {row.own ? 'You' : row.author.label}
+              </span>
+            )}
             <time dateTime={isoTime(row.ts)} title={formatFull(row.ts)} data-testid="message-time">
               {formatTime(row.ts)}
             </time>

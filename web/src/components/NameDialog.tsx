@@ -7,15 +7,25 @@ export interface NameDialogProps {
   serverError?: string | null;
   /** First visit: no cancel, a welcome text. */
   firstRun: boolean;
+  /** The new name is with the server: wait for its answer. */
+  busy?: boolean;
   onSubmit(name: string): void;
   onCancel?(): void;
 }
 
-export function NameDialog({ initial = '', serverError = null, firstRun, onSubmit, onCancel }: NameDialogProps) {
+export function NameDialog({ initial = '', serverError = null, firstRun, busy = false, onSubmit, onCancel }: NameDialogProps) {
   const [value, setValue] = useState(initial);
   const [error, setError] = useState<string | null>(serverError);
   const input = useRef<HTMLInputElement>(null);
   const id = useId();
+
+  // The server refused the name after the dialog opened (a rename): say why, here.
+  useEffect(() => {
+    if (serverError) {
+      setError(serverError);
+      input.current?.focus();
+    }
+  }, [serverError]);
 
   useEffect(() => {
     input.current?.focus();
@@ -47,6 +57,7 @@ export function NameDialog({ initial = '', serverError = null, firstRun, onSubmi
           noValidate
           onSubmit={(e) => {
             e.preventDefault();
+            if (busy) return;
             const r = checkName(value);
             if (!r.ok) {
               setError(r.error);
@@ -84,8 +95,8 @@ export function NameDialog({ initial = '', serverError = null, firstRun, onSubmi
                 Cancel
               </button>
             )}
-            <button type="submit" className="button primary" data-testid="name-submit">
-              {firstRun ? 'Start chatting' : 'Save'}
+            <button type="submit" className="button primary" aria-disabled={busy || undefined} data-testid="name-submit">
+              {firstRun ? 'Start chatting' : busy ? 'Saving…' : 'Save'}
             </button>
           </div>
         </form>

@@ -1,5 +1,6 @@
-import { render, screen } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+import { makeDirectory } from '../chat/people';
 import { OnlineList } from './OnlineList';
 
 describe('OnlineList', () => {
@@ -71,5 +72,24 @@ describe('OnlineList', () => {
     const { container } = render(<OnlineList users={[{ id: '1', name: '<img src=x>' }]} myIds={[]} />);
     expect(container.querySelector('img')).toBeNull();
     expect(screen.getByTestId('online-user').textContent).toContain('<img src=x>');
+  });
+
+  it('with identity lists people by user id: two Sams apart, devices as a hint, "you" by id', () => {
+    const users = [
+      { id: 'k3x9q2mf', name: 'Sam', devices: 2 },
+      { id: '3fa81c9d', name: 'Sam', devices: 1 },
+      { id: 'b0', name: 'Bob' },
+    ];
+    const people = makeDirectory({ identity: true, names: {}, seen: users });
+    const onPerson = vi.fn();
+    render(<OnlineList users={users} myIds={[]} people={people} myId="k3x9q2mf" onPerson={onPerson} />);
+    expect(screen.getByTestId('online-count').textContent).toBe('3');
+    expect(screen.getAllByTestId('online-user').map((u) => u.textContent)).toEqual(['SSam · k3you2 devices', 'BBob', 'SSam · 3f']);
+    expect(screen.getByTestId('online-devices').getAttribute('title')).toBe('Connected on 2 devices');
+    // Others open their menu; the user's own entry is not a button.
+    const buttons = screen.getAllByTestId('online-person');
+    expect(buttons.map((b) => b.getAttribute('aria-label'))).toEqual(['Bob: options', 'Sam · 3f: options']);
+    fireEvent.click(buttons[1]);
+    expect(onPerson).toHaveBeenCalledWith(users[1], expect.anything(), buttons[1]);
   });
 });

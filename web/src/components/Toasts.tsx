@@ -44,6 +44,12 @@ function toastTitle(code: string): string {
       return 'Server busy';
     case 'not_member':
       return 'Not in that room';
+    case 'forbidden':
+      return 'Private conversation';
+    case 'session_expired':
+      return 'New session';
+    case 'offline':
+      return 'Offline';
     case 'invalid_room':
       return 'Invalid room';
     case 'bad_json':

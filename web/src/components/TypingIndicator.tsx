@@ -1,4 +1,5 @@
 import type { TypingEntry } from '../chat/state';
+import type { User } from '../protocol/types';
 
 export function typingText(names: string[]): string {
   if (names.length === 0) return '';
@@ -7,8 +8,9 @@ export function typingText(names: string[]): string {
   return `${names.length} people are typing…`;
 }
 
-export function TypingIndicator({ typing }: { typing: Record<string, TypingEntry> }) {
-  const names = [...new Set(Object.values(typing).map((t) => t.user.name))].sort();
+/** Who is typing; `label` names them as everywhere else (two Sams apart), by name otherwise. */
+export function TypingIndicator({ typing, label = (u) => u.name }: { typing: Record<string, TypingEntry>; label?: (u: User) => string }) {
+  const names = [...new Set(Object.values(typing).map((t) => label(t.user)))].sort();
   const text = typingText(names);
   return (
     <div className="typing" aria-live="polite" data-testid="typing-indicator">

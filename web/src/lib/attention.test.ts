@@ -21,9 +21,10 @@ function fakeCanvas() {
 
 describe('title and favicon', () => {
   it('puts the unseen count in the title', () => {
-    expect(documentTitle('general', 0)).toBe('#general · distchat');
-    expect(documentTitle('general', 3)).toBe('(3) #general · distchat');
-    expect(documentTitle('dev', 1500)).toBe('(999+) #dev · distchat');
+    expect(documentTitle('#general', 0)).toBe('#general · distchat');
+    expect(documentTitle('#general', 3)).toBe('(3) #general · distchat');
+    expect(documentTitle('#dev', 1500)).toBe('(999+) #dev · distchat');
+    expect(documentTitle('Sam · 3f', 2)).toBe('(2) Sam · 3f · distchat');
   });
 
   it('fits the count on the badge', () => {

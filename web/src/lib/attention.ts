@@ -3,8 +3,9 @@
 
 import { useEffect, useState } from 'react';
 
-export function documentTitle(room: string, unseen: number): string {
-  return `${unseen > 0 ? `(${unseen > 999 ? '999+' : unseen}) ` : ''}#${room} · distchat`;
+/** The tab title: what is shown ("#general", or the other person of a direct message) and the unseen count. */
+export function documentTitle(shown: string, unseen: number): string {
+  return `${unseen > 0 ? `(${unseen > 999 ? '999+' : unseen}) ` : ''}${shown} · distchat`;
 }
 
 /** The text on the favicon badge: it has room for two characters. */
@@ -84,7 +85,7 @@ export function setFavicon(count: number, mention: boolean, base: CanvasImageSou
 }
 
 /** Keeps the tab title and favicon in step with the unseen count. */
-export function useAttention(room: string, unseen: number, mention: boolean): void {
+export function useAttention(shown: string, unseen: number, mention: boolean): void {
   const [base, setBase] = useState<HTMLImageElement | null>(null);
   useEffect(() => {
     if (typeof Image === 'undefined') return;
@@ -93,8 +94,8 @@ export function useAttention(room: string, unseen: number, mention: boolean): vo
     img.src = FAVICON;
   }, []);
   useEffect(() => {
-    document.title = documentTitle(room, unseen);
-  }, [room, unseen]);
+    document.title = documentTitle(shown, unseen);
+  }, [shown, unseen]);
   useEffect(() => {
     setFavicon(unseen, mention, base);
   }, [unseen, mention, base]);

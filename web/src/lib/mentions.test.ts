@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { completeMention, matchNames, mentionQuery, mentionsName, splitMentions } from './mentions';
+import { completeMention, matchMembers, matchNames, mentionQuery, mentionsName, splitMentions } from './mentions';
 
 describe('mentionsName', () => {
   it.each([
@@ -59,5 +59,17 @@ describe('mention autocomplete', () => {
   it('completes the name and puts the caret after it', () => {
     expect(completeMention('hi @al', 3, 6, 'Alice Martin')).toEqual({ text: 'hi @Alice Martin ', caret: 17 });
     expect(completeMention('@b how are you', 0, 2, 'bob')).toEqual({ text: '@bob how are you', caret: 5 });
+  });
+});
+
+describe('matchMembers', () => {
+  it('keeps two people with one name apart (by key), ordered by how they are shown', () => {
+    const people = [
+      { key: 'b', name: 'Sam', label: 'Sam · b2' },
+      { key: 'a', name: 'Sam', label: 'Sam · a1' },
+      { key: 'a', name: 'Sam', label: 'Sam · a1' },
+      { key: 'c', name: 'Bob' },
+    ];
+    expect(matchMembers(people, 'sa').map((p) => p.label)).toEqual(['Sam · a1', 'Sam · b2']);
   });
 });

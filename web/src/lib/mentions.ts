@@ -72,16 +72,38 @@ export function mentionQuery(text: string, caret: number): { start: number; quer
  * with it; case-insensitive, each name once, at most `limit`.
  */
 export function matchNames(names: string[], query: string, limit = 8): string[] {
+  return matchMembers(
+    names.map((name) => ({ key: name, name })),
+    query,
+    limit,
+  ).map((m) => m.name);
+}
+
+/** Someone to mention: `name` is what "@" completes to, `label` how they are shown (two Sams apart). */
+export interface Member {
+  /** Unique per person: the user id, or the name when that is all there is. */
+  key: string;
+  name: string;
+  label?: string;
+  /** What the avatar colour derives from. */
+  color?: string;
+}
+
+/** `matchNames` for people: each person once (by key), ordered by how they are shown. */
+export function matchMembers<T extends Member>(members: T[], query: string, limit = 8): T[] {
   const q = query.toLocaleLowerCase();
-  const prefix: string[] = [];
-  const word: string[] = [];
-  for (const name of new Set(names)) {
-    const n = name.toLocaleLowerCase();
-    if (n.startsWith(q)) prefix.push(name);
-    else if (q !== '' && n.split(/\s+/).some((w) => w.startsWith(q))) word.push(name);
+  const prefix: T[] = [];
+  const word: T[] = [];
+  const seen = new Set<string>();
+  for (const m of members) {
+    if (seen.has(m.key)) continue;
+    seen.add(m.key);
+    const n = m.name.toLocaleLowerCase();
+    if (n.startsWith(q)) prefix.push(m);
+    else if (q !== '' && n.split(/\s+/).some((w) => w.startsWith(q))) word.push(m);
   }
-  const byName = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'base' });
-  return [...prefix.sort(byName), ...word.sort(byName)].slice(0, limit);
+  const byLabel = (a: T, b: T) => (a.label ?? a.name).localeCompare(b.label ?? b.name, undefined, { sensitivity: 'base' });
+  return [...prefix.sort(byLabel), ...word.sort(byLabel)].slice(0, limit);
 }
 
 /** Replaces the query at `start`..`caret` with the full mention and a space. */

@@ -42,13 +42,16 @@ export interface MentionNote {
   from: string;
   body: string;
   tag: string;
+  /** A direct message: every one is worth a notification, not only mentions. */
+  dm?: boolean;
 }
 
 /** Shows a notification; clicking it focuses the tab and calls `onClick`. */
 export function showMentionNotification(n: MentionNote, onClick: () => void): boolean {
   if (notificationPermission() !== 'granted') return false;
   try {
-    const note = new window.Notification(`${n.from} mentioned you in #${n.room}`, { body: plainPreview(n.body), tag: n.tag, icon: '/favicon.svg' });
+    const title = n.dm ? `New message from ${n.from}` : `${n.from} mentioned you in #${n.room}`;
+    const note = new window.Notification(title, { body: plainPreview(n.body), tag: n.tag, icon: '/favicon.svg' });
     note.onclick = () => {
       window.focus();
       onClick();

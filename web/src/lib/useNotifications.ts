@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { Alert } from '../chat/state';
+import type { User } from '../protocol/types';
 import type { Permission } from './notify';
 import { createPinger, notificationPermission, requestNotificationPermission, shouldOfferNotifications, showMentionNotification } from './notify';
 import type { Settings } from './settings';
@@ -23,12 +24,17 @@ export interface Notifications {
  * Permission is asked only from a click: the banner appears once the user has written a
  * message or been mentioned, never on page load.
  */
-export function useNotifications(alerts: Alert[], shown: (upTo: number) => void, openRoom: (room: string) => void): Notifications {
+export function useNotifications(alerts: Alert[], shown: (upTo: number) => void, openRoom: (room: string) => void, nameOf: (u: User) => string = (u) => u.name): Notifications {
   const [settings, setSettingsState] = useState(loadSettings);
   const [permission, setPermission] = useState<Permission>(notificationPermission);
   const [dismissed, setDismissed] = useState(bannerDismissed);
   const [engaged, setEngaged] = useState(false);
   const [pinger] = useState(createPinger);
+  // How people are named changes with who is in view; that alone must not notify again.
+  const name = useRef(nameOf);
+  useLayoutEffect(() => {
+    name.current = nameOf;
+  });
 
   useEffect(() => {
     if (alerts.length === 0) return;
@@ -36,7 +42,7 @@ export function useNotifications(alerts: Alert[], shown: (upTo: number) => void,
     const perm = notificationPermission();
     setPermission(perm);
     if (settings.notifications && perm === 'granted') {
-      for (const a of alerts) showMentionNotification({ room: a.room, from: a.from.name, body: a.body, tag: a.messageId }, () => openRoom(a.room));
+      for (const a of alerts) showMentionNotification({ room: a.room, from: name.current(a.from), body: a.body, tag: a.messageId, dm: a.dm }, () => openRoom(a.room));
     }
     if (settings.sound) pinger.play();
     shown(alerts[alerts.length - 1].id);

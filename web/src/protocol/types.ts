@@ -6,6 +6,21 @@ export interface User {
   name: string;
 }
 
+/**
+ * A person in an online list. With identity (servers that send `welcome.user`) `id` is the
+ * stable user id and `devices` how many connections the person has in the room, on every node;
+ * older servers list one entry per connection and send no `devices`.
+ */
+export interface OnlineUser extends User {
+  devices?: number;
+}
+
+/** A direct-message room of this user and the other person in it (`welcome.dms`). */
+export interface DmInfo {
+  room: string;
+  user: User;
+}
+
 export interface Message {
   type?: 'message';
   room: string;
@@ -78,12 +93,24 @@ export interface Limits {
 
 export interface WelcomeFrame {
   type: 'welcome';
+  /** Older clients' view of `user` (the same values on servers with identity). */
   id: string;
   name: string;
+  /**
+   * The stable user id and current display name. Absent from servers without identity: the
+   * client then keeps per-connection ids and names (see `isMine`).
+   */
+  user?: User;
+  /** The signed session token to present on every connect; the latest one replaces the last. */
+  token?: string;
+  /** This connection's id. */
+  conn?: string;
+  /** The direct-message rooms this user has. */
+  dms?: DmInfo[];
   room: string;
   rooms?: string[];
   /** The room's first members in join order, at most 100; complete when online_count is not larger. */
-  online?: User[];
+  online?: OnlineUser[];
   /** All members of the room (missing from older servers: then `online` is complete). */
   online_count?: number;
   history?: HistoryItem[];
@@ -102,7 +129,7 @@ export interface MessageFrame extends Message {
 export interface JoinFrame {
   type: 'join';
   room: string;
-  user: User;
+  user: OnlineUser;
   ts?: number;
 }
 
@@ -116,12 +143,14 @@ export interface LeaveFrame {
 export interface JoinedFrame {
   type: 'joined';
   room: string;
-  online?: User[];
+  online?: OnlineUser[];
   online_count?: number;
   history?: HistoryItem[];
   last_seq?: number;
   has_more?: boolean;
   topic?: string;
+  /** A direct-message room: the other person. */
+  dm?: User;
   ref?: string;
 }
 
@@ -134,7 +163,7 @@ export interface LeftFrame {
 export interface PresenceFrame {
   type: 'presence';
   room: string;
-  online?: User[];
+  online?: OnlineUser[];
   online_count?: number;
 }
 
@@ -168,6 +197,41 @@ export interface AckFrame {
   ts: number;
 }
 
+/** A person in a room changed their display name (one per room they are in). */
+export interface RenameFrame {
+  type: 'rename';
+  room: string;
+  /** The person, with the new name. */
+  user: User;
+  old: string;
+  ts?: number;
+}
+
+/** This user's name changed on another of their tabs or devices. */
+export interface UserFrame {
+  type: 'user';
+  user: User;
+}
+
+/** Someone opened a direct-message room with this user. */
+export interface DmFrame {
+  type: 'dm';
+  room: string;
+  /** The other person. */
+  user: User;
+}
+
+/**
+ * The user's read position in a room: after welcome/joined, and when another of their devices
+ * moves it. `unread`: how many messages are after `seq`.
+ */
+export interface ReadFrame {
+  type: 'read';
+  room: string;
+  seq: number;
+  unread: number;
+}
+
 export interface ErrorFrame {
   type: 'error';
   code: string;
@@ -188,6 +252,10 @@ export type ServerFrame =
   | HistoryFrame
   | AckFrame
   | ErrorFrame
+  | RenameFrame
+  | UserFrame
+  | DmFrame
+  | ReadFrame
   | EditEvent
   | DeleteEvent
   | ReactionEvent
@@ -203,7 +271,10 @@ export type ClientFrame =
   | { type: 'edit'; room: string; id: string; body: string; ref: string }
   | { type: 'delete'; room: string; id: string; ref: string }
   | { type: 'react'; room: string; id: string; emoji: string; on: boolean; ref: string }
-  | { type: 'topic'; room: string; body: string; ref: string };
+  | { type: 'topic'; room: string; body: string; ref: string }
+  | { type: 'rename'; name: string; ref: string }
+  | { type: 'dm'; user: string; ref: string }
+  | { type: 'read'; room: string; seq: number };
 
 /** Longest topic the server takes (characters). */
 export const MAX_TOPIC_CHARS = 256;
@@ -221,6 +292,9 @@ export const CloseCode = {
 } as const;
 
 export const DEFAULT_ROOM = 'general';
+
+/** Direct-message rooms are named with this prefix by the server. */
+export const DM_PREFIX = 'dm-';
 
 export const DEFAULT_LIMITS: Limits = {
   max_message_bytes: 65536,

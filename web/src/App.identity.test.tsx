@@ -1,0 +1,253 @@
+// The UI with a server that knows people (welcome.user): two Sams, renames, direct messages,
+// read positions, the session token, and the same screens with an older server.
+
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { App } from './App';
+import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
+
+const sam = { id: 'k3x9q2mf', name: 'Sam' };
+const otherSam = { id: '3fa81c9d', name: 'Sam' };
+const bob = { id: 'b0b0b0b0', name: 'Bob' };
+
+beforeEach(() => {
+  FakeWebSocket.reset();
+  vi.stubGlobal('WebSocket', FakeWebSocket);
+  window.history.replaceState(null, '', '/');
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+async function socket(n = 1): Promise<FakeWebSocket> {
+  await waitFor(() => expect(FakeWebSocket.instances).toHaveLength(n));
+  return FakeWebSocket.last();
+}
+
+function idWelcome(room: string, history: object[] = [], extra: object = {}) {
+  return welcome(room, sam, history, { user: sam, token: 'tok-1', conn: 'c-1', online: [{ ...sam, devices: 2 }, { ...otherSam, devices: 1 }, { ...bob, devices: 1 }], ...extra });
+}
+
+async function online(history: object[] = [], extra: object = {}) {
+  window.localStorage.setItem('distchat.name', 'Sam');
+  const r = render(<App />);
+  const ws = await socket();
+  act(() => {
+    ws.open();
+    ws.receive(idWelcome('general', history, extra));
+  });
+  return { ...r, ws };
+}
+
+function onlineEntries() {
+  return screen.getAllByTestId('online-user').map((li) => li.textContent);
+}
+
+describe('App with identity: two people called Sam', () => {
+  it('tells them apart everywhere and treats only my own messages as mine', async () => {
+    await online([msg('general', 1, otherSam, 'from the other Sam'), msg('general', 2, sam, 'from my phone')]);
+    expect(onlineEntries()).toEqual(['SSam · k3you2 devices', 'BBob', 'SSam · 3f']);
+    expect(screen.getByTestId('online-count').textContent).toBe('3');
+    expect(document.querySelector('.chat-count')?.textContent).toBe('3 people here');
+    const [theirs, mine] = screen.getAllByTestId('message');
+    expect(theirs.dataset.own).toBe('false');
+    expect(within(theirs).getByTestId('message-author').textContent).toBe('Sam · 3f');
+    expect(within(theirs).queryByLabelText('Sent')).toBeNull();
+    expect(mine.dataset.own).toBe('true');
+    expect(within(mine).getByLabelText('Sent')).toBeTruthy();
+  });
+
+  it('names the other Sam apart when typing and in the mention list', async () => {
+    const { ws } = await online();
+    act(() => ws.receive({ type: 'typing', room: 'general', user: otherSam }));
+    expect(screen.getByTestId('typing-indicator').textContent).toBe('Sam · 3f is typing…');
+    const input = screen.getByTestId('composer-input') as HTMLTextAreaElement;
+    fireEvent.change(input, { target: { value: '@sa', selectionStart: 3 } });
+    fireEvent.select(input);
+    expect(screen.getAllByTestId('mention-option').map((o) => o.textContent)).toEqual(['SSam · 3f']);
+    fireEvent.keyDown(input, { key: 'Enter' });
+    expect(input.value).toBe('@Sam ');
+  });
+});
+
+describe('App with identity: renames', () => {
+  it('shows one notice, updates the online list in place, and gives earlier messages the new name', async () => {
+    const { ws } = await online([msg('general', 1, bob, 'hello from Bob')]);
+    act(() => ws.receive({ type: 'rename', room: 'general', user: { id: bob.id, name: 'Robert' }, old: 'Bob', ts: 1_764_000_100_000 }));
+    expect(screen.getAllByTestId('notice').map((n) => n.textContent?.replace(/\d.*$/, ''))).toEqual(['Bob is now Robert']);
+    expect(onlineEntries()).toEqual(['SSam · k3you2 devices', 'RRobert', 'SSam · 3f']);
+    const author = within(screen.getAllByTestId('message')[0]).getByTestId('message-author');
+    expect(author.textContent).toBe('Robert');
+    expect(author.getAttribute('title')).toBe('Robert (was Bob)');
+  });
+
+  it('renames in place from the dialog: waits for the ack, remembers the name, no reconnect', async () => {
+    const { ws } = await online();
+    fireEvent.click(screen.getByTestId('me-button'));
+    fireEvent.change(screen.getByTestId('name-input'), { target: { value: 'Samuel' } });
+    fireEvent.click(screen.getByTestId('name-submit'));
+    const [f] = ws.framesOfType('rename');
+    expect(f).toMatchObject({ name: 'Samuel' });
+    expect(screen.getByTestId('name-submit').textContent).toBe('Saving…');
+    act(() => ws.receive({ type: 'ack', ref: f.ref }));
+    expect(screen.queryByTestId('name-dialog')).toBeNull();
+    expect(screen.getByTestId('me-name').textContent).toBe('Samuel');
+    expect(window.localStorage.getItem('distchat.name')).toBe('Samuel');
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
+  it('keeps the dialog open with the server’s reason when it refuses the name', async () => {
+    const { ws } = await online();
+    fireEvent.click(screen.getByTestId('me-button'));
+    fireEvent.change(screen.getByTestId('name-input'), { target: { value: 'Admin' } });
+    fireEvent.click(screen.getByTestId('name-submit'));
+    const [f] = ws.framesOfType('rename');
+    act(() => ws.receive({ type: 'error', code: 'invalid_name', message: 'that name is reserved', ref: f.ref }));
+    expect(screen.getByTestId('name-error').textContent).toBe('that name is reserved');
+    expect(screen.getByTestId('me-name').textContent).toBe('Sam');
+    expect(window.localStorage.getItem('distchat.name')).toBe('Sam');
+  });
+
+  it('follows a rename made on another device', async () => {
+    const { ws } = await online();
+    act(() => ws.receive({ type: 'user', user: { id: sam.id, name: 'Sammy' } }));
+    expect(screen.getByTestId('me-name').textContent).toBe('Sammy');
+    expect(window.localStorage.getItem('distchat.name')).toBe('Sammy');
+  });
+});
+
+describe('App with identity: direct messages', () => {
+  it('opens a DM from the online list and shows it under "Direct messages"', async () => {
+    const { ws } = await online();
+    expect(screen.getByTestId('dm-empty')).toBeTruthy();
+    const bobEntry = screen.getAllByTestId('online-person').find((b) => b.textContent?.includes('Bob'))!;
+    fireEvent.click(bobEntry);
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    expect(f).toMatchObject({ user: bob.id });
+    act(() => ws.receive({ type: 'joined', room: 'dm-k3b0', dm: bob, online: [sam, bob], history: [], ref: f.ref }));
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    expect(screen.getByTestId('room-title').textContent).toBe('BBob');
+    expect(screen.getByTestId('composer-input').getAttribute('placeholder')).toBe('Message Bob');
+    expect(screen.getAllByTestId('dm-link').map((a) => a.textContent)).toEqual(['BBob']);
+    // Not among the rooms.
+    expect(screen.getAllByTestId('room-link').map((a) => a.dataset.room)).toEqual(['general']);
+  });
+
+  it('opens the DM from a message author’s menu too', async () => {
+    const { ws } = await online([msg('general', 1, bob, 'hi')], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(within(screen.getAllByTestId('message')[0]).getByTestId('message-author'));
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    // The DM exists already: opened, not asked for.
+    expect(ws.framesOfType('dm')).toEqual([]);
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+  });
+
+  it('adds a DM someone opened, with an unread badge for its messages', async () => {
+    const { ws } = await online();
+    act(() => ws.receive({ type: 'dm', room: 'dm-3f', user: otherSam }));
+    const j = ws.framesOfType('join').find((x) => x.room === 'dm-3f')!;
+    act(() => ws.receive({ type: 'joined', room: 'dm-3f', dm: otherSam, history: [], ref: j.ref }, msg('dm-3f', 9, otherSam, 'psst')));
+    const link = screen.getByTestId('dm-link');
+    expect(link.textContent).toBe('SSam · 3f1');
+    expect(within(link).getByTestId('dm-unread').textContent).toBe('1');
+  });
+
+  it('says a DM that is not yours is private, and keeps it out of the sidebar', async () => {
+    window.localStorage.setItem('distchat.name', 'Sam');
+    window.history.replaceState(null, '', '/r/dm-theirs');
+    render(<App />);
+    const ws = await socket();
+    expect(new URL(ws.url).searchParams.get('room')).toBe('general');
+    act(() => {
+      ws.open();
+      ws.receive(idWelcome('general'));
+    });
+    const j = ws.framesOfType('join').find((x) => x.room === 'dm-theirs')!;
+    act(() => ws.receive({ type: 'error', code: 'forbidden', message: 'not a member of this conversation', ref: j.ref }));
+    expect(screen.getByTestId('forbidden').textContent).toContain('This conversation is private');
+    expect(screen.queryByTestId('dm-link')).toBeNull();
+    expect(screen.queryByTestId('message-list')).toBeNull();
+    fireEvent.click(screen.getByTestId('forbidden-general'));
+    expect(window.location.pathname).toBe('/r/general');
+  });
+});
+
+describe('App with identity: read positions', () => {
+  it('shows unread counts from the server and a "New messages" divider on opening the room', async () => {
+    const { ws } = await online([msg('general', 1, bob)]);
+    fireEvent.click(screen.getByTestId('browse-rooms'));
+    fireEvent.change(screen.getByTestId('room-input'), { target: { value: 'dev' } });
+    fireEvent.click(screen.getByTestId('room-create'));
+    const j = ws.framesOfType('join').find((x) => x.room === 'dev')!;
+    // Back in #general before #dev answers: its position comes while it is not shown.
+    fireEvent.click(screen.getAllByTestId('room-link').find((a) => a.dataset.room === 'general')!);
+    act(() => {
+      ws.receive({ type: 'joined', room: 'dev', history: [msg('dev', 10, bob, 'old'), msg('dev', 11, bob, 'new one'), msg('dev', 12, bob, 'new two')], ref: j.ref });
+      ws.receive({ type: 'read', room: 'dev', seq: 10, unread: 2 });
+    });
+    const dev = screen.getAllByTestId('room-link').find((a) => a.dataset.room === 'dev')!;
+    expect(within(dev).getByTestId('room-unread').textContent).toBe('2');
+    fireEvent.click(dev);
+    const list = screen.getByTestId('message-list');
+    const order = Array.from(list.querySelectorAll('[data-testid="message"], [data-testid="new-divider"]')).map((el) => (el.getAttribute('data-testid') === 'new-divider' ? '---' : el.getAttribute('data-seq')));
+    expect(order).toEqual(['10', '---', '11', '12']);
+    // Seen at the bottom: the position goes to the server.
+    expect(ws.framesOfType('read')).toContainEqual({ type: 'read', room: 'dev', seq: 12 });
+  });
+});
+
+describe('App: the session token', () => {
+  it('takes ?token= from the page URL, removes it, connects with it and without asking for a name', async () => {
+    window.history.replaceState(null, '', '/r/dev?token=host-signed&lang=en');
+    render(<App />);
+    expect(screen.queryByTestId('name-dialog')).toBeNull();
+    const ws = await socket();
+    const q = new URL(ws.url).searchParams;
+    expect(q.get('token')).toBe('host-signed');
+    expect(q.has('name')).toBe(false);
+    expect(window.location.search).toBe('?lang=en');
+    expect(window.localStorage.getItem('distchat.token')).toBe('host-signed');
+    act(() => {
+      ws.open();
+      ws.receive(welcome('dev', { id: 'u-9', name: 'Ada' }, [], { user: { id: 'u-9', name: 'Ada' }, token: 'renewed' }));
+    });
+    expect(screen.getByTestId('me-name').textContent).toBe('Ada');
+    expect(window.localStorage.getItem('distchat.name')).toBe('Ada');
+    expect(window.localStorage.getItem('distchat.token')).toBe('renewed');
+  });
+
+  it('shows the sign-in screen when the server accepts no guests', async () => {
+    window.localStorage.setItem('distchat.name', 'Sam');
+    render(<App />);
+    const ws = await socket();
+    act(() => {
+      ws.open();
+      ws.receive({ type: 'error', code: 'unauthorized', message: 'sign in at intranet' });
+      ws.serverClose(1008);
+    });
+    expect(screen.getByTestId('signin-needed').textContent).toContain('sign in at intranet');
+    window.localStorage.setItem('distchat.token', 'fresh');
+    fireEvent.click(screen.getByTestId('signin-retry'));
+    expect(new URL((await socket(2)).url).searchParams.get('token')).toBe('fresh');
+  });
+});
+
+describe('App with an older server (no welcome.user)', () => {
+  it('keeps today’s screens: no DM section, people by name, no person menus', async () => {
+    window.localStorage.setItem('distchat.name', 'Sam');
+    render(<App />);
+    const ws = await socket();
+    act(() => {
+      ws.open();
+      ws.receive(welcome('general', { id: 'c1', name: 'Sam' }, [msg('general', 1, { id: 'c7', name: 'Sam' }, 'hi')], { online: [{ id: 'c1', name: 'Sam' }, { id: 'c2', name: 'Sam' }, bob] }));
+    });
+    expect(screen.queryByText('Direct messages')).toBeNull();
+    expect(screen.queryByTestId('online-person')).toBeNull();
+    expect(onlineEntries()).toEqual(['SSamyou×2', 'BBob']);
+    const m = screen.getAllByTestId('message')[0];
+    expect(m.dataset.own).toBe('true');
+    expect(within(m).getByTestId('message-author').tagName).toBe('SPAN');
+  });
+});
