@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -83,6 +84,8 @@ func settings(o *options) []setting {
 			usage: "messages kept per room (0: no limit)"},
 		{name: "room-max-age", group: groupStorage, arg: "DURATION", value: newDuration(&o.roomMaxAge, 0),
 			usage: "drop messages older than this, e.g. 720h (0: keep forever)"},
+		{name: "max-store-bytes", group: groupStorage, arg: "SIZE", value: newBytes(&o.maxStoreBytes, 0),
+			usage: "size limit of the stored messages (per copy), e.g. 20GiB; past it the oldest are discarded (0: 70% of the disk's free space plus the store's own size; none with --nats-url)"},
 		{name: "sync-always", group: groupStorage, value: newBool(&o.syncAlways, false),
 			usage: "fsync every message before acknowledging it (survives power loss; slower)"},
 
@@ -115,7 +118,7 @@ func settings(o *options) []setting {
 			usage: "WebSockets open at once from one client address (0: no limit)"},
 		{name: "trusted-proxies", group: groupLimits, arg: "LIST", value: newString(&o.trustedProxies, ""),
 			usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client address"},
-		{name: "max-queued-bytes", group: groupLimits, arg: "N", value: newInt64(&o.maxQueuedBytes, ws.DefaultMaxQueuedBytes),
+		{name: "max-queued-bytes", group: groupLimits, arg: "SIZE", value: newBytes(&o.maxQueuedBytes, ws.DefaultMaxQueuedBytes),
 			usage: "bytes waiting in all send queues together; beyond it the connections furthest behind are closed (4008)"},
 		{name: "send-queue", group: groupLimits, arg: "N", value: newInt(&o.sendQueue, ws.DefaultSendQueue),
 			usage: "sends queued per connection before it counts as too slow (closed with 4008)"},
@@ -327,6 +330,7 @@ type (
 	boolValue     bool
 	intValue      int
 	int64Value    int64
+	bytesValue    int64
 	float64Value  float64
 	durationValue time.Duration
 )
@@ -335,6 +339,7 @@ func newString(p *string, def string) flag.Value { *p = def; return (*stringValu
 func newBool(p *bool, def bool) flag.Value       { *p = def; return (*boolValue)(p) }
 func newInt(p *int, def int) flag.Value          { *p = def; return (*intValue)(p) }
 func newInt64(p *int64, def int64) flag.Value    { *p = def; return (*int64Value)(p) }
+func newBytes(p *int64, def int64) flag.Value    { *p = def; return (*bytesValue)(p) }
 func newFloat64(p *float64, def float64) flag.Value {
 	*p = def
 	return (*float64Value)(p)
@@ -374,6 +379,42 @@ func (v *int64Value) Set(s string) error {
 	return nil
 }
 func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
+
+// byteUnits are the suffixes a size may have: decimal (KB, MB, GB, TB) and binary (KiB,
+// MiB, GiB, TiB); no suffix (or B) means bytes.
+var byteUnits = []struct {
+	suffix string
+	n      int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+func (v *bytesValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	unit := int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, unit = strings.TrimSpace(rest), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || (unit > 1 && n > math.MaxInt64/unit) {
+		return errors.New("not a size: a whole number of bytes, optionally with a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+	}
+	*v = bytesValue(n * unit)
+	return nil
+}
+func (v *bytesValue) String() string {
+	n := int64(*v)
+	for _, u := range byteUnits[:4] {
+		if n >= u.n && n%u.n == 0 && (n/u.n < 1024 || u.suffix == "TiB") {
+			return strconv.FormatInt(n/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 func (v *float64Value) Set(s string) error {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {

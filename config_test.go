@@ -90,6 +90,39 @@ func TestDefaultsFromPackages(t *testing.T) {
 	}
 }
 
+// TestSizes reads sizes with and without units, from flags, the environment and the file.
+func TestSizes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"0", 0}, {"1234", 1234}, {"512B", 512}, {"10KB", 10_000}, {"64MiB", 64 << 20},
+		{"20GiB", 20 << 30}, {"3 GB", 3_000_000_000}, {"2TiB", 2 << 40},
+	} {
+		o, err := parseOptions([]string{"--max-store-bytes", c.in}, envOf(nil), io.Discard)
+		if err != nil {
+			t.Errorf("--max-store-bytes %s: %v", c.in, err)
+			continue
+		}
+		if o.maxStoreBytes != c.want {
+			t.Errorf("--max-store-bytes %s = %d, want %d", c.in, o.maxStoreBytes, c.want)
+		}
+	}
+	for _, bad := range []string{"-1", "ten", "5PB", "1.5GiB", "9999999TiB"} {
+		if _, err := parseOptions([]string{"--max-store-bytes", bad}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "not a size") {
+			t.Errorf("--max-store-bytes %s: err = %v, want a clear refusal", bad, err)
+		}
+	}
+	o, err := parseOptions([]string{"--config", writeConfig(t, "max-store-bytes = \"1GiB\"\n")},
+		envOf(map[string]string{"DISTCHAT_MAX_QUEUED_BYTES": "128MiB"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.maxStoreBytes != 1<<30 || o.maxQueuedBytes != 128<<20 {
+		t.Errorf("from the file and the environment: max-store-bytes %d, max-queued-bytes %d", o.maxStoreBytes, o.maxQueuedBytes)
+	}
+}
+
 func TestConfigFileErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, file, want string

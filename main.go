@@ -45,6 +45,7 @@ type options struct {
 	replicas        int
 	roomMaxMessages int64
 	roomMaxAge      time.Duration
+	maxStoreBytes   int64
 	syncAlways      bool
 	allowedOrigins  string
 	maxMessageBytes int64
@@ -151,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer releaseData()
 
-	b, bus, err := openStorage(o, log)
+	b, bus, err := openStorage(ctx, o, log)
 	if err != nil {
 		log.Error("opening message storage", "err", err)
 		return 1
@@ -167,6 +168,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		m = metrics.New(metrics.Build{Version: version, Commit: buildCommit()})
 	}
 	srv, err := server.New(server.Config{
+		Context:         ctx,
 		Broker:          b,
 		Presence:        bus,
 		Auth:            authn,

@@ -20,6 +20,13 @@ import (
 // including SIGKILL, and start it again on the same data directory.
 func TestMain(m *testing.M) {
 	if os.Getenv("DISTCHAT_TEST_EXEC") == "1" {
+		// The test holds this process's stdin open for as long as it
+		// lives: end of input means the test binary is gone (a timeout,
+		// a kill), and a server it started must not outlive it.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			os.Exit(3)
+		}()
 		main()
 		return
 	}
@@ -27,9 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 type process struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:port
-	exit chan error
+	cmd   *exec.Cmd
+	stdin io.WriteCloser // held open for the child's lifetime
+	base  string         // http://127.0.0.1:port
+	exit  chan error
 }
 
 func startProcess(t *testing.T, args ...string) *process {
@@ -41,10 +49,16 @@ func startProcess(t *testing.T, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Never written to and never closed by hand: it closes when this test
+	// binary exits, however it exits, and the child then stops itself.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, exit: make(chan error, 1)}
+	p := &process{cmd: cmd, stdin: stdin, exit: make(chan error, 1)}
 	lines := make(chan string, 1)
 	go func() {
 		r := bufio.NewReader(out)

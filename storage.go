@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
@@ -13,13 +14,17 @@ import (
 // memory. It returns at once: the store becomes ready in the background (a cluster waits
 // for its peers) and the node reports it on /api/ready. The presence bus is nil for a node
 // alone (no other node can exist: the embedded store without a cluster, or memory).
-func openStorage(o *options, log *slog.Logger) (broker.Broker, presence.Bus, error) {
+func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Broker, presence.Bus, error) {
 	if o.store == "memory" {
 		log.Warn("messages are kept in memory only: a restart loses the history")
 		return broker.NewMemory(int(o.roomMaxMessages), broker.DefaultDedupeWindow), nil, nil
 	}
 	jo := broker.JetStreamOptions{
 		MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Replicas: o.replicas, Logger: log,
+	}
+	if o.natsURL != "" {
+		// The disk is the NATS servers': only the operator's limit applies.
+		jo.MaxBytes = o.maxStoreBytes
 	}
 	var (
 		b   *broker.JetStream
@@ -28,10 +33,10 @@ func openStorage(o *options, log *slog.Logger) (broker.Broker, presence.Bus, err
 	clustered := o.clusterListen != "" || o.natsURL != ""
 	switch {
 	case o.natsURL != "":
-		b, err = broker.Connect(o.natsURL, jo)
+		b, err = broker.Connect(ctx, o.natsURL, jo)
 		log.Info("message storage: external NATS JetStream", "node", o.nodeName)
 	default:
-		eo := broker.EmbeddedOptions{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, Logger: log}
+		eo := broker.EmbeddedOptions{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
 		if o.clusterListen != "" {
 			eo.Cluster = broker.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers)}
 			log.Info("message storage: embedded NATS JetStream, clustered", "node", o.nodeName,
@@ -39,7 +44,7 @@ func openStorage(o *options, log *slog.Logger) (broker.Broker, presence.Bus, err
 		} else {
 			log.Info("message storage: embedded NATS JetStream", "data", o.data)
 		}
-		b, err = broker.OpenEmbedded(eo, jo)
+		b, err = broker.OpenEmbedded(ctx, eo, jo)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -27,5 +27,5 @@ func (s *Server) watchMetrics() error {
 	if s.cfg.Metrics == nil {
 		return nil
 	}
-	return s.cfg.Metrics.Watch(s.hub.Stats, s.broker)
+	return s.cfg.Metrics.Watch(s.life, s.hub.Stats, s.broker)
 }

@@ -28,6 +28,10 @@ import (
 
 // Config is everything the server needs. Zero fields take defaults.
 type Config struct {
+	// Context is the server's lifetime (default: until Shutdown): every storage call made
+	// for clients ends when it ends, and Shutdown ends it too. distchat passes the
+	// context that its termination signals cancel.
+	Context context.Context
 	// AllowedOrigins widens the WebSocket same-origin check ("*" allows any origin).
 	AllowedOrigins []string
 	// MaxMessageBytes is the largest frame a client may send (default 64 KiB).
@@ -108,6 +112,9 @@ type Server struct {
 	auth   *auth.Authenticator
 	perIP  *connsPerIP
 	ws     *ws.Server
+	// life is the server's lifetime (Config.Context), ended by Shutdown at the latest.
+	life    context.Context
+	endLife context.CancelFunc
 	// stopTidy ends tidyMemory.
 	stopTidy chan struct{}
 	// storageStarted: storage has been ready once (see storageStarting).
@@ -168,7 +175,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, perIP: perIP, stopTidy: make(chan struct{})}
 
-	s.hub = hub.New(hub.Config{
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	s.life, s.endLife = context.WithCancel(cfg.Context)
+	s.hub = hub.New(s.life, hub.Config{
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RateLimit:       cfg.RateLimit,
 		RateBurst:       cfg.RateBurst,
@@ -244,6 +255,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wsErr := s.ws.Shutdown(ctx)
 	httpErr := <-httpDone
 	s.hub.Close()
+	s.endLife()
 	if bus, ok := s.cfg.Presence.(interface{ Stop() }); ok {
 		bus.Stop()
 	}

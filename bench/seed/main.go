@@ -24,7 +24,7 @@ func main() {
 	if *data == "" {
 		log.Fatal("seed: --data is required")
 	}
-	b, err := broker.OpenEmbedded(broker.EmbeddedOptions{DataDir: *data}, broker.JetStreamOptions{})
+	b, err := broker.OpenEmbedded(context.Background(), broker.EmbeddedOptions{DataDir: *data}, broker.JetStreamOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

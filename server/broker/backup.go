@@ -91,7 +91,7 @@ func badBackup(format string, args ...any) error {
 // this fail with a *DataDirInUseError) and snapshots each stream through JetStream.
 func Backup(ctx context.Context, dataDir string, w io.Writer) (*Manifest, error) {
 	var m *Manifest
-	err := withStoppedNode(dataDir, false, func(n *stoppedNode) error {
+	err := withStoppedNode(ctx, dataDir, false, func(n *stoppedNode) error {
 		if err := n.checkAllLoaded(ctx); err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func Restore(ctx context.Context, dataDir string, archive io.ReadSeeker) (*Manif
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	err = withStoppedNode(dataDir, true, func(n *stoppedNode) error {
+	err = withStoppedNode(ctx, dataDir, true, func(n *stoppedNode) error {
 		return restoreArchive(ctx, n.nc, archive, m)
 	})
 	if err != nil {
@@ -555,7 +555,7 @@ type stoppedNode struct {
 
 // withStoppedNode runs fn with a connection to an embedded NATS server on dataDir, which it
 // locks for the time. fresh allows a directory without a store (for restores).
-func withStoppedNode(dataDir string, fresh bool, fn func(*stoppedNode) error) error {
+func withStoppedNode(ctx context.Context, dataDir string, fresh bool, fn func(*stoppedNode) error) error {
 	if !fresh {
 		if fi, err := os.Stat(filepath.Join(dataDir, "jetstream")); err != nil || !fi.IsDir() {
 			return fmt.Errorf("%s is not a distchat data directory (it has no jetstream directory)", dataDir)
@@ -571,7 +571,7 @@ func withStoppedNode(dataDir string, fresh bool, fn func(*stoppedNode) error) er
 	}
 	defer release()
 	rec := &warningRecorder{}
-	ns, err := StartEmbedded(EmbeddedOptions{DataDir: dataDir, Logger: slog.New(rec)})
+	ns, err := StartEmbedded(ctx, EmbeddedOptions{DataDir: dataDir, Logger: slog.New(rec)})
 	if err != nil {
 		return err
 	}

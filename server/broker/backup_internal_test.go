@@ -76,7 +76,7 @@ func TestBackupInParts(t *testing.T) {
 // openReadyInternal opens an embedded broker and waits until it is ready.
 func openReadyInternal(t *testing.T, eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
 	t.Helper()
-	b, err := OpenEmbedded(eo, o)
+	b, err := OpenEmbedded(t.Context(), eo, o)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func testContext(t *testing.T) context.Context {
 func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 	t.Helper()
 	ctx := testContext(t)
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{DataDir: dir})
+	ns, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := broker.NewJetStream(nc, broker.JetStreamOptions{})
+	b, err := broker.NewJetStream(t.Context(), nc, broker.JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestBackupRestoreOtherStreams(t *testing.T) {
 	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{DataDir: dst})
+	ns, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: dst})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestBackupRunningNATS(t *testing.T) {
 // openReady opens an embedded broker and waits until it is ready.
 func openReady(t *testing.T, eo broker.EmbeddedOptions, o broker.JetStreamOptions) (*broker.JetStream, error) {
 	t.Helper()
-	b, err := broker.OpenEmbedded(eo, o)
+	b, err := broker.OpenEmbedded(t.Context(), eo, o)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,10 @@ type EmbeddedOptions struct {
 	// Cluster, when its Listen is set, joins this server to the other nodes' servers with
 	// routes and runs JetStream clustered.
 	Cluster ClusterOptions
+	// MaxStoreBytes bounds the message stream on this node's disk: past it the oldest
+	// messages are discarded. 0 sizes it from the disk (see planStore); a cluster's stream
+	// then takes the smallest of its nodes' sizes.
+	MaxStoreBytes int64
 	// Logger receives the server's warnings and errors.
 	Logger *slog.Logger
 }
@@ -70,7 +75,9 @@ func (c ClusterOptions) Size() int {
 // Embedded is a NATS server running inside this process.
 type Embedded struct {
 	*server.Server
-	token string // what an in-process client presents, when the server asks for one
+	token   string // what an in-process client presents, when the server asks for one
+	dataDir string
+	budget  storeBudget
 }
 
 // Connect opens an in-process connection to the server.
@@ -84,21 +91,29 @@ func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 
 // StartEmbedded starts a NATS server with JetStream file storage inside this process. It
 // listens on no client port: distchat talks to it in-process. Clustered, it listens for
-// routes on Cluster.Listen and connects to the peers.
-func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
+// routes on Cluster.Listen and connects to the peers. It gives up when ctx ends.
+func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("embedded NATS needs a data directory")
 	}
 	if err := checkWritable(o.DataDir); err != nil {
 		return nil, err
 	}
+	budget := planStore(o.DataDir, o.MaxStoreBytes)
+	if !budget.auto && budget.stream > 0 && budget.stream > budget.free+budget.used {
+		if o.Logger != nil {
+			o.Logger.Warn("--max-store-bytes is more than the disk can hold: when the disk fills up, storage stops until space is freed",
+				"max_store_bytes", budget.stream, "disk_free", budget.free, "store", budget.used)
+		}
+	}
 	opts := &server.Options{
-		ServerName: o.ServerName,
-		JetStream:  true,
-		StoreDir:   o.DataDir,
-		DontListen: true,
-		NoSigs:     true,
-		SyncAlways: o.SyncAlways,
+		ServerName:        o.ServerName,
+		JetStream:         true,
+		StoreDir:          o.DataDir,
+		JetStreamMaxStore: budget.server,
+		DontListen:        true,
+		NoSigs:            true,
+		SyncAlways:        o.SyncAlways,
 	}
 	if c := o.Cluster; c.Enabled() {
 		if o.ServerName == "" {
@@ -132,17 +147,28 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring embedded NATS: %w", err)
 	}
-	e := &Embedded{Server: ns, token: opts.Authorization}
+	e := &Embedded{Server: ns, token: opts.Authorization, dataDir: o.DataDir, budget: budget}
 	if o.Logger != nil {
 		ns.SetLoggerV2(natsLogger{o.Logger}, false, false, false)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, fmt.Errorf("embedded NATS did not start (data directory %s)", o.DataDir)
+	// Opening a large store takes a while; a signal meanwhile stops the start.
+	deadline := time.Now().Add(startTimeout)
+	for !ns.ReadyForConnections(100 * time.Millisecond) {
+		if err := ctx.Err(); err != nil || time.Now().After(deadline) {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			if err != nil {
+				return nil, fmt.Errorf("embedded NATS start interrupted: %w", err)
+			}
+			return nil, fmt.Errorf("embedded NATS did not start within %s (data directory %s)", startTimeout, o.DataDir)
+		}
 	}
 	return e, nil
 }
+
+// startTimeout bounds opening the store (recovering a very large store takes long).
+const startTimeout = 2 * time.Minute
 
 // checkWritable fails at once, with the real cause, when dir cannot hold the store.
 func checkWritable(dir string) error {

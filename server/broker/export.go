@@ -35,7 +35,7 @@ func Export(ctx context.Context, dataDir, room string, w io.Writer) (int, error)
 		return 0, fmt.Errorf("%q is not a room name ([a-z0-9_-], 1 to %d characters)", room, protocol.MaxRoomLen)
 	}
 	var n int
-	err := withStoppedNode(dataDir, false, func(node *stoppedNode) error {
+	err := withStoppedNode(ctx, dataDir, false, func(node *stoppedNode) error {
 		var err error
 		n, err = ExportConn(ctx, node.nc, room, w, JetStreamOptions{})
 		return err

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -35,6 +34,15 @@ type JetStreamOptions struct {
 	// servers are clustered (fewer when there are fewer servers) and 1 otherwise. A start
 	// never lowers the replicas of an existing stream.
 	Replicas int
+	// MaxBytes bounds the stream's size (per copy): past it the oldest messages are
+	// discarded, so a full store keeps taking new ones. 0: no limit is set (an existing
+	// stream keeps its own).
+	MaxBytes int64
+	// MaxBytesCeiling makes MaxBytes an upper bound derived from this node's disk rather
+	// than an operator's setting: it is applied to a new stream or one without a limit,
+	// and lowers a larger limit, but never raises one. A cluster's stream thus fits the
+	// smallest of its nodes' disks.
+	MaxBytesCeiling bool
 	// PublishTimeout bounds storing one message (default 1 s): a publish not acknowledged
 	// by then fails with ErrUnavailable.
 	PublishTimeout time.Duration
@@ -104,7 +112,7 @@ type JetStream struct {
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	// embedded is the in-process NATS server this broker owns, if any.
-	embedded *server.Server
+	embedded *Embedded
 
 	// ctx ends when the broker closes; every background call uses it.
 	ctx    context.Context
@@ -131,8 +139,11 @@ var _ Broker = (*JetStream)(nil)
 // OpenEmbedded starts a NATS server with JetStream inside this process and a broker on it.
 // It returns once the server runs; the stream is set up in the background (a cluster may
 // wait for its peers). Close stops both.
-func OpenEmbedded(eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
-	ns, err := StartEmbedded(eo)
+//
+// ctx is the broker's lifetime: when it ends, background work and reads stop (Close is
+// still needed to release everything).
+func OpenEmbedded(ctx context.Context, eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
+	ns, err := StartEmbedded(ctx, eo)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +156,10 @@ func OpenEmbedded(eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
 	if o.Replicas == 0 {
 		o.Replicas = min(3, eo.Cluster.Size())
 	}
-	b, err := newJetStream(nc, o, ns.Server)
+	if o.MaxBytes == 0 {
+		o.MaxBytes, o.MaxBytesCeiling = ns.budget.stream, ns.budget.auto
+	}
+	b, err := newJetStream(ctx, nc, o, ns)
 	if err != nil {
 		nc.Close()
 		ns.Shutdown()
@@ -158,12 +172,13 @@ func OpenEmbedded(eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
 // Connect opens a broker on an external NATS server or cluster at url (several URLs
 // separated by commas). A server that cannot be reached yet is retried in the background:
 // the broker is not ready meanwhile.
-func Connect(url string, o JetStreamOptions) (*JetStream, error) {
+// ctx is the broker's lifetime, as for OpenEmbedded.
+func Connect(ctx context.Context, url string, o JetStreamOptions) (*JetStream, error) {
 	nc, err := nats.Connect(url, nats.Name("distchat"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(url), err)
 	}
-	b, err := NewJetStream(nc, o)
+	b, err := NewJetStream(ctx, nc, o)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -183,12 +198,12 @@ func redactURL(u string) string {
 }
 
 // NewJetStream returns a broker on nc and sets the stream up in the background. The broker
-// owns nc and closes it.
-func NewJetStream(nc *nats.Conn, o JetStreamOptions) (*JetStream, error) {
-	return newJetStream(nc, o, nil)
+// owns nc and closes it. ctx is the broker's lifetime, as for OpenEmbedded.
+func NewJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions) (*JetStream, error) {
+	return newJetStream(ctx, nc, o, nil)
 }
 
-func newJetStream(nc *nats.Conn, o JetStreamOptions, embedded *server.Server) (*JetStream, error) {
+func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedded *Embedded) (*JetStream, error) {
 	o = o.withDefaults()
 	b := &JetStream{opts: o, nc: nc, embedded: embedded, bootstrapped: make(chan struct{})}
 	js, err := jetstream.New(nc,
@@ -201,7 +216,7 @@ func newJetStream(nc *nats.Conn, o JetStreamOptions, embedded *server.Server) (*
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	b.js = js
-	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.ctx, b.cancel = context.WithCancel(ctx)
 	b.setNotReady(errors.New("starting: setting up the message stream"))
 	b.live = newLiveSet(b)
 	nc.SetReconnectHandler(func(*nats.Conn) {
@@ -231,6 +246,13 @@ func newJetStream(nc *nats.Conn, o JetStreamOptions, embedded *server.Server) (*
 		defer b.wg.Done()
 		b.bootstrap()
 	}()
+	if embedded != nil {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.watchDisk(embedded)
+		}()
+	}
 	return b, nil
 }
 
@@ -243,8 +265,9 @@ func (b *JetStream) liveSubject(room string) string {
 	return b.opts.LivePrefix + room
 }
 
-// streamConfig is the stream as this node wants it, with replicas r.
-func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
+// streamConfig is the stream as this node wants it, with replicas r and size limit
+// maxBytes (-1: none).
+func (b *JetStream) streamConfig(r int, maxBytes int64) jetstream.StreamConfig {
 	o := b.opts
 	return jetstream.StreamConfig{
 		Name:              o.Stream,
@@ -254,6 +277,7 @@ func (b *JetStream) streamConfig(r int) jetstream.StreamConfig {
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: o.MaxMsgsPerRoom,
 		MaxAge:            o.MaxAge,
+		MaxBytes:          maxBytes,
 		Duplicates:        o.DedupeWindow,
 		Replicas:          r,
 		AllowDirect:       true,
@@ -314,21 +338,21 @@ func (b *JetStream) ensureStream() error {
 	s, err := b.js.Stream(ctx, b.opts.Stream)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		cfg := b.streamConfig(want)
+		cfg := b.streamConfig(want, b.maxBytes(-1))
 		if _, err := b.js.CreateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("creating stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
 		}
-		b.opts.Logger.Info("created the message stream", "stream", cfg.Name, "replicas", cfg.Replicas)
+		b.opts.Logger.Info("created the message stream", "stream", cfg.Name, "replicas", cfg.Replicas, "max_bytes", cfg.MaxBytes)
 	case err != nil:
 		return fmt.Errorf("JetStream is not available yet (a cluster elects its leaders once a majority of its nodes is up): %w", err)
 	default:
 		have := s.CachedInfo().Config
-		cfg := b.streamConfig(max(have.Replicas, want))
+		cfg := b.streamConfig(max(have.Replicas, want), b.maxBytes(have.MaxBytes))
 		if needsUpdate(have, cfg) {
 			if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
 				return fmt.Errorf("updating stream %s: %w", cfg.Name, err)
 			}
-			b.opts.Logger.Info("updated the message stream", "stream", cfg.Name, "replicas", cfg.Replicas)
+			b.opts.Logger.Info("updated the message stream", "stream", cfg.Name, "replicas", cfg.Replicas, "max_bytes", cfg.MaxBytes)
 		}
 	}
 	s, err = b.js.Stream(ctx, b.opts.Stream)
@@ -343,6 +367,19 @@ func (b *JetStream) ensureStream() error {
 	}
 	b.stream = s
 	return nil
+}
+
+// maxBytes is the size limit this node wants for a stream whose limit is have (-1: none).
+func (b *JetStream) maxBytes(have int64) int64 {
+	want := b.opts.MaxBytes
+	switch {
+	case want <= 0:
+		return have
+	case b.opts.MaxBytesCeiling && have > 0:
+		return min(have, want)
+	default:
+		return want
+	}
 }
 
 // clusterSize is how many NATS servers the cluster has, as far as this connection knows:
@@ -364,6 +401,7 @@ func needsUpdate(have, want jetstream.StreamConfig) bool {
 		return r.Source + ">" + r.Destination
 	}
 	return have.Replicas != want.Replicas || have.MaxMsgsPerSubject != want.MaxMsgsPerSubject ||
+		have.MaxBytes != want.MaxBytes || have.Discard != want.Discard ||
 		have.MaxAge != want.MaxAge || have.Duplicates != want.Duplicates || !have.AllowDirect ||
 		rp(have.RePublish) != rp(want.RePublish) ||
 		strings.Join(have.Subjects, " ") != strings.Join(want.Subjects, " ")

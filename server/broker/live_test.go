@@ -14,7 +14,7 @@ import (
 // reads what it missed from the stream and delivers everything once, in order, including
 // a second gap that opens while the first is being filled.
 func TestLiveGapsAreFilledFromStorage(t *testing.T) {
-	b, err := OpenEmbedded(EmbeddedOptions{DataDir: t.TempDir()}, JetStreamOptions{})
+	b, err := OpenEmbedded(t.Context(), EmbeddedOptions{DataDir: t.TempDir()}, JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

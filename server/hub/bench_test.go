@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"context"
 	"bytes"
 	"fmt"
 	"log/slog"
@@ -61,7 +62,7 @@ func BenchmarkFanout(b *testing.B) {
 				if store == "jetstream" {
 					br = brokertest.Embedded(b, broker.JetStreamOptions{})
 				}
-				h := hub.New(hub.Config{}, br, nil, slog.New(slog.DiscardHandler))
+				h := hub.New(context.Background(), hub.Config{}, br, nil, slog.New(slog.DiscardHandler))
 				defer func() { h.Close(); br.Close() }()
 				conns := make([]*counter, members)
 				for i := range conns {

@@ -203,8 +203,9 @@ type Hub struct {
 }
 
 // New returns a hub that stores and receives messages through b and shares presence
-// through bus (nil: this node is alone).
-func New(cfg Config, b broker.Broker, bus presence.Bus, log *slog.Logger) *Hub {
+// through bus (nil: this node is alone). ctx is the server's lifetime: the storage calls
+// the hub makes for its rooms end with it, and with Close.
+func New(ctx context.Context, cfg Config, b broker.Broker, bus presence.Bus, log *slog.Logger) *Hub {
 	if bus == nil {
 		bus = presence.Local{}
 	}
@@ -220,7 +221,7 @@ func New(cfg Config, b broker.Broker, bus presence.Bus, log *slog.Logger) *Hub {
 		retiring: make(map[string]*room),
 		users:    make(map[string]*localUser),
 	}
-	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.ctx, h.cancel = context.WithCancel(ctx)
 	return h
 }
 

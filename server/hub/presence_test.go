@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func count(objs []map[string]any, typ string) int {
 // reported as online_count at most every PresenceInterval.
 func TestLargeRoomPresence(t *testing.T) {
 	b := broker.NewMemory(0, time.Minute)
-	h := hub.New(hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond, PresenceGrace: -1}, b, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(context.Background(), hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond, PresenceGrace: -1}, b, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 
 	first := newRecorder()

@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"context"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -73,7 +74,7 @@ func brokers(t *testing.T) map[string]func(t *testing.T) broker.Broker {
 
 func newHub(t *testing.T, b broker.Broker, cacheSize int) *hub.Hub {
 	t.Helper()
-	h := hub.New(hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(context.Background(), hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 	return h
 }

@@ -116,10 +116,10 @@ func TestWatchReadsTheNodeWhenScraped(t *testing.T) {
 	m := metrics.New(metrics.Build{})
 	stats := hub.Stats{Rooms: 2, People: 5}
 	b := broker.NewMemory(0, time.Minute)
-	if err := m.Watch(func() hub.Stats { return stats }, b); err != nil {
+	if err := m.Watch(t.Context(), func() hub.Stats { return stats }, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Watch(func() hub.Stats { return stats }, b); err == nil {
+	if err := m.Watch(t.Context(), func() hub.Stats { return stats }, b); err == nil {
 		t.Error("a second Watch of the same metrics succeeded")
 	}
 	wantLines(t, scrape(t, m), "distchat_node_num_rooms 2", "distchat_node_num_people 5", "distchat_node_storage_ready 1")

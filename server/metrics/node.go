@@ -21,12 +21,16 @@ type storageStater interface {
 // Watch makes the metrics read the node's rooms and its broker whenever they are scraped:
 // what the hub holds (rooms), the broker's counters (b.Stats) and readiness, and, for a
 // broker that has a stream, its state as the stream's leader reports it (one request per
-// scrape). Nothing here runs on a message's path. Watch is called once per Metrics.
-func (m *Metrics) Watch(rooms func() hub.Stats, b broker.Broker) error {
-	return m.reg.Register(newNodeCollector(rooms, b))
+// scrape). Nothing here runs on a message's path. Watch is called once per Metrics; ctx
+// is the server's lifetime, which ends the storage requests of a scrape.
+func (m *Metrics) Watch(ctx context.Context, rooms func() hub.Stats, b broker.Broker) error {
+	c := newNodeCollector(rooms, b)
+	c.ctx = ctx
+	return m.reg.Register(c)
 }
 
 type nodeCollector struct {
+	ctx      context.Context
 	hubStats func() hub.Stats
 	broker   broker.Broker
 
@@ -98,7 +102,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storageTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, storageTimeout)
 	st, err := s.StorageState(ctx)
 	cancel()
 	if err != nil {

@@ -32,7 +32,7 @@ func StartNATS(t testing.TB) *natsserver.Server {
 // and waits until it is ready. The caller closes it.
 func Embedded(t testing.TB, o broker.JetStreamOptions) *broker.JetStream {
 	t.Helper()
-	b, err := broker.OpenEmbedded(broker.EmbeddedOptions{DataDir: t.TempDir()}, o)
+	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: t.TempDir()}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func Embedded(t testing.TB, o broker.JetStreamOptions) *broker.JetStream {
 // The caller closes it.
 func Connect(t testing.TB, url string, o broker.JetStreamOptions) *broker.JetStream {
 	t.Helper()
-	b, err := broker.Connect(url, o)
+	b, err := broker.Connect(t.Context(), url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
