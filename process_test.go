@@ -20,6 +20,7 @@ import (
 // including SIGKILL, and start it again on the same data directory.
 func TestMain(m *testing.M) {
 	if os.Getenv("DISTCHAT_TEST_EXEC") == "1" {
+		mountSmallDisk() // when a test asked for one
 		// The test holds this process's stdin open for as long as it
 		// lives: end of input means the test binary is gone (a timeout,
 		// a kill), and a server it started must not outlive it.
@@ -42,8 +43,14 @@ type process struct {
 
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "DISTCHAT_TEST_EXEC=1")
+	return startCmd(t, exec.Command(os.Args[0], args...))
+}
+
+// startCmd starts cmd, a command of this test binary, as a distchat process.
+func startCmd(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	cmd.Env = append(cmd.Env, os.Environ()...)
+	cmd.Env = append(cmd.Env, "DISTCHAT_TEST_EXEC=1")
 	cmd.Stderr = testLogWriter{t}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

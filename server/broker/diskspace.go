@@ -79,74 +79,122 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// watchDisk looks after the embedded server's JetStream. When a write fails because the
-// disk is full, nats-server stops JetStream (to restart only with the process, on its
-// own): the broker is then not ready, and once enough space is free again this starts
-// JetStream again on the same store, sets the stream up and catches the rooms up.
+// watchDisk looks after the embedded server's JetStream. A write that fails (the disk
+// is full) leaves it unable to store anything until it restarts: nats-server either stops
+// JetStream or latches the error in the stream. The broker is then not ready (probe says
+// why), and once enough space is free again this restarts JetStream on the same store,
+// sets the stream up and catches the rooms up, retrying with a growing pause.
 func (b *JetStream) watchDisk(e *Embedded) {
 	t := time.NewTicker(diskCheckEvery)
 	defer t.Stop()
-	stopped := false
+	var failedAt, nextTry time.Time
+	pause := restartPause
 	for {
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
 		}
-		if e.JetStreamEnabled() {
-			stopped = false
+		failure := e.failure()
+		if failure == nil || !b.isBootstrapped() {
+			// Healthy, or not started yet (bootstrap reports why and retries).
+			failedAt, pause = time.Time{}, restartPause
 			continue
-		}
-		if !b.isBootstrapped() {
-			continue // not started yet: bootstrap reports why
 		}
 		free, _ := diskFree(e.dataDir)
 		need := max(resumeFreeBytes, e.budget.stream/100)
-		if !stopped {
-			stopped = true
-			b.opts.Logger.Error("message storage stopped: the disk is full; it restarts by itself once space is freed",
-				"data", e.dataDir, "free", free, "needed", need)
+		if failedAt.IsZero() {
+			failedAt, nextTry = time.Now(), time.Now()
+			b.opts.Logger.Error("message storage cannot write; it restarts by itself once the disk has space",
+				"reason", failure.Error(), "data", e.dataDir, "free_bytes", free, "needed_bytes", need)
 		}
-		b.setNotReady(fmt.Errorf("storage stopped: the disk holding %s is full (%d bytes free; it restarts once %d are)", e.dataDir, free, need))
-		if free < need {
+		b.setNotReady(storageStopped(e, failure))
+		if free < need || time.Now().Before(nextTry) {
 			continue
 		}
 		if err := b.restartJetStream(e); err != nil {
-			b.opts.Logger.Warn("restarting message storage", "err", err)
+			b.opts.Logger.Warn("restarting message storage failed; trying again", "err", err, "in", pause)
+			nextTry = time.Now().Add(pause)
+			pause = min(2*pause, maxRestartPause)
 			continue
 		}
-		stopped = false
+		b.opts.Logger.Info("message storage restarted", "stopped_for", time.Since(failedAt).Round(time.Second))
+		failedAt, pause = time.Time{}, restartPause
 	}
 }
 
-// restartJetStream starts the embedded server's JetStream again after it stopped, with the
-// limits it had, and brings the stream back.
+// Pauses between two attempts to restart a JetStream that cannot write.
+const (
+	restartPause    = 2 * time.Second
+	maxRestartPause = time.Minute
+)
+
+// storageStopped explains to /api/ready why storage takes no writes, without the paths
+// and store errors that the log has.
+func storageStopped(e *Embedded, failure error) error {
+	free, known := diskFree(e.dataDir)
+	need := max(resumeFreeBytes, e.budget.stream/100)
+	if known && free < need {
+		return fmt.Errorf("storage stopped: the disk is full (%s free; writes resume by themselves once %s are)",
+			friendlyBytes(free), friendlyBytes(need))
+	}
+	if !e.JetStreamEnabled() {
+		return errors.New("storage stopped: JetStream is restarting")
+	}
+	return errors.New("storage stopped: a write to the disk failed; restarting")
+}
+
+// friendlyBytes writes n in the largest binary unit that keeps it at least 1.
+func friendlyBytes(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/1024, 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, units[i])
+}
+
+// restartJetStream stops the embedded server's JetStream if it still runs, starts it
+// again with the limits it had (streams reload from disk, their write errors cleared), and
+// brings the stream back.
 func (b *JetStream) restartJetStream(e *Embedded) error {
+	if e.JetStreamEnabled() {
+		if err := e.ShutdownJetStream(); err != nil {
+			return fmt.Errorf("stopping JetStream: %w", err)
+		}
+	}
+	e.writeFailure.Store(nil)
 	// MaxMemory 0: NATS sizes memory storage itself and keeps the server's sync settings.
 	cfg := &server.JetStreamConfig{StoreDir: e.dataDir, MaxStore: e.budget.server}
 	if err := e.EnableJetStream(cfg); err != nil {
-		return err
+		return fmt.Errorf("starting JetStream: %w", err)
 	}
+	deadline := time.Now().Add(restartWait)
 	for {
 		err := b.ensureStream()
 		if err == nil {
 			break
 		}
-		if b.ctx.Err() != nil {
-			return b.ctx.Err()
+		if b.ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("setting the stream up: %w", err)
 		}
-		b.setNotReady(fmt.Errorf("restarting storage: %w", err))
 		select {
 		case <-b.ctx.Done():
 			return b.ctx.Err()
 		case <-time.After(bootstrapRetry):
 		}
 	}
-	b.opts.Logger.Info("message storage restarted after the disk was full")
 	b.live.catchUpAll()
-	b.probe(false)
+	b.probe(true)
 	if err := b.Ready(); err != nil {
 		return errors.Join(errors.New("storage restarted but is not ready"), err)
 	}
 	return nil
 }
+
+// restartWait bounds setting the stream up after a restart of JetStream.
+const restartWait = 30 * time.Second

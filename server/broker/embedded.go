@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -78,6 +79,21 @@ type Embedded struct {
 	token   string // what an in-process client presents, when the server asks for one
 	dataDir string
 	budget  storeBudget
+	// writeFailure is the first write error nats-server reported since JetStream last
+	// started. Since 2.11 a failed write (a full disk) is latched by the stream, which then
+	// refuses every write until JetStream restarts; the server's log is where it says so.
+	writeFailure atomic.Pointer[string]
+}
+
+// failure reports why the embedded JetStream cannot take writes, or nil.
+func (e *Embedded) failure() error {
+	if !e.JetStreamEnabled() {
+		return errors.New("JetStream stopped (nats-server stops it when its disk fills up)")
+	}
+	if msg := e.writeFailure.Load(); msg != nil {
+		return fmt.Errorf("a write to the store failed: %s", *msg)
+	}
+	return nil
 }
 
 // Connect opens an in-process connection to the server.
@@ -148,9 +164,11 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		return nil, fmt.Errorf("configuring embedded NATS: %w", err)
 	}
 	e := &Embedded{Server: ns, token: opts.Authorization, dataDir: o.DataDir, budget: budget}
-	if o.Logger != nil {
-		ns.SetLoggerV2(natsLogger{o.Logger}, false, false, false)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	ns.SetLoggerV2(natsLogger{log: log, writeFailed: func(msg string) { e.writeFailure.CompareAndSwap(nil, &msg) }}, false, false, false)
 	go ns.Start()
 	// Opening a large store takes a while; a signal meanwhile stops the start.
 	deadline := time.Now().Add(startTimeout)
@@ -200,8 +218,12 @@ func splitHostPort(addr string) (string, int, error) {
 }
 
 // natsLogger forwards the NATS server's log lines to slog. Notices are debug-level:
-// distchat logs its own start-up.
-type natsLogger struct{ log *slog.Logger }
+// distchat logs its own start-up. Errors that say a write to the store failed are also
+// passed to writeFailed.
+type natsLogger struct {
+	log         *slog.Logger
+	writeFailed func(msg string)
+}
 
 func (l natsLogger) Noticef(format string, v ...any) {
 	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
@@ -217,8 +239,18 @@ func (l natsLogger) Errorf(format string, v ...any) {
 		l.log.Warn("nats: " + msg)
 		return
 	}
+	if l.writeFailed != nil && isWriteFailure(msg) {
+		l.writeFailed(msg)
+	}
 	l.log.Error("nats: " + msg)
 }
+
+// isWriteFailure recognises nats-server's reports of a failed write to its store.
+func isWriteFailure(msg string) bool {
+	return strings.Contains(msg, "critical write error") || strings.Contains(msg, "Critical write error") ||
+		strings.Contains(msg, "no space left on device")
+}
+
 func (l natsLogger) Debugf(format string, v ...any) {
 	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
 }

@@ -400,8 +400,15 @@ func needsUpdate(have, want jetstream.StreamConfig) bool {
 		}
 		return r.Source + ">" + r.Destination
 	}
-	return have.Replicas != want.Replicas || have.MaxMsgsPerSubject != want.MaxMsgsPerSubject ||
-		have.MaxBytes != want.MaxBytes || have.Discard != want.Discard ||
+	// NATS stores "no limit" as -1 whatever was asked for.
+	limit := func(n int64) int64 {
+		if n <= 0 {
+			return -1
+		}
+		return n
+	}
+	return have.Replicas != want.Replicas || limit(have.MaxMsgsPerSubject) != limit(want.MaxMsgsPerSubject) ||
+		limit(have.MaxBytes) != limit(want.MaxBytes) || have.Discard != want.Discard ||
 		have.MaxAge != want.MaxAge || have.Duplicates != want.Duplicates || !have.AllowDirect ||
 		rp(have.RePublish) != rp(want.RePublish) ||
 		strings.Join(have.Subjects, " ") != strings.Join(want.Subjects, " ")
@@ -443,6 +450,12 @@ func (b *JetStream) probe(first bool) {
 	if !b.nc.IsConnected() {
 		b.setNotReady(errors.New("not connected to NATS"))
 		return
+	}
+	if e := b.embedded; e != nil {
+		if err := e.failure(); err != nil {
+			b.setNotReady(storageStopped(e, err)) // watchDisk restarts it
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, probeTimeout)
 	defer cancel()

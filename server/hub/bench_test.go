@@ -1,10 +1,11 @@
 package hub_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,4 +125,33 @@ func BenchmarkEncodeMessage(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		_ = protocol.EncodeMessage(&m)
 	}
+}
+
+// BenchmarkEmptyRoom opens one empty room per iteration, each with one member, on the
+// JetStream broker, and reports the heap each holds (room, its live subscription and the
+// member's session) once they are all open: an empty room must cost little, whatever the
+// queue sizes.
+func BenchmarkEmptyRoom(b *testing.B) {
+	br := brokertest.Embedded(b, broker.JetStreamOptions{})
+	h := hub.New(context.Background(), hub.Config{MaxRooms: 1 << 30}, br, nil, slog.New(slog.DiscardHandler))
+	defer func() { h.Close(); br.Close() }()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	conns := make([]*counter, b.N)
+	for i := range conns {
+		conns[i] = newCounter()
+		if _, err := h.Connect(conns[i], hub.Identity{User: protocol.User{ID: fmt.Sprint(i), Name: "m"}}, fmt.Sprint("empty-", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		<-c.welcomed
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/room")
+	b.ReportMetric(float64(runtime.NumGoroutine())/float64(b.N), "goroutines/room")
 }

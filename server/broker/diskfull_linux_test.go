@@ -1,0 +1,188 @@
+package broker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/protocol"
+)
+
+// inSmallDisk runs the calling test again in a child process that has a user and mount
+// namespace of its own, where it mounts a tmpfs of size bytes at the returned directory:
+// a real disk that fills up, without privileges. In the parent it returns "" once the
+// child passed (the caller returns); in the child it returns the directory.
+func inSmallDisk(t *testing.T, size int) string {
+	t.Helper()
+	const env = "DISTCHAT_TEST_SMALL_DISK"
+	if dir := os.Getenv(env); dir != "" {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
+			t.Fatalf("mounting a %d-byte tmpfs at %s: %v", size, dir, err)
+		}
+		t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
+		return dir
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("child test in its own mount namespace:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("the child test failed (it needs user namespaces, as `unshare -Urm true` does): %v", err)
+	}
+	if !strings.Contains(out.String(), "--- PASS: "+t.Name()) {
+		t.Fatal("the child test did not run")
+	}
+	return ""
+}
+
+// TestDiskFullStopsAndResumes fills the disk under a running store: nats-server stops
+// JetStream at the first write that fails with ENOSPC, the broker reports it (not ready,
+// saying why) and publishes fail; once space is freed, JetStream starts again by itself,
+// without a restart, the broker is ready and every message stored before is still there.
+func TestDiskFullStopsAndResumes(t *testing.T) {
+	dir := inSmallDisk(t, 96<<20)
+	if dir == "" {
+		return
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), Logger: log},
+		broker.JetStreamOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	brokertest.WaitReady(t, b)
+
+	var stored []protocol.Message
+	publish := func(body string) error {
+		m, _, err := brokertest.Publish(b, protocol.Message{Room: "disk", Body: body}, "")
+		if err == nil {
+			stored = append(stored, m)
+		}
+		return err
+	}
+	for i := range 20 {
+		if err := publish(fmt.Sprint("before ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Something else fills the disk.
+	filler := filepath.Join(dir, "filler")
+	fillDisk(t, filler)
+
+	// Writes fail at once (nats-server buffers a block's writes, so a few may still be
+	// taken), and the failure stops JetStream: not ready, saying why.
+	body := strings.Repeat("y", 4000)
+	failed := 0
+	for i := 0; i < 10000 && failed == 0; i++ {
+		if err := publish(fmt.Sprint("full ", i, body)); err != nil {
+			t.Logf("publish %d on a full disk: %v", i, err)
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("10,000 publishes on a full disk all succeeded")
+	}
+	waitFor(t, "the broker to report the full disk", func() bool {
+		err := b.Ready()
+		return err != nil && strings.Contains(err.Error(), "disk") && strings.Contains(err.Error(), "full")
+	})
+	t.Logf("while full: %v", b.Ready())
+	if err := publish("while full"); err == nil {
+		t.Fatal("a publish succeeded while storage was stopped")
+	}
+
+	// Space comes back: storage restarts by itself and takes writes again.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatalf("not ready again after space was freed: %v", err)
+	}
+	for i := range 5 {
+		if err := publish(fmt.Sprint("after ", i)); err != nil {
+			t.Fatalf("publish after space was freed: %v", err)
+		}
+	}
+
+	// Nothing acknowledged was lost, in order, with nothing in between that was refused.
+	got, _, err := b.After(ctx, "disk", 0, len(stored)+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(stored) {
+		t.Fatalf("the room holds %d messages; %d were acknowledged", len(got), len(stored))
+	}
+	for i := range got {
+		if got[i].Seq != stored[i].Seq || got[i].Body != stored[i].Body {
+			t.Fatalf("message %d is seq %d %.12q, want seq %d %.12q", i, got[i].Seq, got[i].Body, stored[i].Seq, stored[i].Body)
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// fillDisk writes path until the file system has no space left.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling the disk: %v", err)
+			}
+			break
+		}
+	}
+	small := make([]byte, 4096)
+	for {
+		if _, err := f.Write(small); err != nil {
+			return
+		}
+	}
+}
+
+// waitFor polls cond until it holds, for at most 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
