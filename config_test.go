@@ -217,3 +217,31 @@ func helpLine(help, name string) string {
 	}
 	return ""
 }
+
+// TestDocsListEveryFlag keeps the README's configuration table complete, and
+// docs/operations.md explaining every operational flag.
+func TestDocsListEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := os.ReadFile(filepath.Join("docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	operational := map[string]bool{
+		"metrics-addr": true, "tls-cert": true, "tls-key": true, "config": true, "max-store-bytes": true,
+		"max-rooms-per-conn": true, "max-rooms": true, "max-conns-per-ip": true, "trusted-proxies": true,
+		"history-rate": true, "max-queued-bytes": true, "send-queue": true, "rate-limit": true,
+		"max-message-bytes": true, "max-body-bytes": true, "secret": true, "auth-jwt-key": true,
+		"allow-guests": true, "shutdown-timeout": true,
+	}
+	for _, s := range settings(&options{}) {
+		if !strings.Contains(string(readme), "`--"+s.name+"`") {
+			t.Errorf("README.md's configuration table lacks --%s", s.name)
+		}
+		if operational[s.name] && !strings.Contains(string(ops), "--"+s.name) {
+			t.Errorf("docs/operations.md does not explain --%s", s.name)
+		}
+	}
+}

@@ -310,7 +310,7 @@ func TestAckedMessagesSurviveKill(t *testing.T) {
 		}
 	}
 
-	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", data)
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", data, "--history-rate", "0") // pages through everything at once
 	c := dial(t, p.base, "name=reader&room=durable")
 	w := c.expect("welcome")
 	stored := map[string]bool{}
