@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/distchat/distchat/server/broker/brokertest"
+
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -28,22 +29,9 @@ func mountSmallDisk() {
 	dir, rest, _ := strings.Cut(spec, ":")
 	sizeText, readOnly := strings.CutSuffix(rest, ":ro")
 	size, _ := strconv.Atoi(sizeText)
-	var flags uintptr
-	if readOnly {
-		flags = syscall.MS_RDONLY
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		fmt.Fprintf(os.Stderr, "mounting a %d-byte tmpfs at %s: %v\n", size, dir, err)
+	if err := brokertest.MountTmpfs(dir, size, readOnly); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(4)
-	}
-}
-
-// inNamespace makes cmd run in a user and mount namespace of its own.
-func inNamespace(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 	}
 }
 
@@ -55,7 +43,7 @@ func startOnSmallDisk(t *testing.T, size int, args ...string) (*process, string)
 	data := t.TempDir()
 	cmd := exec.Command(os.Args[0], append([]string{"--data", data}, args...)...)
 	cmd.Env = []string{fmt.Sprintf("%s=%s:%d", smallDiskEnv, data, size)}
-	inNamespace(cmd)
+	brokertest.InNamespace(cmd)
 	p := startCmd(t, cmd)
 	return p, filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "root", data)
 }
@@ -108,7 +96,7 @@ func TestDiskFullProcess(t *testing.T) {
 	}
 
 	filler := filepath.Join(data, "filler")
-	fillFile(t, filler)
+	brokertest.FillDisk(t, filler)
 	big := strings.Repeat("z", 4000)
 	var refused map[string]any
 	for i := 0; i < 5000 && refused == nil; i++ {
@@ -170,28 +158,6 @@ func TestDiskFullProcess(t *testing.T) {
 	}
 }
 
-// fillFile writes path until its file system is full.
-func fillFile(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, size := range []int{1 << 20, 4096} {
-		chunk := make([]byte, size)
-		for {
-			_, err := f.Write(chunk)
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("filling the disk: %v", err)
-			}
-		}
-	}
-}
-
 // TestUnusableDataDirFailsAtOnce starts distchat on a data directory it cannot use: it
 // exits at once, non-zero, naming the real cause, instead of waiting for a store that
 // cannot start.
@@ -212,7 +178,7 @@ func TestUnusableDataDirFailsAtOnce(t *testing.T) {
 			cmd.Env = append(os.Environ(), "DISTCHAT_TEST_EXEC=1")
 			if c.env != "" {
 				cmd.Env = append(cmd.Env, c.env)
-				inNamespace(cmd)
+				brokertest.InNamespace(cmd)
 			}
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out

@@ -3,7 +3,6 @@ package broker_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,8 +26,8 @@ func inSmallDisk(t *testing.T, size int) string {
 	t.Helper()
 	const env = "DISTCHAT_TEST_SMALL_DISK"
 	if dir := os.Getenv(env); dir != "" {
-		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-			t.Fatalf("mounting a %d-byte tmpfs at %s: %v", size, dir, err)
+		if err := brokertest.MountTmpfs(dir, size, false); err != nil {
+			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
 		return dir
@@ -36,12 +35,7 @@ func inSmallDisk(t *testing.T, size int) string {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), env+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-		Pdeathsig:   syscall.SIGKILL,
-	}
+	brokertest.InNamespace(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -89,7 +83,7 @@ func TestDiskFullStopsAndResumes(t *testing.T) {
 
 	// Something else fills the disk.
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler)
+	brokertest.FillDisk(t, filler)
 
 	// Writes fail at once (nats-server buffers a block's writes, so a few may still be
 	// taken), and the failure stops JetStream: not ready, saying why.
@@ -148,31 +142,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-// fillDisk writes path until the file system has no space left.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	small := make([]byte, 4096)
-	for {
-		if _, err := f.Write(small); err != nil {
-			return
-		}
-	}
 }
 
 // waitFor polls cond until it holds, for at most 30 seconds.
