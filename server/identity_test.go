@@ -281,3 +281,24 @@ func TestSignInWithJWT(t *testing.T) {
 		c.expectClosed(1008)
 	}
 }
+
+// TestReadPositionInAnEmptyRoom: someone who saw a room while it had no entries reads it
+// up to seq 0; what is stored there afterwards is unread on their next connection.
+func TestReadPositionInAnEmptyRoom(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{RateLimit: 0})
+	a := ts.connect(t, "alice", "quiet")
+	if len(a.welcome.History) != 0 || a.welcome.LastSeq != 0 {
+		t.Fatalf("a new room has history %v, last_seq %d", a.welcome.History, a.welcome.LastSeq)
+	}
+	a.sendJSON(map[string]any{"type": "read", "room": "quiet", "seq": 0})
+	b := ts.connect(t, "bob", "quiet")
+	a.expect("join")
+	b.publish("first", "b1")
+	b.publish("second", "b2")
+	phone := ts.connectWith(t, "alice", "quiet", a.welcome.Token)
+	r := phone.expect("read", "message")
+	if r.Room != "quiet" || r.Seq != 0 || r.Unread != 2 {
+		t.Fatalf("read state %s, want seq 0 with 2 unread in quiet", r)
+	}
+}
