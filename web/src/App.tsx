@@ -203,13 +203,12 @@ function ChatApp({ name }: { name: string }) {
     [current.messages, current.notices, current.pending, current.overlays, current.ops, current.divider, mine, me, people],
   );
   const loadOlder = useCallback(() => actions.loadOlder(room), [actions, room]);
-  // A new callback (so the list calls it again) when the tab comes back, the server's read
-  // position arrives, or the client has caught up with the room in the URL.
-  const { readKnown } = current;
+  // A new callback (so the list calls it again) when the tab comes back, or the client has
+  // caught up with the room in the URL.
   const { hidden, currentRoom } = state;
   const onSeen = useCallback(() => {
-    if (!hidden && readKnown && currentRoom === room) actions.markRead(room);
-  }, [actions, room, hidden, readKnown, currentRoom]);
+    if (!hidden && currentRoom === room) actions.markRead(room);
+  }, [actions, room, hidden, currentRoom]);
   const messageActions = useMemo<MessageActions>(
     () => ({
       react: (id, emoji, on) => actions.react(room, id, emoji, on),

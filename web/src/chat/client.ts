@@ -413,14 +413,15 @@ export class ChatClient {
       case 'dm': {
         // Someone opened a conversation with this user: be in it, to hear from them.
         const r = this.state.rooms[frame.room];
-        if (r && !r.joined && this.state.status === 'online' && !this.joining(frame.room)) this.join(frame.room);
+        if (r && !r.joined && this.state.status === 'online' && !this.joining(frame.room)) this.join(frame.room, undefined, true);
         break;
       }
       case 'read': {
-        // The server's position is behind what this client has seen (a read lost with a
-        // connection): send ours again.
+        // The server's position is behind what this client has seen and not sent on this
+        // connection (a read lost with the last one): send ours again.
         const r = this.state.rooms[frame.room];
-        if (r && r.readSeq !== null && typeof frame.seq === 'number' && frame.seq < r.readSeq) {
+        const sent = this.readSent.get(frame.room);
+        if (r && r.readSeq !== null && typeof frame.seq === 'number' && frame.seq < r.readSeq && (!sent || sent.seq < r.readSeq)) {
           this.readSent.delete(frame.room);
           this.queueRead(frame.room, true);
         }
@@ -509,10 +510,11 @@ export class ChatClient {
     }, this.stableAfterMs);
   }
 
-  private join(room: string, since?: number): void {
+  /** `unseen`: a room the user has never seen (a conversation someone opened with them). */
+  private join(room: string, since?: number, unseen = false): void {
     const ref = newRef('j');
     const frame: ClientFrame = since === undefined ? { type: 'join', room, ref } : { type: 'join', room, since, ref };
-    this.control(frame, { kind: 'join', room, since });
+    this.control(frame, unseen ? { kind: 'join', room, since, unseen } : { kind: 'join', room, since });
   }
 
   /** Queues a request for this connection ahead of messages; its reply is matched by ref. */
@@ -617,14 +619,15 @@ export class ChatClient {
    * The user has seen the shown room up to its newest message (the tab is visible and the
    * list scrolled to the bottom). With identity the position goes to the server, at most once
    * per READ_INTERVAL_MS per room, so that unread counts survive a reload and follow the user
-   * to their other devices. It waits for the server's own position first, so that a reload
-   * still shows where the unread messages began.
+   * to their other devices. It does not wait for the server's own position: the server sends
+   * none for a room the user has no position in yet. A room seen while it had no entries is
+   * read up to 0, so that everything after it counts as unread on the next visit. Where the
+   * unread messages began after a reload is the server's first position (see applyRead).
    */
   markRead(room: string): void {
     const r = this.state.rooms[room];
-    if (!r || !hasIdentity(this.state) || !r.readKnown || room !== this.state.currentRoom || this.state.hidden) return;
-    const seq = maxSeq(r);
-    if (seq === undefined) return;
+    if (!r || !hasIdentity(this.state) || !r.loaded || room !== this.state.currentRoom || this.state.hidden) return;
+    const seq = maxSeq(r) ?? 0;
     if (r.readSeq === null || seq > r.readSeq || r.unread > 0) this.dispatch({ type: 'markRead', room, seq });
     this.queueRead(room, false);
   }

@@ -279,13 +279,15 @@ describe('useChat: read positions', () => {
     return { ...hook, ws };
   }
 
-  it('waits for the server’s position, then sends what was seen, at most once per room every 2 s', () => {
+  it('sends what was seen without waiting for a position of the server’s, at most once per room every 2 s', () => {
+    // The server sends none for a room the user has no position in yet.
     const { result, ws } = withHistory();
     act(() => result.current.actions.markRead('general'));
-    expect(ws.framesOfType('read')).toEqual([]);
+    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
+    // Its position from before this connection arrives afterwards: not sent again.
     act(() => ws.receive({ type: 'read', room: 'general', seq: 1, unread: 1 }));
     act(() => result.current.actions.markRead('general'));
-    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
+    expect(ws.framesOfType('read')).toHaveLength(1);
 
     act(() => ws.receive(msg('general', 3, bob)));
     act(() => result.current.actions.markRead('general'));
@@ -336,6 +338,23 @@ describe('useChat: read positions', () => {
     act(() => ws2.receive({ type: 'read', room: 'general', seq: 1, unread: 1 }));
     expect(ws2.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
     expect(result.current.state.rooms.general.unread).toBe(0);
+  });
+
+  it('reads a room seen while it had no entries up to 0, so that what comes later is unread after a reload', () => {
+    const { result } = setup();
+    const ws = connect();
+    act(() => result.current.actions.markRead('general'));
+    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 0 }]);
+  });
+
+  it('counts the messages of a conversation someone opened as unread, though they came with its first snapshot', () => {
+    const { result } = setup();
+    const ws = connect();
+    act(() => ws.receive({ type: 'dm', room: 'dm-1', user: bob }));
+    const join = ws.framesOfType('join').find((f) => f.room === 'dm-1');
+    expect(join).toBeDefined();
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [msg('dm-1', 5, bob, 'hi')], ref: join!.ref as string }));
+    expect(result.current.state.rooms['dm-1']).toMatchObject({ unread: 1, mentions: 1 });
   });
 
   it('never sends read, rename or dm to an older server', () => {
