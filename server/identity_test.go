@@ -302,3 +302,37 @@ func TestReadPositionInAnEmptyRoom(t *testing.T) {
 		t.Fatalf("read state %s, want seq 0 with 2 unread in quiet", r)
 	}
 }
+
+// TestBackUnderANewName: someone who comes back within the grace period with another name
+// (the name given with their token, connected nowhere else on the node) is renamed in the
+// room: the others get one rename, not a stale name in the online list, and the newcomer's
+// welcome comes first and lists the new name.
+func TestBackUnderANewName(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{PresenceGrace: 3 * time.Second})
+	obs := ts.connect(t, "observer", "g")
+	bob := ts.connect(t, "Bob", "g")
+	obs.expect("join")
+	bob.close()
+	ts.waitConnections(t, 1)
+
+	again := ts.connectWith(t, "Robert", "g", bob.welcome.Token)
+	if again.welcome.User.ID != bob.welcome.User.ID || again.welcome.User.Name != "Robert" {
+		t.Fatalf("back as %+v, want %s named Robert", again.welcome.User, bob.welcome.User.ID)
+	}
+	for _, u := range again.welcome.Online {
+		if u.ID == bob.welcome.User.ID && u.Name != "Robert" {
+			t.Fatalf("the welcome lists %+v", again.welcome.Online)
+		}
+	}
+	r := obs.expect("rename")
+	if r.User.ID != bob.welcome.User.ID || r.User.Name != "Robert" || r.Old != "Bob" {
+		t.Fatalf("observer got %s, want Bob is now Robert", r)
+	}
+	obs.sendJSON(map[string]any{"type": "presence", "room": "g"})
+	p := obs.expect("presence")
+	if len(p.Online) != 2 || p.Online[1].Name != "Robert" {
+		t.Fatalf("online %v, want observer and Robert", p.Online)
+	}
+	obs.expectQuiet(200*time.Millisecond, "join", "leave", "rename")
+}
