@@ -187,8 +187,10 @@ export class ChatClient {
   /**
    * Changes the display name. A server with identity renames the person in place (one
    * `rename`, answered with ack or error; every room sees "X is now Y"); while offline the new
-   * name is used for the next connection and asked for after its welcome. An older server
-   * knows no rename: the client reconnects under the new name, as it always did.
+   * name is shown at once and asked for with `rename` after the next welcome. The connect URL
+   * keeps the name the server knows: a name there with the token would become the person's
+   * name without a word to the rooms (docs/protocol.md). An older server knows no rename: the
+   * client reconnects under the new name, as it always did.
    */
   rename(name: string): void {
     if (hasIdentity(this.state) && !this.state.fatal) {
@@ -196,7 +198,6 @@ export class ChatClient {
         if (name !== this.state.me?.name || this.state.rename) this.sendRename(name);
         return;
       }
-      this.name = name;
       this.pendingRename = name;
       this.dispatch({ type: 'renameLocal', name });
       return;
@@ -299,7 +300,6 @@ export class ChatClient {
     const r = this.state.rename;
     if (r?.status === 'sending') {
       this.pendingRename = r.name;
-      this.name = r.name;
       this.dispatch({ type: 'renameLocal', name: r.name });
     }
   }

@@ -174,17 +174,25 @@ describe('useChat: rename', () => {
     expect(result.current.state.rename).toBeNull();
   });
 
-  it('offline, the new name is shown, used to connect, and asked for after the welcome', () => {
+  it('offline, the new name is shown at once and asked for with rename after the welcome, not in the connect URL', () => {
+    // A name in the URL with the token would become the person's name silently: the rooms
+    // would hear no "Sam is now Samuel".
     const { result } = setup();
     const ws = connect();
     act(() => ws.serverClose(1006));
     act(() => result.current.actions.rename('Samuel'));
     expect(result.current.state.me?.name).toBe('Samuel');
     advance(250);
-    expect(params(FakeWebSocket.last()).get('name')).toBe('Samuel');
-    // This server keeps the person's name on connect: the client asks for the new one.
+    expect(params(FakeWebSocket.last()).get('name')).toBe('Sam');
     const ws2 = connect(idWelcome());
     expect(ws2.framesOfType('rename').map((f) => f.name)).toEqual(['Samuel']);
+    act(() => ws2.receive({ type: 'ack', ref: ws2.framesOfType('rename')[0].ref }));
+    expect(result.current.state.me?.name).toBe('Samuel');
+    // From now on the server knows it.
+    act(() => ws2.serverClose(1006));
+    advance(30_000);
+    expect(FakeWebSocket.last()).not.toBe(ws2);
+    expect(params(FakeWebSocket.last()).get('name')).toBe('Samuel');
   });
 
   it('a rename cut off by a lost connection is asked for again', () => {
@@ -194,6 +202,7 @@ describe('useChat: rename', () => {
     act(() => ws.serverClose(1006));
     expect(result.current.state.rename).toBeNull();
     advance(250);
+    expect(params(FakeWebSocket.last()).get('name')).toBe('Sam');
     const ws2 = connect(idWelcome());
     expect(ws2.framesOfType('rename').map((f) => f.name)).toEqual(['Samuel']);
   });
