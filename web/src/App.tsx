@@ -251,7 +251,7 @@ function ChatApp({ name }: { name: string }) {
         <div className="brand">
           <Logo size={30} />
           <span className="brand-name">distchat</span>
-          <SettingsMenu settings={notify.settings} permission={notify.permission} onChange={notify.setSettings} onRequestPermission={notify.request} />
+          <SettingsMenu settings={notify.settings} permission={notify.permission} onChange={notify.setSettings} onRequestPermission={notify.request} dms={identity} />
           <button type="button" className="icon-button sidebar-close" aria-label="Close sidebar" onClick={() => setSidebarOpen(false)}>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
               <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
@@ -342,7 +342,7 @@ function ChatApp({ name }: { name: string }) {
           <StatusIndicator status={state.status} retryAt={state.retryAt} fatal={state.fatal !== null} />
         </header>
 
-        {notify.offer && <NotificationBanner onEnable={notify.request} onDismiss={notify.dismissOffer} />}
+        {notify.offer && <NotificationBanner onEnable={notify.request} onDismiss={notify.dismissOffer} dms={identity} />}
 
         {invalid !== null ? (
           <InvalidRoom path={invalid} onOpen={openRoom} onBrowse={() => setBrowsing(true)} />
