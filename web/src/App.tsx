@@ -389,7 +389,7 @@ function ChatApp({ name }: { name: string }) {
 
       <Toasts toasts={state.toasts} onDismiss={actions.dismissToast} />
 
-      {browsing && <BrowseRooms joined={identity ? rooms.filter((r) => !isDmRoom(r)).map((r) => r.name) : state.roomOrder} onOpen={openRoom} onClose={() => setBrowsing(false)} load={loadRoomList} />}
+      {browsing && <BrowseRooms joined={identity ? rooms.filter((r) => !isDmRoom(r)).map((r) => r.name) : state.roomOrder} onOpen={openRoom} onClose={() => setBrowsing(false)} load={loadRoomList} reservedPrefix={identity ? DM_PREFIX : undefined} />}
 
       {personMenu && (
         <Menu
