@@ -226,6 +226,21 @@ describe('identity: direct messages', () => {
   });
 });
 
+describe('identity: presence in a direct-message room', () => {
+  it('updates who is online without join or leave notices', () => {
+    let s = welcomed({ dms: [{ room: 'dm-1', user: bob }] });
+    s = frame(s, { type: 'joined', room: 'dm-1', dm: bob, online: [{ ...sam, devices: 1 }], history: [] });
+    s = frame(s, { type: 'join', room: 'dm-1', user: { ...bob, devices: 1 }, ts: TS });
+    expect(s.rooms['dm-1'].online.map((u) => u.id)).toEqual([sam.id, bob.id]);
+    s = frame(s, { type: 'leave', room: 'dm-1', user: bob, ts: TS + 1 });
+    expect(s.rooms['dm-1'].online.map((u) => u.id)).toEqual([sam.id]);
+    expect(s.rooms['dm-1'].notices).toEqual([]);
+    // In other rooms they are said as before.
+    s = frame(s, { type: 'join', room: 'general', user: { ...bob, devices: 1 }, ts: TS });
+    expect(s.rooms.general.notices.map((n) => n.kind)).toEqual(['join']);
+  });
+});
+
 describe('identity: read positions', () => {
   function withDev(): ChatState {
     let s = welcomed({ history: [m(1, bob), m(2, bob)] });

@@ -832,6 +832,11 @@ export function reduce(state: ChatState, action: Action): ChatState {
   }
 }
 
+/** A direct-message room shows no join and leave notices. */
+function quietPresence(state: ChatState, r: RoomState): boolean {
+  return hasIdentity(state) && isDmRoom(r);
+}
+
 /** Nothing in the room is unseen any more. */
 function seen(r: RoomState): RoomState {
   return r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 };
@@ -982,7 +987,9 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           ...r,
           online,
           onlineCount: Math.max(known ? r.onlineCount : r.onlineCount + 1, online.length),
-          notices: [...r.notices, { kind: 'join', key: `join-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
+          // In a conversation of two, the other coming and going is no news: the header says
+          // whether they are online.
+          notices: quietPresence(state, r) ? r.notices : [...r.notices, { kind: 'join', key: `join-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
         };
       });
     }
@@ -998,7 +1005,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           online,
           onlineCount: Math.max(known ? r.onlineCount - 1 : r.onlineCount, online.length),
           typing,
-          notices: [...r.notices, { kind: 'leave', key: `leave-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
+          notices: quietPresence(state, r) ? r.notices : [...r.notices, { kind: 'leave', key: `leave-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
         };
       });
     }
