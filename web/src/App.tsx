@@ -203,12 +203,16 @@ function ChatApp({ name }: { name: string }) {
     [current.messages, current.notices, current.pending, current.overlays, current.ops, current.divider, mine, me, people],
   );
   const loadOlder = useCallback(() => actions.loadOlder(room), [actions, room]);
-  // A new callback (so the list calls it again) when the tab comes back, or the client has
-  // caught up with the room in the URL.
+  // A new callback (so the list calls it again) when the tab comes back, the server's read
+  // position arrives (it may have drawn a divider), or the client has caught up with the
+  // room in the URL.
+  const { readKnown } = current;
   const { hidden, currentRoom } = state;
   const onSeen = useCallback(() => {
     if (!hidden && currentRoom === room) actions.markRead(room);
-  }, [actions, room, hidden, currentRoom]);
+    // readKnown: a new callback when the server's position arrives, not a condition.
+    void readKnown;
+  }, [actions, room, hidden, currentRoom, readKnown]);
   const messageActions = useMemo<MessageActions>(
     () => ({
       react: (id, emoji, on) => actions.react(room, id, emoji, on),

@@ -96,6 +96,12 @@ export class ChatClient {
   /** The last read position sent per room, and when. */
   private readonly readSent = new Map<string, { seq: number; at: number }>();
   private readonly readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * Rooms whose welcome/joined arrived on this connection and whose position from the server
+   * has not (yet: it sends none where the user has none), with when: the first read waits
+   * for it, at most READ_INTERVAL_MS, so that where the unread messages began is not lost.
+   */
+  private readonly readHeld = new Map<string, number>();
   private readonly Socket: SocketFactory;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -405,6 +411,7 @@ export class ChatClient {
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
     switch (frame.type) {
       case 'joined':
+        this.readHeld.set(frame.room, this.now());
         this.pacer.flush();
         break;
       case 'online_count':
@@ -417,14 +424,11 @@ export class ChatClient {
         break;
       }
       case 'read': {
-        // The server's position is behind what this client has seen and not sent on this
-        // connection (a read lost with the last one): send ours again.
-        const r = this.state.rooms[frame.room];
-        const sent = this.readSent.get(frame.room);
-        if (r && r.readSeq !== null && typeof frame.seq === 'number' && frame.seq < r.readSeq && (!sent || sent.seq < r.readSeq)) {
-          this.readSent.delete(frame.room);
-          this.queueRead(frame.room, true);
-        }
+        // The server has this position: a read waiting for it goes now when ours is newer
+        // (seen on this page, or lost with the last connection), and not at all otherwise.
+        this.readHeld.delete(frame.room);
+        if (typeof frame.seq === 'number' && !this.readSent.has(frame.room)) this.readSent.set(frame.room, { seq: frame.seq, at: Number.NEGATIVE_INFINITY });
+        this.queueRead(frame.room, false);
         break;
       }
     }
@@ -477,6 +481,8 @@ export class ChatClient {
     this.everConnected = true;
     if (typeof frame.token === 'string' && frame.token !== '') this.tokens.save(frame.token);
     this.readSent.clear();
+    this.readHeld.clear();
+    this.readHeld.set(frame.room, this.now());
     this.dispatch({ type: 'frame', frame, now: this.now() });
     if (this.expiredSession) {
       this.expiredSession = false;
@@ -641,23 +647,26 @@ export class ChatClient {
     const r = this.state.rooms[room];
     if (!r || r.readSeq === null || !hasIdentity(this.state)) return;
     const sent = this.readSent.get(room);
-    if (sent && sent.seq >= r.readSeq) return;
-    const wait = sent && !now ? READ_INTERVAL_MS - (this.now() - sent.at) : 0;
     const timer = this.readTimers.get(room);
-    if (wait > 0) {
-      if (!timer) {
-        this.readTimers.set(
-          room,
-          setTimeout(() => {
-            this.readTimers.delete(room);
-            this.queueRead(room, true);
-          }, wait),
-        );
-      }
-      return;
-    }
     if (timer) clearTimeout(timer);
     this.readTimers.delete(room);
+    if (sent && sent.seq >= r.readSeq) return;
+    let wait = 0;
+    if (!now) {
+      if (sent) wait = READ_INTERVAL_MS - (this.now() - sent.at);
+      const held = this.readHeld.get(room);
+      if (held !== undefined) wait = Math.max(wait, READ_INTERVAL_MS - (this.now() - held));
+    }
+    if (wait > 0) {
+      this.readTimers.set(
+        room,
+        setTimeout(() => {
+          this.readTimers.delete(room);
+          this.queueRead(room, true);
+        }, wait),
+      );
+      return;
+    }
     this.pacer.push({ kind: 'read', key: `read:${room}`, room });
   }
 

@@ -305,16 +305,27 @@ describe('identity: read positions', () => {
     expect(frame(welcomed({ history: [m(1, bob)] }), { type: 'read', room: 'general', seq: 1, unread: 0 }).rooms.general.divider).toBeNull();
   });
 
-  it('draws the divider at the server’s first position even when this connection marked the room read first', () => {
-    // The page marked what it showed before the server's position arrived.
+  it('draws the divider at the server’s first position even when the page marked the room read first, and takes that mark back', () => {
+    // The room opened at its bottom and was marked read (locally: the client holds its read
+    // back until the server's position comes) before the server's position arrived.
     let s = welcomed({ history: [m(1, bob), m(2, bob), m(3, bob)] });
     s = reduce(s, { type: 'markRead', room: 'general', seq: 3 });
     s = frame(s, { type: 'read', room: 'general', seq: 1, unread: 2 });
-    expect(s.rooms.general).toMatchObject({ divider: 1, unread: 0, readSeq: 3 });
-    // A later position from another device draws none.
+    // The reader is taken to the divider: 2 and 3 are seen once they are at the bottom again.
+    expect(s.rooms.general).toMatchObject({ divider: 1, unread: 0, readSeq: 1 });
+    s = reduce(s, { type: 'markRead', room: 'general', seq: 3 });
+    expect(s.rooms.general).toMatchObject({ divider: 1, readSeq: 3 });
+    // A later, older position from another device draws none.
     s = reduce(reduce(s, { type: 'openRoom', room: 'dev' }), { type: 'openRoom', room: 'general' });
     s = frame(s, { type: 'read', room: 'general', seq: 2, unread: 1 });
-    expect(s.rooms.general.divider).toBeNull();
+    expect(s.rooms.general).toMatchObject({ divider: null, readSeq: 3 });
+  });
+
+  it('keeps what the page marked when the server’s first position leaves nothing unread from others', () => {
+    let s = welcomed({ history: [m(1, bob), m(2, sam)] });
+    s = reduce(s, { type: 'markRead', room: 'general', seq: 2 });
+    s = frame(s, { type: 'read', room: 'general', seq: 1, unread: 1 });
+    expect(s.rooms.general).toMatchObject({ divider: null, readSeq: 2 });
   });
 
   it('after a reconnect, a server position behind what this page had seen draws no divider', () => {

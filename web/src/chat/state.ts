@@ -694,13 +694,18 @@ function addDms(state: ChatState, dms: unknown): ChatState {
  * survive a reload and follow the user to another device), and when another device moves it.
  * A position older than one this client already has is stale: the count then comes from the
  * messages loaded after the newer one. The first position after a welcome/joined is where the
- * user was before this connection: the "New messages" divider goes there when the room is
- * shown, even if this connection marked the room read before the position arrived.
+ * user was before this connection: in the shown room the "New messages" divider goes there,
+ * and what this page marked read before it arrived (the room opened at its bottom, the
+ * client's read held back: see ChatClient.queueRead) counts as seen only once the reader is
+ * at the bottom again.
  */
 function applyRead(state: ChatState, frame: Extract<ServerFrame, { type: 'read' }>): ChatState {
   const room = state.rooms[frame.room];
   if (!room || !isCount(frame.seq)) return state;
-  const stale = room.readSeq !== null && frame.seq < room.readSeq;
+  const looking = frame.room === state.currentRoom && !state.hidden;
+  const before = !room.readKnown && (room.readBefore === null || frame.seq >= room.readBefore);
+  const reopen = before && looking && room.readSeq !== null && frame.seq < room.readSeq && countAfter(state, room, frame.seq).unread > 0;
+  const stale = !reopen && room.readSeq !== null && frame.seq < room.readSeq;
   const readSeq = stale ? (room.readSeq as number) : frame.seq;
   let { unread, mentions } = countAfter(state, room, readSeq);
   // The server counts every entry after the position (edits, reactions, the user's own
@@ -712,8 +717,6 @@ function applyRead(state: ChatState, frame: Extract<ServerFrame, { type: 'read' 
     mentions = Math.min(mentions, unread);
   }
   if (isDmRoom(room)) mentions = unread;
-  const looking = frame.room === state.currentRoom && !state.hidden;
-  const before = !room.readKnown && (room.readBefore === null || frame.seq >= room.readBefore);
   const at = before ? frame.seq : stale ? null : readSeq;
   const divider = looking && room.divider === null && at !== null && countAfter(state, room, at).unread > 0 ? at : room.divider;
   return withRoom(state, frame.room, (r) => ({

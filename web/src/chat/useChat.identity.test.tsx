@@ -288,15 +288,17 @@ describe('useChat: read positions', () => {
     return { ...hook, ws };
   }
 
-  it('sends what was seen without waiting for a position of the server’s, at most once per room every 2 s', () => {
-    // The server sends none for a room the user has no position in yet.
+  it('holds its first read back until the server’s position comes, then sends what was seen, at most once per room every 2 s', () => {
     const { result, ws } = withHistory();
     act(() => result.current.actions.markRead('general'));
-    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
-    // Its position from before this connection arrives afterwards: not sent again.
+    expect(ws.framesOfType('read')).toEqual([]);
+    // The position from before this connection: 2 was not seen yet (the divider goes above it).
     act(() => ws.receive({ type: 'read', room: 'general', seq: 1, unread: 1 }));
+    expect(result.current.state.rooms.general).toMatchObject({ readSeq: 1, divider: 1 });
+    expect(ws.framesOfType('read')).toEqual([]);
+    // At the bottom again.
     act(() => result.current.actions.markRead('general'));
-    expect(ws.framesOfType('read')).toHaveLength(1);
+    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
 
     act(() => ws.receive(msg('general', 3, bob)));
     act(() => result.current.actions.markRead('general'));
@@ -349,10 +351,21 @@ describe('useChat: read positions', () => {
     expect(result.current.state.rooms.general.unread).toBe(0);
   });
 
-  it('reads a room seen while it had no entries up to 0, so that what comes later is unread after a reload', () => {
+  it('sends its first read anyway when the server has no position to give (2 s after the welcome)', () => {
+    const { result, ws } = withHistory();
+    act(() => result.current.actions.markRead('general'));
+    advance(READ_INTERVAL_MS - 1);
+    expect(ws.framesOfType('read')).toEqual([]);
+    advance(1);
+    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
+  });
+
+  it('reads a room seen while it had no entries up to 0, at once when leaving it, so that what comes later is unread after a reload', () => {
     const { result } = setup();
     const ws = connect();
     act(() => result.current.actions.markRead('general'));
+    expect(ws.framesOfType('read')).toEqual([]);
+    act(() => result.current.actions.openRoom('dev'));
     expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 0 }]);
   });
 
