@@ -281,3 +281,58 @@ func TestSignInWithJWT(t *testing.T) {
 		c.expectClosed(1008)
 	}
 }
+
+// TestReadPositionInAnEmptyRoom: someone who saw a room while it had no entries reads it
+// up to seq 0; what is stored there afterwards is unread on their next connection.
+func TestReadPositionInAnEmptyRoom(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{RateLimit: 0})
+	a := ts.connect(t, "alice", "quiet")
+	if len(a.welcome.History) != 0 || a.welcome.LastSeq != 0 {
+		t.Fatalf("a new room has history %v, last_seq %d", a.welcome.History, a.welcome.LastSeq)
+	}
+	a.sendJSON(map[string]any{"type": "read", "room": "quiet", "seq": 0})
+	b := ts.connect(t, "bob", "quiet")
+	a.expect("join")
+	b.publish("first", "b1")
+	b.publish("second", "b2")
+	phone := ts.connectWith(t, "alice", "quiet", a.welcome.Token)
+	r := phone.expect("read", "message")
+	if r.Room != "quiet" || r.Seq != 0 || r.Unread != 2 {
+		t.Fatalf("read state %s, want seq 0 with 2 unread in quiet", r)
+	}
+}
+
+// TestBackUnderANewName: someone who comes back within the grace period with another name
+// (the name given with their token, connected nowhere else on the node) is renamed in the
+// room: the others get one rename, not a stale name in the online list, and the newcomer's
+// welcome comes first and lists the new name.
+func TestBackUnderANewName(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{PresenceGrace: 3 * time.Second})
+	obs := ts.connect(t, "observer", "g")
+	bob := ts.connect(t, "Bob", "g")
+	obs.expect("join")
+	bob.close()
+	ts.waitConnections(t, 1)
+
+	again := ts.connectWith(t, "Robert", "g", bob.welcome.Token)
+	if again.welcome.User.ID != bob.welcome.User.ID || again.welcome.User.Name != "Robert" {
+		t.Fatalf("back as %+v, want %s named Robert", again.welcome.User, bob.welcome.User.ID)
+	}
+	for _, u := range again.welcome.Online {
+		if u.ID == bob.welcome.User.ID && u.Name != "Robert" {
+			t.Fatalf("the welcome lists %+v", again.welcome.Online)
+		}
+	}
+	r := obs.expect("rename")
+	if r.User.ID != bob.welcome.User.ID || r.User.Name != "Robert" || r.Old != "Bob" {
+		t.Fatalf("observer got %s, want Bob is now Robert", r)
+	}
+	obs.sendJSON(map[string]any{"type": "presence", "room": "g"})
+	p := obs.expect("presence")
+	if len(p.Online) != 2 || p.Online[1].Name != "Robert" {
+		t.Fatalf("online %v, want observer and Robert", p.Online)
+	}
+	obs.expectQuiet(200*time.Millisecond, "join", "leave", "rename")
+}

@@ -237,7 +237,7 @@ func (r *room) handle(o op) {
 		r.typing(o.s)
 	case opRename:
 		if p := r.persons[o.user.ID]; p != nil {
-			r.renamed(p, o.user.Name)
+			r.renamed(p, o.user.Name, nil)
 			if p.local > 0 {
 				r.presence.Set(presence.Member{User: p.user, Devices: p.local, Since: p.localSince})
 			}
@@ -245,9 +245,9 @@ func (r *room) handle(o op) {
 	}
 }
 
-// renamed gives a person in the room a new name and tells the members, once (a rename
-// reaches a room both from this node and through presence).
-func (r *room) renamed(p *person, name string) {
+// renamed gives a person in the room a new name and tells the members but except, once (a
+// rename reaches a room both from this node and through presence).
+func (r *room) renamed(p *person, name string, except *Session) {
 	if p.user.Name == name {
 		return
 	}
@@ -255,7 +255,7 @@ func (r *room) renamed(p *person, name string) {
 	p.user.Name = name
 	r.onlineEnc = nil
 	if p.listed() {
-		r.broadcast(protocol.Encode(protocol.Rename{Type: protocol.TypeRename, Room: r.name, User: p.user, Old: old, TS: now()}), nil)
+		r.broadcast(protocol.Encode(protocol.Rename{Type: protocol.TypeRename, Room: r.name, User: p.user, Old: old, TS: now()}), except)
 	}
 }
 
@@ -440,6 +440,11 @@ func (r *room) leave(s *Session) {
 // except, is told by its welcome/joined instead.
 func (r *room) setLocal(u protocol.User, delta int, except *Session) {
 	p := r.person(u)
+	if delta > 0 {
+		// Back within the grace period under the name given with their token (connected
+		// nowhere else on this node): the members hear of it as of any rename.
+		r.renamed(p, u.Name, except)
+	}
 	was := p.devices()
 	if p.local == 0 {
 		p.localSince = now()
@@ -454,7 +459,7 @@ func (r *room) setRemote(m presence.Member) {
 	p := r.person(m.User)
 	was := p.devices()
 	p.remote, p.remoteSince = m.Devices, m.Since
-	r.renamed(p, m.User.Name)
+	r.renamed(p, m.User.Name, nil)
 	r.changed(p, was, nil)
 }
 

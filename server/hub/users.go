@@ -39,14 +39,16 @@ type localUser struct {
 
 func (u *localUser) user() protocol.User { return protocol.User{ID: u.id, Name: *u.name.Load()} }
 
-// moveRead records a read position if it is past the known one.
+// moveRead records a read position if it is past the known one. A first position is
+// recorded whatever its seq: 0 is someone who saw a room before it had any entry, and
+// everything stored after it is unread.
 func (u *localUser) moveRead(room string, seq uint64) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.reads == nil {
 		u.reads = make(map[string]uint64)
 	}
-	if seq <= u.reads[room] {
+	if old, known := u.reads[room]; known && seq <= old {
 		return false
 	}
 	u.reads[room] = seq

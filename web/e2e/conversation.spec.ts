@@ -1,6 +1,5 @@
-// Editing, deleting, reactions and topics between two browsers. The server side of these
-// protocol objects (edit, delete, react, topic; docs/protocol.md) lands separately: until it
-// does, these scenarios are marked fixme so the suite stays green.
+// Editing, deleting, reactions and topics between two browsers, through the real server
+// (edit, delete, react and topic; docs/protocol.md, "Conversation events").
 
 import { expect, test } from '@playwright/test';
 import { messagesWithBody, openAs, send } from './helpers';
@@ -17,8 +16,6 @@ test.afterAll(async () => {
 });
 
 test('an edit and a delete are seen by the other browser', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const alice = await openAs(browser, server.url, 'alice', '/r/edits');
   const bob = await openAs(browser, server.url, 'bob', '/r/edits');
   const a = alice.page;
@@ -60,8 +57,6 @@ test('an edit and a delete are seen by the other browser', async ({ browser }) =
 });
 
 test('a reaction from one browser appears in the other and toggles off', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const alice = await openAs(browser, server.url, 'alice', '/r/reactions');
   const bob = await openAs(browser, server.url, 'bob', '/r/reactions');
   await send(alice.page, 'ship it?');
@@ -87,8 +82,6 @@ test('a reaction from one browser appears in the other and toggles off', async (
 });
 
 test('a topic set by one member shows in the other browser’s header', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const alice = await openAs(browser, server.url, 'alice', '/r/topics');
   const bob = await openAs(browser, server.url, 'bob', '/r/topics');
   await alice.page.getByTestId('room-topic').click();

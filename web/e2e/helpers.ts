@@ -41,7 +41,7 @@ export function onlineUser(page: Page, name: string) {
 export async function openRoom(page: Page, room: string): Promise<void> {
   await page.getByTestId('browse-rooms').click();
   await page.getByTestId('room-input').fill(room);
-  // "Create" shows while the list loads; decide once it has.
+  // "Create" is offered only once the list has loaded; decide then.
   await expect(page.locator('.browse-list')).toHaveAttribute('aria-busy', 'false');
   const existing = page.locator(`[data-testid="browse-room"][data-room="${room}"]`);
   const create = page.getByTestId('room-create');

@@ -1,7 +1,6 @@
 // People, not names: stable user ids with a session token, renames in place, direct messages
-// and read positions across reloads (docs/protocol.md, "Identity"). The UI speaks this part of
-// the protocol already and falls back to today's behaviour without it; these scenarios need
-// the server side and are enabled with it.
+// and read positions across reloads (docs/protocol.md, "Who you are: users and tokens",
+// "Direct messages" and the `read` objects), against the real server.
 
 import { expect, test, type Page } from '@playwright/test';
 import { expectOnline, messagesWithBody, openAs, openRoom, send } from './helpers';
@@ -41,8 +40,6 @@ function roomUnread(page: Page, room: string) {
 }
 
 test('two people called Sam are two people', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const a = await openAs(browser, server.url, 'Sam');
   const b = await openAs(browser, server.url, 'Sam');
 
@@ -90,8 +87,6 @@ test('two people called Sam are two people', async ({ browser }) => {
 });
 
 test('a rename is one event: the other browser updates in place, with no ghost', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const alice = await openAs(browser, server.url, 'alice');
   const bob = await openAs(browser, server.url, 'Bob');
   await send(bob.page, 'hello from Bob');
@@ -125,8 +120,6 @@ test('a rename is one event: the other browser updates in place, with no ghost',
 });
 
 test('a direct message between two of three people is invisible to the third', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const alice = await openAs(browser, server.url, 'alice');
   const bob = await openAs(browser, server.url, 'bob');
   const carol = await openAs(browser, server.url, 'carol');
@@ -163,8 +156,6 @@ test('a direct message between two of three people is invisible to the third', a
 });
 
 test('an unread count survives a reload, and is gone once the room was read', async ({ browser }) => {
-  // server side lands separately
-  test.fixme();
   const a = await openAs(browser, server.url, 'alice');
   const b = await openAs(browser, server.url, 'bob');
   await openRoom(a.page, 'news');

@@ -179,7 +179,7 @@ describe('App with identity: read positions', () => {
     const { ws } = await online([msg('general', 1, bob)]);
     fireEvent.click(screen.getByTestId('browse-rooms'));
     fireEvent.change(screen.getByTestId('room-input'), { target: { value: 'dev' } });
-    fireEvent.click(screen.getByTestId('room-create'));
+    fireEvent.click(await screen.findByTestId('room-create'));
     const j = ws.framesOfType('join').find((x) => x.room === 'dev')!;
     // Back in #general before #dev answers: its position comes while it is not shown.
     fireEvent.click(screen.getAllByTestId('room-link').find((a) => a.dataset.room === 'general')!);

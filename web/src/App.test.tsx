@@ -158,7 +158,7 @@ describe('App', () => {
     });
     fireEvent.click(screen.getByTestId('browse-rooms'));
     fireEvent.change(screen.getByTestId('room-input'), { target: { value: 'Design' } });
-    fireEvent.click(screen.getByTestId('room-create'));
+    fireEvent.click(await screen.findByTestId('room-create'));
     expect(window.location.pathname).toBe('/r/design');
     expect(screen.getByTestId('room-title').textContent).toBe('#design');
     expect(ws.framesOfType('join').map((f) => f.room)).toEqual(['design']);
@@ -226,7 +226,7 @@ describe('App: conversation features', () => {
     const { ws } = await online();
     fireEvent.click(screen.getByTestId('browse-rooms'));
     fireEvent.change(screen.getByTestId('room-input'), { target: { value: 'dev' } });
-    fireEvent.click(screen.getByTestId('room-create'));
+    fireEvent.click(await screen.findByTestId('room-create'));
     const j = ws.framesOfType('join')[0];
     act(() => ws.receive({ type: 'joined', room: 'dev', history: [], ref: j.ref }));
     act(() => ws.receive(msg('general', 1, bob, 'hello'), msg('general', 2, bob, '@alice look')));

@@ -204,12 +204,15 @@ function ChatApp({ name }: { name: string }) {
   );
   const loadOlder = useCallback(() => actions.loadOlder(room), [actions, room]);
   // A new callback (so the list calls it again) when the tab comes back, the server's read
-  // position arrives, or the client has caught up with the room in the URL.
+  // position arrives (it may have drawn a divider), or the client has caught up with the
+  // room in the URL.
   const { readKnown } = current;
   const { hidden, currentRoom } = state;
   const onSeen = useCallback(() => {
-    if (!hidden && readKnown && currentRoom === room) actions.markRead(room);
-  }, [actions, room, hidden, readKnown, currentRoom]);
+    if (!hidden && currentRoom === room) actions.markRead(room);
+    // readKnown: a new callback when the server's position arrives, not a condition.
+    void readKnown;
+  }, [actions, room, hidden, currentRoom, readKnown]);
   const messageActions = useMemo<MessageActions>(
     () => ({
       react: (id, emoji, on) => actions.react(room, id, emoji, on),
@@ -252,7 +255,7 @@ function ChatApp({ name }: { name: string }) {
         <div className="brand">
           <Logo size={30} />
           <span className="brand-name">distchat</span>
-          <SettingsMenu settings={notify.settings} permission={notify.permission} onChange={notify.setSettings} onRequestPermission={notify.request} />
+          <SettingsMenu settings={notify.settings} permission={notify.permission} onChange={notify.setSettings} onRequestPermission={notify.request} dms={identity} />
           <button type="button" className="icon-button sidebar-close" aria-label="Close sidebar" onClick={() => setSidebarOpen(false)}>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
               <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
@@ -343,7 +346,7 @@ function ChatApp({ name }: { name: string }) {
           <StatusIndicator status={state.status} retryAt={state.retryAt} fatal={state.fatal !== null} />
         </header>
 
-        {notify.offer && <NotificationBanner onEnable={notify.request} onDismiss={notify.dismissOffer} />}
+        {notify.offer && <NotificationBanner onEnable={notify.request} onDismiss={notify.dismissOffer} dms={identity} />}
 
         {invalid !== null ? (
           <InvalidRoom path={invalid} onOpen={openRoom} onBrowse={() => setBrowsing(true)} />
@@ -390,7 +393,7 @@ function ChatApp({ name }: { name: string }) {
 
       <Toasts toasts={state.toasts} onDismiss={actions.dismissToast} />
 
-      {browsing && <BrowseRooms joined={identity ? rooms.filter((r) => !isDmRoom(r)).map((r) => r.name) : state.roomOrder} onOpen={openRoom} onClose={() => setBrowsing(false)} load={loadRoomList} />}
+      {browsing && <BrowseRooms joined={identity ? rooms.filter((r) => !isDmRoom(r)).map((r) => r.name) : state.roomOrder} onOpen={openRoom} onClose={() => setBrowsing(false)} load={loadRoomList} reservedPrefix={identity ? DM_PREFIX : undefined} />}
 
       {personMenu && (
         <Menu

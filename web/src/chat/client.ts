@@ -96,6 +96,12 @@ export class ChatClient {
   /** The last read position sent per room, and when. */
   private readonly readSent = new Map<string, { seq: number; at: number }>();
   private readonly readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * Rooms whose welcome/joined arrived on this connection and whose position from the server
+   * has not (yet: it sends none where the user has none), with when: the first read waits
+   * for it, at most READ_INTERVAL_MS, so that where the unread messages began is not lost.
+   */
+  private readonly readHeld = new Map<string, number>();
   private readonly Socket: SocketFactory;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -187,8 +193,10 @@ export class ChatClient {
   /**
    * Changes the display name. A server with identity renames the person in place (one
    * `rename`, answered with ack or error; every room sees "X is now Y"); while offline the new
-   * name is used for the next connection and asked for after its welcome. An older server
-   * knows no rename: the client reconnects under the new name, as it always did.
+   * name is shown at once and asked for with `rename` after the next welcome. The connect URL
+   * keeps the name the server knows: a name there with the token would become the person's
+   * name without a word to the rooms (docs/protocol.md). An older server knows no rename: the
+   * client reconnects under the new name, as it always did.
    */
   rename(name: string): void {
     if (hasIdentity(this.state) && !this.state.fatal) {
@@ -196,7 +204,6 @@ export class ChatClient {
         if (name !== this.state.me?.name || this.state.rename) this.sendRename(name);
         return;
       }
-      this.name = name;
       this.pendingRename = name;
       this.dispatch({ type: 'renameLocal', name });
       return;
@@ -299,7 +306,6 @@ export class ChatClient {
     const r = this.state.rename;
     if (r?.status === 'sending') {
       this.pendingRename = r.name;
-      this.name = r.name;
       this.dispatch({ type: 'renameLocal', name: r.name });
     }
   }
@@ -405,6 +411,7 @@ export class ChatClient {
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
     switch (frame.type) {
       case 'joined':
+        this.readHeld.set(frame.room, this.now());
         this.pacer.flush();
         break;
       case 'online_count':
@@ -413,17 +420,15 @@ export class ChatClient {
       case 'dm': {
         // Someone opened a conversation with this user: be in it, to hear from them.
         const r = this.state.rooms[frame.room];
-        if (r && !r.joined && this.state.status === 'online' && !this.joining(frame.room)) this.join(frame.room);
+        if (r && !r.joined && this.state.status === 'online' && !this.joining(frame.room)) this.join(frame.room, undefined, true);
         break;
       }
       case 'read': {
-        // The server's position is behind what this client has seen (a read lost with a
-        // connection): send ours again.
-        const r = this.state.rooms[frame.room];
-        if (r && r.readSeq !== null && typeof frame.seq === 'number' && frame.seq < r.readSeq) {
-          this.readSent.delete(frame.room);
-          this.queueRead(frame.room, true);
-        }
+        // The server has this position: a read waiting for it goes now when ours is newer
+        // (seen on this page, or lost with the last connection), and not at all otherwise.
+        this.readHeld.delete(frame.room);
+        if (typeof frame.seq === 'number' && !this.readSent.has(frame.room)) this.readSent.set(frame.room, { seq: frame.seq, at: Number.NEGATIVE_INFINITY });
+        this.queueRead(frame.room, false);
         break;
       }
     }
@@ -476,6 +481,8 @@ export class ChatClient {
     this.everConnected = true;
     if (typeof frame.token === 'string' && frame.token !== '') this.tokens.save(frame.token);
     this.readSent.clear();
+    this.readHeld.clear();
+    this.readHeld.set(frame.room, this.now());
     this.dispatch({ type: 'frame', frame, now: this.now() });
     if (this.expiredSession) {
       this.expiredSession = false;
@@ -509,10 +516,11 @@ export class ChatClient {
     }, this.stableAfterMs);
   }
 
-  private join(room: string, since?: number): void {
+  /** `unseen`: a room the user has never seen (a conversation someone opened with them). */
+  private join(room: string, since?: number, unseen = false): void {
     const ref = newRef('j');
     const frame: ClientFrame = since === undefined ? { type: 'join', room, ref } : { type: 'join', room, since, ref };
-    this.control(frame, { kind: 'join', room, since });
+    this.control(frame, unseen ? { kind: 'join', room, since, unseen } : { kind: 'join', room, since });
   }
 
   /** Queues a request for this connection ahead of messages; its reply is matched by ref. */
@@ -617,14 +625,15 @@ export class ChatClient {
    * The user has seen the shown room up to its newest message (the tab is visible and the
    * list scrolled to the bottom). With identity the position goes to the server, at most once
    * per READ_INTERVAL_MS per room, so that unread counts survive a reload and follow the user
-   * to their other devices. It waits for the server's own position first, so that a reload
-   * still shows where the unread messages began.
+   * to their other devices. It does not wait for the server's own position: the server sends
+   * none for a room the user has no position in yet. A room seen while it had no entries is
+   * read up to 0, so that everything after it counts as unread on the next visit. Where the
+   * unread messages began after a reload is the server's first position (see applyRead).
    */
   markRead(room: string): void {
     const r = this.state.rooms[room];
-    if (!r || !hasIdentity(this.state) || !r.readKnown || room !== this.state.currentRoom || this.state.hidden) return;
-    const seq = maxSeq(r);
-    if (seq === undefined) return;
+    if (!r || !hasIdentity(this.state) || !r.loaded || room !== this.state.currentRoom || this.state.hidden) return;
+    const seq = maxSeq(r) ?? 0;
     if (r.readSeq === null || seq > r.readSeq || r.unread > 0) this.dispatch({ type: 'markRead', room, seq });
     this.queueRead(room, false);
   }
@@ -638,23 +647,26 @@ export class ChatClient {
     const r = this.state.rooms[room];
     if (!r || r.readSeq === null || !hasIdentity(this.state)) return;
     const sent = this.readSent.get(room);
-    if (sent && sent.seq >= r.readSeq) return;
-    const wait = sent && !now ? READ_INTERVAL_MS - (this.now() - sent.at) : 0;
     const timer = this.readTimers.get(room);
-    if (wait > 0) {
-      if (!timer) {
-        this.readTimers.set(
-          room,
-          setTimeout(() => {
-            this.readTimers.delete(room);
-            this.queueRead(room, true);
-          }, wait),
-        );
-      }
-      return;
-    }
     if (timer) clearTimeout(timer);
     this.readTimers.delete(room);
+    if (sent && sent.seq >= r.readSeq) return;
+    let wait = 0;
+    if (!now) {
+      if (sent) wait = READ_INTERVAL_MS - (this.now() - sent.at);
+      const held = this.readHeld.get(room);
+      if (held !== undefined) wait = Math.max(wait, READ_INTERVAL_MS - (this.now() - held));
+    }
+    if (wait > 0) {
+      this.readTimers.set(
+        room,
+        setTimeout(() => {
+          this.readTimers.delete(room);
+          this.queueRead(room, true);
+        }, wait),
+      );
+      return;
+    }
     this.pacer.push({ kind: 'read', key: `read:${room}`, room });
   }
 

@@ -226,6 +226,21 @@ describe('identity: direct messages', () => {
   });
 });
 
+describe('identity: presence in a direct-message room', () => {
+  it('updates who is online without join or leave notices', () => {
+    let s = welcomed({ dms: [{ room: 'dm-1', user: bob }] });
+    s = frame(s, { type: 'joined', room: 'dm-1', dm: bob, online: [{ ...sam, devices: 1 }], history: [] });
+    s = frame(s, { type: 'join', room: 'dm-1', user: { ...bob, devices: 1 }, ts: TS });
+    expect(s.rooms['dm-1'].online.map((u) => u.id)).toEqual([sam.id, bob.id]);
+    s = frame(s, { type: 'leave', room: 'dm-1', user: bob, ts: TS + 1 });
+    expect(s.rooms['dm-1'].online.map((u) => u.id)).toEqual([sam.id]);
+    expect(s.rooms['dm-1'].notices).toEqual([]);
+    // In other rooms they are said as before.
+    s = frame(s, { type: 'join', room: 'general', user: { ...bob, devices: 1 }, ts: TS });
+    expect(s.rooms.general.notices.map((n) => n.kind)).toEqual(['join']);
+  });
+});
+
 describe('identity: read positions', () => {
   function withDev(): ChatState {
     let s = welcomed({ history: [m(1, bob), m(2, bob)] });
@@ -236,11 +251,24 @@ describe('identity: read positions', () => {
 
   it('takes unread counts from read objects (they survive a reload) and finds mentions after them', () => {
     let s = withDev();
-    s = frame(s, { type: 'read', room: 'dev', seq: 10, unread: 42 });
-    expect(s.rooms.dev).toMatchObject({ readSeq: 10, readKnown: true, unread: 42, mentions: 1 });
+    s = frame(s, { type: 'read', room: 'dev', seq: 10, unread: 2 });
+    expect(s.rooms.dev).toMatchObject({ readSeq: 10, readKnown: true, unread: 2, mentions: 1 });
     // Another device read everything.
     s = frame(s, { type: 'read', room: 'dev', seq: 13, unread: 0 });
     expect(s.rooms.dev).toMatchObject({ readSeq: 13, unread: 0, mentions: 0 });
+  });
+
+  it('counts the messages loaded after the position itself, and takes the server’s count when they are not all loaded', () => {
+    // The server counts every entry after the position: reactions, edits and the user's own
+    // messages too. The whole room is loaded here, so only bob's two messages are unread.
+    let s = frame(withDev(), { type: 'read', room: 'dev', seq: 10, unread: 5 });
+    expect(s.rooms.dev).toMatchObject({ unread: 2, mentions: 1 });
+    // Older messages exist and the position is before the oldest loaded one: the server knows.
+    s = reduce(welcomed({ history: [m(1, bob)] }), { type: 'openRoom', room: 'dev' });
+    s = frame(s, { type: 'joined', room: 'dev', history: [m(10, bob, 'a', 'dev'), m(12, bob, '@Sam b', 'dev')], has_more: true });
+    s = reduce(s, { type: 'openRoom', room: 'general' });
+    s = frame(s, { type: 'read', room: 'dev', seq: 4, unread: 42 });
+    expect(s.rooms.dev).toMatchObject({ unread: 42, mentions: 1 });
   });
 
   it('a position behind one already known is stale: counted from the loaded messages instead', () => {
@@ -277,6 +305,39 @@ describe('identity: read positions', () => {
     expect(frame(welcomed({ history: [m(1, bob)] }), { type: 'read', room: 'general', seq: 1, unread: 0 }).rooms.general.divider).toBeNull();
   });
 
+  it('draws the divider at the server’s first position even when the page marked the room read first, and takes that mark back', () => {
+    // The room opened at its bottom and was marked read (locally: the client holds its read
+    // back until the server's position comes) before the server's position arrived.
+    let s = welcomed({ history: [m(1, bob), m(2, bob), m(3, bob)] });
+    s = reduce(s, { type: 'markRead', room: 'general', seq: 3 });
+    s = frame(s, { type: 'read', room: 'general', seq: 1, unread: 2 });
+    // The reader is taken to the divider: 2 and 3 are seen once they are at the bottom again.
+    expect(s.rooms.general).toMatchObject({ divider: 1, unread: 0, readSeq: 1 });
+    s = reduce(s, { type: 'markRead', room: 'general', seq: 3 });
+    expect(s.rooms.general).toMatchObject({ divider: 1, readSeq: 3 });
+    // A later, older position from another device draws none.
+    s = reduce(reduce(s, { type: 'openRoom', room: 'dev' }), { type: 'openRoom', room: 'general' });
+    s = frame(s, { type: 'read', room: 'general', seq: 2, unread: 1 });
+    expect(s.rooms.general).toMatchObject({ divider: null, readSeq: 3 });
+  });
+
+  it('keeps what the page marked when the server’s first position leaves nothing unread from others', () => {
+    let s = welcomed({ history: [m(1, bob), m(2, sam)] });
+    s = reduce(s, { type: 'markRead', room: 'general', seq: 2 });
+    s = frame(s, { type: 'read', room: 'general', seq: 1, unread: 1 });
+    expect(s.rooms.general).toMatchObject({ divider: null, readSeq: 2 });
+  });
+
+  it('after a reconnect, a server position behind what this page had seen draws no divider', () => {
+    let s = welcomed({ history: [m(1, bob), m(2, bob), m(3, bob)] });
+    s = frame(s, { type: 'read', room: 'general', seq: 3, unread: 0 });
+    s = reduce(s, { type: 'disconnected', status: 'reconnecting', retryAt: null });
+    // The read of 3 was lost with the connection: the server still has 1.
+    s = frame(s, { type: 'welcome', id: sam.id, name: sam.name, user: sam, room: 'general', history: [m(1, bob), m(2, bob), m(3, bob)] });
+    s = frame(s, { type: 'read', room: 'general', seq: 1, unread: 2 });
+    expect(s.rooms.general).toMatchObject({ divider: null, unread: 0, readSeq: 3 });
+  });
+
   it('never puts the divider before my own messages', () => {
     let s = welcomed({ history: [m(1, bob), m(2, sam), m(3, bob)] });
     s = frame(s, { type: 'read', room: 'general', seq: 1, unread: 1 });
@@ -286,7 +347,7 @@ describe('identity: read positions', () => {
 
   it('a DM’s unread all count as mentions', () => {
     let s = welcomed({ dms: [{ room: 'dm-1', user: bob }] });
-    s = frame(s, { type: 'joined', room: 'dm-1', history: [m(5, bob, 'hi', 'dm-1')], ref: 'x' });
+    s = frame(s, { type: 'joined', room: 'dm-1', history: [m(5, bob, 'hi', 'dm-1')], has_more: true, ref: 'x' });
     s = frame(s, { type: 'read', room: 'dm-1', seq: 0, unread: 4 });
     expect(s.rooms['dm-1']).toMatchObject({ unread: 4, mentions: 4 });
   });

@@ -117,8 +117,17 @@ export interface RoomState {
    * server's `read` objects and the ones this client sent.
    */
   readSeq: number | null;
-  /** The server told this connection the read position (after welcome/joined). */
+  /**
+   * The server told the read position since the room's last welcome/joined. It may never:
+   * the server sends none for a room the user has no position in yet.
+   */
   readKnown: boolean;
+  /**
+   * `readSeq` when the room's last welcome/joined arrived: a position from the server at or
+   * after it is where the user was before this connection (a reload), even when this
+   * connection has marked the room read since.
+   */
+  readBefore: number | null;
   /** The "New messages" divider goes after this seq; kept until the user leaves the room or sends. */
   divider: number | null;
 }
@@ -185,6 +194,8 @@ export interface RequestInfo {
   /** rename: the new name; dm: the other person's user id. */
   name?: string;
   user?: string;
+  /** join: a room the user has not seen (a direct-message room someone opened): its messages are unread. */
+  unseen?: boolean;
 }
 
 export type Action =
@@ -239,6 +250,7 @@ export function emptyRoom(name: string): RoomState {
     dm: null,
     readSeq: null,
     readKnown: false,
+    readBefore: null,
     divider: null,
   };
 }
@@ -680,22 +692,33 @@ function addDms(state: ChatState, dms: unknown): ChatState {
 /**
  * The user's read position in a room, from the server: after welcome/joined (so unread counts
  * survive a reload and follow the user to another device), and when another device moves it.
- * A position older than one this client already sent is stale: the count then comes from the
- * messages loaded after the newer one.
+ * A position older than one this client already has is stale: the count then comes from the
+ * messages loaded after the newer one. The first position after a welcome/joined is where the
+ * user was before this connection: in the shown room the "New messages" divider goes there,
+ * and what this page marked read before it arrived (the room opened at its bottom, the
+ * client's read held back: see ChatClient.queueRead) counts as seen only once the reader is
+ * at the bottom again.
  */
 function applyRead(state: ChatState, frame: Extract<ServerFrame, { type: 'read' }>): ChatState {
   const room = state.rooms[frame.room];
   if (!room || !isCount(frame.seq)) return state;
-  const stale = room.readSeq !== null && frame.seq < room.readSeq;
+  const looking = frame.room === state.currentRoom && !state.hidden;
+  const before = !room.readKnown && (room.readBefore === null || frame.seq >= room.readBefore);
+  const reopen = before && looking && room.readSeq !== null && frame.seq < room.readSeq && countAfter(state, room, frame.seq).unread > 0;
+  const stale = !reopen && room.readSeq !== null && frame.seq < room.readSeq;
   const readSeq = stale ? (room.readSeq as number) : frame.seq;
   let { unread, mentions } = countAfter(state, room, readSeq);
-  if (!stale && isCount(frame.unread)) {
-    // The server counts what is not loaded too; mentions can only be found in what is.
-    unread = frame.unread;
+  // The server counts every entry after the position (edits, reactions, the user's own
+  // messages too): its count is used only when the messages after it are not all loaded.
+  const low = minSeq(room);
+  const covered = !room.hasMore || (low !== undefined && low <= readSeq);
+  if (!stale && !covered && isCount(frame.unread)) {
+    unread = Math.max(unread, frame.unread);
     mentions = Math.min(mentions, unread);
   }
   if (isDmRoom(room)) mentions = unread;
-  const looking = frame.room === state.currentRoom && !state.hidden;
+  const at = before ? frame.seq : stale ? null : readSeq;
+  const divider = looking && room.divider === null && at !== null && countAfter(state, room, at).unread > 0 ? at : room.divider;
   return withRoom(state, frame.room, (r) => ({
     ...r,
     readSeq,
@@ -703,7 +726,7 @@ function applyRead(state: ChatState, frame: Extract<ServerFrame, { type: 'read' 
     unread: looking ? 0 : unread,
     mentions: looking ? 0 : mentions,
     // Arriving in a room (a reload) with unread messages: the divider marks where they start.
-    divider: looking && r.divider === null && unread > 0 && !stale ? readSeq : r.divider,
+    divider,
   }));
 }
 
@@ -812,6 +835,11 @@ export function reduce(state: ChatState, action: Action): ChatState {
   }
 }
 
+/** A direct-message room shows no join and leave notices. */
+function quietPresence(state: ChatState, r: RoomState): boolean {
+  return hasIdentity(state) && isDmRoom(r);
+}
+
 /** Nothing in the room is unseen any more. */
 function seen(r: RoomState): RoomState {
   return r.unread === 0 && r.mentions === 0 ? r : { ...r, unread: 0, mentions: 0 };
@@ -851,6 +879,8 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
             onlineCount: memberCount(frame.online_count, online.length),
             hasMore: r.loaded ? r.hasMore : !!frame.has_more,
             loaded: true,
+            readKnown: false,
+            readBefore: r.readSeq,
           };
         },
         true,
@@ -873,7 +903,10 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           // More was missed than the server replays: the old messages and the new ones are not
           // contiguous, so show the new ones and let scroll-back page the rest.
           const gap = since !== undefined && !!frame.has_more;
-          const merged = snapshotTopic(receiveItems(s, r, frame.history, r.loaded, gap), frame.topic, frame.last_seq, frame.history);
+          // A first snapshot counts nothing as unread (the server's read position does),
+          // except in a room the user has never seen: a conversation someone opened with them.
+          const unseen = r.loaded || (request?.kind === 'join' && !!request.unseen);
+          const merged = snapshotTopic(receiveItems(s, r, frame.history, unseen, gap), frame.topic, frame.last_seq, frame.history);
           const online = uniqueUsers(frame.online);
           return {
             ...merged,
@@ -883,6 +916,8 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
             hasMore: since === undefined ? !!frame.has_more : gap ? true : r.hasMore,
             loaded: true,
             dm: isUser(frame.dm) ? { id: frame.dm.id, name: frame.dm.name } : r.dm,
+            readKnown: false,
+            readBefore: r.readSeq,
           };
         },
         true,
@@ -955,7 +990,9 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           ...r,
           online,
           onlineCount: Math.max(known ? r.onlineCount : r.onlineCount + 1, online.length),
-          notices: [...r.notices, { kind: 'join', key: `join-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
+          // In a conversation of two, the other coming and going is no news: the header says
+          // whether they are online.
+          notices: quietPresence(state, r) ? r.notices : [...r.notices, { kind: 'join', key: `join-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
         };
       });
     }
@@ -971,7 +1008,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
           online,
           onlineCount: Math.max(known ? r.onlineCount - 1 : r.onlineCount, online.length),
           typing,
-          notices: [...r.notices, { kind: 'leave', key: `leave-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
+          notices: quietPresence(state, r) ? r.notices : [...r.notices, { kind: 'leave', key: `leave-${frame.user.id}-${frame.ts ?? now}`, user: frame.user, ts: frame.ts ?? now }],
         };
       });
     }

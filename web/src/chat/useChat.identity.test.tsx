@@ -174,17 +174,25 @@ describe('useChat: rename', () => {
     expect(result.current.state.rename).toBeNull();
   });
 
-  it('offline, the new name is shown, used to connect, and asked for after the welcome', () => {
+  it('offline, the new name is shown at once and asked for with rename after the welcome, not in the connect URL', () => {
+    // A name in the URL with the token would become the person's name silently: the rooms
+    // would hear no "Sam is now Samuel".
     const { result } = setup();
     const ws = connect();
     act(() => ws.serverClose(1006));
     act(() => result.current.actions.rename('Samuel'));
     expect(result.current.state.me?.name).toBe('Samuel');
     advance(250);
-    expect(params(FakeWebSocket.last()).get('name')).toBe('Samuel');
-    // This server keeps the person's name on connect: the client asks for the new one.
+    expect(params(FakeWebSocket.last()).get('name')).toBe('Sam');
     const ws2 = connect(idWelcome());
     expect(ws2.framesOfType('rename').map((f) => f.name)).toEqual(['Samuel']);
+    act(() => ws2.receive({ type: 'ack', ref: ws2.framesOfType('rename')[0].ref }));
+    expect(result.current.state.me?.name).toBe('Samuel');
+    // From now on the server knows it.
+    act(() => ws2.serverClose(1006));
+    advance(30_000);
+    expect(FakeWebSocket.last()).not.toBe(ws2);
+    expect(params(FakeWebSocket.last()).get('name')).toBe('Samuel');
   });
 
   it('a rename cut off by a lost connection is asked for again', () => {
@@ -194,6 +202,7 @@ describe('useChat: rename', () => {
     act(() => ws.serverClose(1006));
     expect(result.current.state.rename).toBeNull();
     advance(250);
+    expect(params(FakeWebSocket.last()).get('name')).toBe('Sam');
     const ws2 = connect(idWelcome());
     expect(ws2.framesOfType('rename').map((f) => f.name)).toEqual(['Samuel']);
   });
@@ -279,11 +288,15 @@ describe('useChat: read positions', () => {
     return { ...hook, ws };
   }
 
-  it('waits for the server’s position, then sends what was seen, at most once per room every 2 s', () => {
+  it('holds its first read back until the server’s position comes, then sends what was seen, at most once per room every 2 s', () => {
     const { result, ws } = withHistory();
     act(() => result.current.actions.markRead('general'));
     expect(ws.framesOfType('read')).toEqual([]);
+    // The position from before this connection: 2 was not seen yet (the divider goes above it).
     act(() => ws.receive({ type: 'read', room: 'general', seq: 1, unread: 1 }));
+    expect(result.current.state.rooms.general).toMatchObject({ readSeq: 1, divider: 1 });
+    expect(ws.framesOfType('read')).toEqual([]);
+    // At the bottom again.
     act(() => result.current.actions.markRead('general'));
     expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
 
@@ -336,6 +349,34 @@ describe('useChat: read positions', () => {
     act(() => ws2.receive({ type: 'read', room: 'general', seq: 1, unread: 1 }));
     expect(ws2.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
     expect(result.current.state.rooms.general.unread).toBe(0);
+  });
+
+  it('sends its first read anyway when the server has no position to give (2 s after the welcome)', () => {
+    const { result, ws } = withHistory();
+    act(() => result.current.actions.markRead('general'));
+    advance(READ_INTERVAL_MS - 1);
+    expect(ws.framesOfType('read')).toEqual([]);
+    advance(1);
+    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 2 }]);
+  });
+
+  it('reads a room seen while it had no entries up to 0, at once when leaving it, so that what comes later is unread after a reload', () => {
+    const { result } = setup();
+    const ws = connect();
+    act(() => result.current.actions.markRead('general'));
+    expect(ws.framesOfType('read')).toEqual([]);
+    act(() => result.current.actions.openRoom('dev'));
+    expect(ws.framesOfType('read')).toEqual([{ type: 'read', room: 'general', seq: 0 }]);
+  });
+
+  it('counts the messages of a conversation someone opened as unread, though they came with its first snapshot', () => {
+    const { result } = setup();
+    const ws = connect();
+    act(() => ws.receive({ type: 'dm', room: 'dm-1', user: bob }));
+    const join = ws.framesOfType('join').find((f) => f.room === 'dm-1');
+    expect(join).toBeDefined();
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [msg('dm-1', 5, bob, 'hi')], ref: join!.ref as string }));
+    expect(result.current.state.rooms['dm-1']).toMatchObject({ unread: 1, mentions: 1 });
   });
 
   it('never sends read, rename or dm to an older server', () => {

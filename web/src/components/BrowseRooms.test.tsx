@@ -87,6 +87,51 @@ describe('BrowseRooms', () => {
     expect(failing).toHaveBeenCalledTimes(2);
   });
 
+  it('offers to create a room only once the list has loaded, so that an existing one is not offered as new', async () => {
+    let resolve: (r: RoomInfo[]) => void = () => {};
+    const load = vi.fn(() => new Promise<RoomInfo[]>((r) => (resolve = r)));
+    const onOpen = vi.fn();
+    render(<BrowseRooms joined={[]} onOpen={onOpen} onClose={() => {}} load={load} />);
+    const input = screen.getByTestId('room-input') as HTMLInputElement;
+    fireEvent.change(input, { target: { value: 'design' } });
+    expect(screen.queryByTestId('room-create')).toBeNull();
+    // Enter while loading neither creates nor arms creating.
+    fireEvent.submit(input.form!);
+    fireEvent.submit(input.form!);
+    expect(onOpen).not.toHaveBeenCalled();
+    resolve(rooms);
+    await waitFor(() => expect(screen.getAllByTestId('browse-room').map((i) => i.dataset.room)).toEqual(['design']));
+    expect(screen.queryByTestId('room-create')).toBeNull();
+    fireEvent.change(input, { target: { value: 'designs' } });
+    expect(screen.getByTestId('room-create').textContent).toBe('+Create #designs');
+  });
+
+  it('still lets a room be created by name when the list cannot load', async () => {
+    const failing = vi.fn(async () => {
+      throw new Error('boom');
+    });
+    const onOpen = vi.fn();
+    render(<BrowseRooms joined={[]} onOpen={onOpen} onClose={() => {}} load={failing} />);
+    await waitFor(() => expect(screen.getByRole('alert')).toBeTruthy());
+    fireEvent.change(screen.getByTestId('room-input'), { target: { value: 'ops' } });
+    fireEvent.click(screen.getByTestId('room-create'));
+    expect(onOpen).toHaveBeenCalledWith('ops');
+  });
+
+  it('refuses names kept for direct messages, and says how to write to someone', async () => {
+    const onOpen = vi.fn();
+    render(<BrowseRooms joined={[]} onOpen={onOpen} onClose={() => {}} load={async () => rooms} reservedPrefix="dm-" />);
+    await waitFor(() => expect(screen.getAllByTestId('browse-room').length).toBeGreaterThan(0));
+    const input = screen.getByTestId('room-input') as HTMLInputElement;
+    fireEvent.change(input, { target: { value: 'DM-Bob' } });
+    expect(screen.queryByTestId('room-create')).toBeNull();
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByTestId('room-error').textContent).toContain('Names starting with dm- are kept for direct messages');
+    fireEvent.submit(input.form!);
+    fireEvent.submit(input.form!);
+    expect(onOpen).not.toHaveBeenCalled();
+  });
+
   it('closes on Escape', async () => {
     const { onClose } = await setup();
     fireEvent.keyDown(window, { key: 'Escape' });

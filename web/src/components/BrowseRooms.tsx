@@ -50,13 +50,16 @@ export interface BrowseRoomsProps {
   onOpen(room: string): void;
   onClose(): void;
   load?: (signal: AbortSignal) => Promise<RoomInfo[]>;
+  /** Names with this prefix are not for rooms (the server's direct-message rooms). */
+  reservedPrefix?: string;
 }
 
 /**
  * Find a room to join, or create one. Creating is its own step ("Create #name", or Enter twice
- * when nothing matches), so a typo does not silently make a new room.
+ * when nothing matches), so a typo does not silently make a new room; it is offered once the
+ * list has loaded (or could not be), so that an existing room is never offered as new.
  */
-export function BrowseRooms({ joined, onOpen, onClose, load = fetchRooms }: BrowseRoomsProps) {
+export function BrowseRooms({ joined, onOpen, onClose, load = fetchRooms, reservedPrefix }: BrowseRoomsProps) {
   const [rooms, setRooms] = useState<RoomInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [query, setQuery] = useState('');
@@ -100,10 +103,13 @@ export function BrowseRooms({ joined, onOpen, onClose, load = fetchRooms }: Brow
     return [...known.values()];
   }, [rooms, joined]);
   const shown = useMemo(() => filterRooms(all, query), [all, query]);
-  const candidate = query.trim() === '' ? null : normalizeRoomInput(query);
+  const typed = query.trim() === '' ? null : normalizeRoomInput(query);
+  const reserved = typed !== null && !!reservedPrefix && typed.startsWith(reservedPrefix);
+  const candidate = reserved ? null : typed;
   const exists = candidate !== null && all.some((r) => r.name === candidate);
-  const canCreate = candidate !== null && !exists;
-  const invalid = query.trim() !== '' && candidate === null;
+  const settled = rooms !== null || error !== null;
+  const canCreate = candidate !== null && !exists && settled;
+  const invalid = query.trim() !== '' && typed === null;
 
   const open = useCallback(
     (room: string) => {
@@ -131,6 +137,7 @@ export function BrowseRooms({ joined, onOpen, onClose, load = fetchRooms }: Brow
           onSubmit={(e) => {
             e.preventDefault();
             if (candidate && exists) open(candidate);
+            else if (reserved) return;
             else if (shown.length > 0 && query.trim() !== '') open(shown[0].name);
             else if (canCreate) {
               if (armed) open(candidate);
@@ -157,15 +164,17 @@ export function BrowseRooms({ joined, onOpen, onClose, load = fetchRooms }: Brow
               autoComplete="off"
               spellCheck={false}
               maxLength={80}
-              aria-invalid={invalid || undefined}
+              aria-invalid={invalid || reserved || undefined}
               aria-describedby={`${id}-help`}
               data-testid="room-input"
             />
           </div>
-          <p id={`${id}-help`} className={invalid ? 'field-error' : 'field-help'} data-testid={invalid ? 'room-error' : 'room-help'} aria-live="polite">
+          <p id={`${id}-help`} className={invalid || reserved ? 'field-error' : 'field-help'} data-testid={invalid || reserved ? 'room-error' : 'room-help'} aria-live="polite">
             {invalid
               ? 'Room names use 1–64 lowercase letters, digits, - or _.'
-              : armed && canCreate
+              : reserved
+                ? `Names starting with ${reservedPrefix} are kept for direct messages. To write to someone privately, open their name in the online list.`
+                : armed && canCreate
                 ? `No room is called #${candidate}. Press Enter again to create it.`
                 : 'Rooms with messages or people in them. Click one to join.'}
           </p>

@@ -262,6 +262,15 @@ describe('MessageList scrolling', () => {
     }
   });
 
+  it('reports an empty room as seen once it is loaded', () => {
+    const onSeen = vi.fn();
+    const props = { room: 'general', rows: [], hasMore: false, loadingOlder: false, onLoadOlder: () => {}, actions: noActions, onSeen };
+    const { rerender } = render(<MessageList {...props} loaded={false} />);
+    expect(onSeen).not.toHaveBeenCalled();
+    rerender(<MessageList {...props} loaded />);
+    expect(onSeen).toHaveBeenCalledTimes(1);
+  });
+
   it('comes back to where the reader was in a room after visiting another', () => {
     const restore = withLayout();
     try {

@@ -177,10 +177,10 @@ export function MessageList({
   }, [rows, firstKey, lastKey, lastRow, messageRows.length, room, scrollMemory]);
 
   // At the bottom, the newest message has been seen (the parent knows whether the tab is
-  // visible). The ref, not the state: the layout above may have just moved away from the
-  // bottom (to the "New messages" divider) in this very commit.
+  // visible); an empty room has been seen too. The ref, not the state: the layout above may
+  // have just moved away from the bottom (to the "New messages" divider) in this very commit.
   useEffect(() => {
-    if (atBottomRef.current && loaded && lastKey !== null) onSeen?.();
+    if (atBottomRef.current && loaded) onSeen?.();
   }, [atBottom, loaded, lastKey, onSeen]);
 
   // The view or its content changes size without new rows (a banner above, the composer

@@ -11,6 +11,13 @@ export interface SettingsMenuProps {
   onChange(next: Settings): void;
   /** Asks the browser for permission (from this click). */
   onRequestPermission(): void;
+  /** The server has direct messages (identity): they notify like mentions. */
+  dms?: boolean;
+}
+
+/** What notifies: mentions, and with a server that has them, every direct message. */
+export function alertsWhat(dms: boolean): string {
+  return dms ? 'mentions and direct messages' : 'mentions';
 }
 
 function notificationHint(permission: Permission, on: boolean): string | undefined {
@@ -21,7 +28,7 @@ function notificationHint(permission: Permission, on: boolean): string | undefin
 }
 
 /** A gear button with the notification preferences (kept in localStorage). */
-export function SettingsMenu({ settings, permission, onChange, onRequestPermission }: SettingsMenuProps) {
+export function SettingsMenu({ settings, permission, onChange, onRequestPermission, dms = false }: SettingsMenuProps) {
   const [anchor, setAnchor] = useState<Anchor | null>(null);
   const button = useRef<HTMLButtonElement>(null);
   return (
@@ -59,7 +66,7 @@ export function SettingsMenu({ settings, permission, onChange, onRequestPermissi
           items={[
             {
               key: 'notifications',
-              label: 'Desktop notifications for mentions',
+              label: `Desktop notifications for ${alertsWhat(dms)}`,
               checked: settings.notifications && permission !== 'denied' && permission !== 'unsupported',
               hint: notificationHint(permission, settings.notifications),
               onSelect: () => {
@@ -70,7 +77,7 @@ export function SettingsMenu({ settings, permission, onChange, onRequestPermissi
             },
             {
               key: 'sound',
-              label: 'Sound for mentions',
+              label: `Sound for ${alertsWhat(dms)}`,
               checked: settings.sound,
               onSelect: () => onChange({ ...settings, sound: !settings.sound }),
             },
@@ -82,10 +89,10 @@ export function SettingsMenu({ settings, permission, onChange, onRequestPermissi
 }
 
 /** The offer to turn on desktop notifications, shown once the user has a reason to want them. */
-export function NotificationBanner({ onEnable, onDismiss }: { onEnable(): void; onDismiss(): void }) {
+export function NotificationBanner({ onEnable, onDismiss, dms = false }: { onEnable(): void; onDismiss(): void; dms?: boolean }) {
   return (
     <div className="banner" role="region" aria-label="Desktop notifications" data-testid="notify-banner">
-      <span className="banner-text">Get a notification when someone mentions you.</span>
+      <span className="banner-text">{dms ? 'Get a notification when someone mentions you or sends you a direct message.' : 'Get a notification when someone mentions you.'}</span>
       <span className="banner-actions">
         <button type="button" className="button small primary" onClick={onEnable} data-testid="notify-enable">
           Enable desktop notifications

@@ -1,5 +1,6 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
+import { NotificationBanner, SettingsMenu } from './Settings';
 import { statusLabel, StatusIndicator } from './StatusIndicator';
 import { Toasts } from './Toasts';
 import { TypingIndicator, typingText } from './TypingIndicator';
@@ -49,5 +50,23 @@ describe('Toasts', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('Notification settings', () => {
+  const settings = { notifications: true, sound: true };
+  function labels(dms: boolean): string[] {
+    const { unmount } = render(<SettingsMenu settings={settings} permission="granted" onChange={() => {}} onRequestPermission={() => {}} dms={dms} />);
+    fireEvent.click(screen.getByTestId('settings-button'));
+    const out = screen.getAllByRole('menuitemcheckbox').map((el) => el.textContent ?? '');
+    unmount();
+    return out;
+  }
+
+  it('say that direct messages notify too, where the server has them', () => {
+    expect(labels(true).join(' | ')).toMatch(/^Desktop notifications for mentions and direct messages.* \| Sound for mentions and direct messages/);
+    expect(labels(false).join(' | ')).toMatch(/^Desktop notifications for mentions.* \| Sound for mentions$/);
+    render(<NotificationBanner onEnable={() => {}} onDismiss={() => {}} dms />);
+    expect(screen.getByTestId('notify-banner').textContent).toContain('mentions you or sends you a direct message');
   });
 });

@@ -1,4 +1,4 @@
-// Desktop notifications for mentions. Permission is never asked on page load: only from a
+// Desktop notifications for mentions and direct messages. Permission is never asked on page load: only from a
 // click (the banner or the settings menu), as browsers require and people prefer.
 
 export type Permission = 'default' | 'granted' | 'denied' | 'unsupported';

@@ -1,7 +1,7 @@
 // The user's preferences, kept in localStorage (never throws: private mode, quota, disabled).
 
 export interface Settings {
-  /** Desktop notifications for mentions (also needs the browser's permission). */
+  /** Desktop notifications for mentions and direct messages (also needs the browser's permission). */
   notifications: boolean;
   /** A short sound with a mention notification. */
   sound: boolean;
