@@ -119,7 +119,7 @@ func settings(o *options) []setting {
 		{name: "trusted-proxies", group: groupLimits, arg: "LIST", value: newString(&o.trustedProxies, ""),
 			usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client address"},
 		{name: "max-queued-bytes", group: groupLimits, arg: "SIZE", value: newBytes(&o.maxQueuedBytes, ws.DefaultMaxQueuedBytes),
-			usage: "bytes waiting in all send queues together; beyond it the connections furthest behind are closed (4008)"},
+			usage: "bytes waiting in all send queues together; beyond it the connections furthest behind are closed (4008) (-1: no limit)"},
 		{name: "send-queue", group: groupLimits, arg: "N", value: newInt(&o.sendQueue, ws.DefaultSendQueue),
 			usage: "sends queued per connection before it counts as too slow (closed with 4008)"},
 		{name: "flush-interval", group: groupLimits, arg: "DURATION", value: newDuration(&o.flushInterval, hub.DefaultFlushInterval),
@@ -381,7 +381,8 @@ func (v *int64Value) Set(s string) error {
 func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
 
 // byteUnits are the suffixes a size may have: decimal (KB, MB, GB, TB) and binary (KiB,
-// MiB, GiB, TiB); no suffix (or B) means bytes.
+// MiB, GiB, TiB); no suffix (or B) means bytes. A negative size (no unit) means "none" where
+// the setting says so.
 var byteUnits = []struct {
 	suffix string
 	n      int64
@@ -400,7 +401,7 @@ func (v *bytesValue) Set(s string) error {
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || (unit > 1 && n > math.MaxInt64/unit) {
+	if err != nil || (n < 0 && unit > 1) || (unit > 1 && n > math.MaxInt64/unit) {
 		return errors.New("not a size: a whole number of bytes, optionally with a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
 	}
 	*v = bytesValue(n * unit)

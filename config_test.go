@@ -108,7 +108,13 @@ func TestSizes(t *testing.T) {
 			t.Errorf("--max-store-bytes %s = %d, want %d", c.in, o.maxStoreBytes, c.want)
 		}
 	}
-	for _, bad := range []string{"-1", "ten", "5PB", "1.5GiB", "9999999TiB"} {
+	if _, err := parseOptions([]string{"--max-store-bytes", "-1"}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("--max-store-bytes -1: err = %v, want a refusal", err)
+	}
+	if o, err := parseOptions([]string{"--max-queued-bytes", "-1"}, envOf(nil), io.Discard); err != nil || o.maxQueuedBytes != -1 {
+		t.Errorf("--max-queued-bytes -1 (no limit): %v, %v", o, err)
+	}
+	for _, bad := range []string{"-1GiB", "ten", "5PB", "1.5GiB", "9999999TiB"} {
 		if _, err := parseOptions([]string{"--max-store-bytes", bad}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "not a size") {
 			t.Errorf("--max-store-bytes %s: err = %v, want a clear refusal", bad, err)
 		}

@@ -85,8 +85,8 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 	if o.store != "jetstream" && o.store != "memory" {
 		return nil, fmt.Errorf("--store must be jetstream or memory, not %q", o.store)
 	}
-	if o.roomMaxMessages < 0 || o.roomMaxAge < 0 {
-		return nil, errors.New("retention limits must not be negative")
+	if o.roomMaxMessages < 0 || o.roomMaxAge < 0 || o.maxStoreBytes < 0 {
+		return nil, errors.New("retention limits (--room-max-messages, --room-max-age, --max-store-bytes) must not be negative")
 	}
 	if o.replicas < 0 || o.replicas > 5 {
 		return nil, errors.New("--replicas must be 0 (automatic) to 5")
