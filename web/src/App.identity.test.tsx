@@ -1,29 +1,17 @@
 // The UI with a server that knows people (welcome.user): two Sams, renames, direct messages,
 // read positions, the session token, and the same screens with an older server.
 
-import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
 import { App } from './App';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
+import { socket, stubWebSocketInEachTest } from './test/harness';
 
 const sam = { id: 'k3x9q2mf', name: 'Sam' };
 const otherSam = { id: '3fa81c9d', name: 'Sam' };
 const bob = { id: 'b0b0b0b0', name: 'Bob' };
 
-beforeEach(() => {
-  FakeWebSocket.reset();
-  vi.stubGlobal('WebSocket', FakeWebSocket);
-  window.history.replaceState(null, '', '/');
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
-
-async function socket(n = 1): Promise<FakeWebSocket> {
-  await waitFor(() => expect(FakeWebSocket.instances).toHaveLength(n));
-  return FakeWebSocket.last();
-}
+stubWebSocketInEachTest();
 
 function idWelcome(room: string, history: object[] = [], extra: object = {}) {
   return welcome(room, sam, history, { user: sam, token: 'tok-1', conn: 'c-1', online: [{ ...sam, devices: 2 }, { ...otherSam, devices: 1 }, { ...bob, devices: 1 }], ...extra });

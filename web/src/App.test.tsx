@@ -1,22 +1,10 @@
-import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
+import { socket, stubWebSocketInEachTest } from './test/harness';
 
-beforeEach(() => {
-  FakeWebSocket.reset();
-  vi.stubGlobal('WebSocket', FakeWebSocket);
-  window.history.replaceState(null, '', '/');
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
-
-async function socket(n = 1): Promise<FakeWebSocket> {
-  await waitFor(() => expect(FakeWebSocket.instances).toHaveLength(n));
-  return FakeWebSocket.last();
-}
+stubWebSocketInEachTest();
 
 function named(ws: FakeWebSocket): string | null {
   return new URL(ws.url).searchParams.get('name');

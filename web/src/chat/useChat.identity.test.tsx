@@ -1,13 +1,13 @@
 // The client's side of identity: the session token, renames, direct messages and read
 // positions on the wire, and that an older server (no welcome.user) sees none of it.
 
-import { act, renderHook } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { act } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
 import type { TokenStore } from '../lib/token';
 import { FakeWebSocket, msg, welcome } from '../test/fakeWebSocket';
+import { advance, fakeTimersInEachTest, openWith, renderChat } from '../test/harness';
 import { READ_INTERVAL_MS, SESSION_EXPIRED } from './client';
 import type { UseChatOptions } from './useChat';
-import { useChat } from './useChat';
 
 const sam = { id: 'k3x9q2mf', name: 'Sam' };
 const bob = { id: 'b0b0b0b0', name: 'Bob' };
@@ -24,11 +24,7 @@ function memoryTokens(initial: string | null = null): TokenStore & { value: stri
 }
 
 function setup(opts: Partial<UseChatOptions> = {}) {
-  const hook = renderHook((props: UseChatOptions) => useChat(props), {
-    initialProps: { name: 'Sam', room: 'general', WebSocket: FakeWebSocket, random: () => 0, persistRooms: false, watchNetwork: false, tokens: memoryTokens(), ...opts },
-  });
-  act(() => vi.advanceTimersByTime(0));
-  return hook;
+  return renderChat({ name: 'Sam', tokens: memoryTokens(), ...opts });
 }
 
 /** A welcome from a server with identity. */
@@ -37,30 +33,14 @@ function idWelcome(room = 'general', extra: object = {}, me = sam) {
 }
 
 function connect(w: object = idWelcome()) {
-  const ws = FakeWebSocket.last();
-  act(() => {
-    ws.open();
-    ws.receive(w);
-  });
-  return ws;
+  return openWith(w);
 }
 
 function params(ws: FakeWebSocket): URLSearchParams {
   return new URL(ws.url).searchParams;
 }
 
-function advance(ms: number) {
-  act(() => vi.advanceTimersByTime(ms));
-}
-
-beforeEach(() => {
-  vi.useFakeTimers();
-  FakeWebSocket.reset();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
+fakeTimersInEachTest();
 
 describe('useChat: the session token', () => {
   it('presents the stored token, and keeps the latest one a welcome brings', () => {

@@ -1,52 +1,23 @@
-import { act, renderHook } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { act } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeWebSocket, msg, welcome } from '../test/fakeWebSocket';
+import { advance, fakeTimersInEachTest, openWith, renderChat } from '../test/harness';
 import type { UseChatOptions } from './useChat';
-import { useChat } from './useChat';
 
 const alice = { id: 'ua1', name: 'alice' };
 const alice2 = { id: 'ua2', name: 'alice' };
 const bob = { id: 'ub1', name: 'bob' };
 
 function setup(opts: Partial<UseChatOptions> = {}) {
-  const hook = renderHook((props: UseChatOptions) => useChat(props), {
-    initialProps: {
-      name: 'alice',
-      room: 'general',
-      WebSocket: FakeWebSocket,
-      random: () => 0,
-      persistRooms: false,
-      watchNetwork: false,
-      ...opts,
-    },
-  });
-  // The client connects on the next tick.
-  act(() => vi.advanceTimersByTime(0));
-  return hook;
+  return renderChat(opts);
 }
 
 /** Opens the newest socket and plays the server's welcome on it. */
 function connect(me = alice, history: object[] = [], extra: object = {}) {
-  const ws = FakeWebSocket.last();
-  act(() => {
-    ws.open();
-    ws.receive(welcome('general', me, history, extra));
-  });
-  return ws;
+  return openWith(welcome('general', me, history, extra));
 }
 
-function advance(ms: number) {
-  act(() => vi.advanceTimersByTime(ms));
-}
-
-beforeEach(() => {
-  vi.useFakeTimers();
-  FakeWebSocket.reset();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
+fakeTimersInEachTest();
 
 describe('useChat: connecting', () => {
   it('connects once to /ws on the page host with name and room, and goes online on welcome', () => {
