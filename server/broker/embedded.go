@@ -96,6 +96,21 @@ func (e *Embedded) failure() error {
 	return nil
 }
 
+// localStream is this server's own copy of a stream, as it stands on this node's disk (not
+// as the stream's leader sees it); nil when the node holds no copy of it (yet).
+func (e *Embedded) localStream(name string) *server.StreamState {
+	acc, err := e.JszAccount(&server.JSzOptions{Account: e.GlobalAccount().Name, Streams: true})
+	if err != nil {
+		return nil
+	}
+	for _, st := range acc.Streams {
+		if st.Name == name {
+			return &st.State
+		}
+	}
+	return nil
+}
+
 // Connect opens an in-process connection to the server.
 func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	opts = append([]nats.Option{nats.InProcessServer(e.Server), nats.Name("distchat"), nats.MaxReconnects(-1)}, opts...)

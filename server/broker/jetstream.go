@@ -483,7 +483,7 @@ func (b *JetStream) probe(first bool) {
 			b.setNotReady(fmt.Errorf("only %d of the message stream's %d copies are reachable: it cannot store messages without a majority", reachable, copies))
 			return
 		}
-		if err := b.catchingUp(leader, c.Replicas); err != nil {
+		if err := b.catchingUp(leader, c.Replicas, info.State.LastSeq); err != nil {
 			b.setNotReady(err)
 			return
 		}
@@ -498,28 +498,51 @@ func (b *JetStream) probe(first bool) {
 	b.notReady.Store(nil)
 }
 
-// catchingUp reports a node of an embedded cluster whose copy of the stream is far behind
-// the leader's (after a restart), or has not been current for a while. A copy a few
-// operations behind under load is normal and ready.
-func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo) error {
-	if b.embedded == nil || leader == b.embedded.Name() {
+// catchingUp reports a node of an embedded cluster whose copy of the stream is not there
+// yet or is behind the leader's (after a restart, or after it came back with an empty disk):
+// such a copy cannot count towards a majority, and a node that is ready while its copy is
+// empty invites the operator to take another node down. Both views are asked: the leader's
+// (how far this copy's acknowledgements lag) and the copy's own state on this node's disk,
+// because the leader may still count a copy as current from before its node lost its disk.
+// While the node is not ready, it becomes ready only once its copy has everything; a ready
+// node stays ready while its copy is a few operations behind under load, unless that lasts.
+func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, leaderLast uint64) error {
+	e := b.embedded
+	if e == nil || leader == e.Name() {
 		b.behindSince = time.Time{}
 		return nil
 	}
+	var mine *jetstream.PeerInfo
 	for _, r := range replicas {
-		if r.Name != b.embedded.Name() {
-			continue
+		if r.Name == e.Name() {
+			mine = r
 		}
-		if r.Current {
-			b.behindSince = time.Time{}
-			return nil
-		}
-		if b.behindSince.IsZero() {
-			b.behindSince = time.Now()
-		}
-		if r.Lag > catchUpLag || time.Since(b.behindSince) > replicaSilence {
-			return fmt.Errorf("this node's copy of the message stream is catching up (%d operations behind)", r.Lag)
-		}
+	}
+	if mine == nil {
+		b.behindSince = time.Time{}
+		return nil // a node of a larger cluster that holds no copy of this stream
+	}
+	var behind error
+	far := mine.Lag > catchUpLag
+	switch local := e.localStream(b.opts.Stream); {
+	case local == nil:
+		behind, far = errors.New("this node has no copy of the message stream yet"), true
+	case local.LastSeq < leaderLast:
+		gap := leaderLast - local.LastSeq
+		behind = fmt.Errorf("this node's copy of the message stream is catching up (%d messages behind)", gap)
+		far = far || gap > catchUpLag
+	case !mine.Current:
+		behind = fmt.Errorf("this node's copy of the message stream is catching up (%d operations behind)", mine.Lag)
+	}
+	if behind == nil {
+		b.behindSince = time.Time{}
+		return nil
+	}
+	if b.behindSince.IsZero() {
+		b.behindSince = time.Now()
+	}
+	if far || b.notReady.Load() != nil || time.Since(b.behindSince) > replicaSilence {
+		return behind
 	}
 	return nil
 }
