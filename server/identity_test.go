@@ -167,6 +167,7 @@ func TestDirectMessages(t *testing.T) {
 	alice := ts.connect(t, "alice", "")
 	bob := ts.connect(t, "bob", "")
 	carol := ts.connect(t, "carol", "")
+	alicePhone := ts.connectWith(t, "alice", "", alice.welcome.Token)
 	alice.sendJSON(map[string]any{"type": "dm", "user": bob.welcome.User.ID, "name": "bob", "ref": "d1"})
 	j := alice.expect("joined", "join")
 	if !strings.HasPrefix(j.Room, "dm-") || j.Ref != "d1" || j.DM == nil || j.DM.ID != bob.welcome.User.ID || j.DM.Name != "bob" {
@@ -176,6 +177,10 @@ func TestDirectMessages(t *testing.T) {
 	n := bob.expect("dm", "join")
 	if n.Room != room || n.User.ID != alice.welcome.User.ID {
 		t.Fatalf("bob heard %s", n)
+	}
+	// Alice's other device lists it too, with bob as the other person.
+	if m := alicePhone.expect("dm", "join"); m.Room != room || m.User.ID != bob.welcome.User.ID {
+		t.Fatalf("alice's other device heard %s", m)
 	}
 	bob.sendJSON(map[string]any{"type": "join", "room": room, "ref": "b1"})
 	if jb := bob.expect("joined", "join"); jb.Room != room || jb.DM == nil || jb.DM.ID != alice.welcome.User.ID {

@@ -429,6 +429,16 @@ func (s *Session) dm(req protocol.Request) {
 		}
 	}
 	h.bus.PublishUser(other.ID, presence.UserEvent{Kind: "dm", Room: room, Other: me})
+	// So do the opener's other devices, here and on the other nodes.
+	if other.ID != me.ID {
+		mine := protocol.Encode(protocol.DMOpened{Type: protocol.TypeDM, Room: room, User: other})
+		for _, d := range h.devices(s.lu) {
+			if d != s {
+				d.conn.Send(mine)
+			}
+		}
+		h.bus.PublishUser(me.ID, presence.UserEvent{Kind: "dm", Room: room, Other: other})
+	}
 	s.join(room, nil, req.Ref)
 }
 
@@ -441,7 +451,15 @@ func (s *Session) read(req protocol.Request) {
 	}
 	u, h, room, seq := s.lu, s.hub, r.name, req.Seq
 	s.background(func(ctx context.Context) {
-		if err := h.broker.State().Put(ctx, readKey(u.id, room), []byte(strconv.FormatUint(seq, 10))); err != nil {
+		// Compare-and-set: two devices, here or on other nodes, may store positions at the
+		// same time; the one further on wins.
+		err := h.broker.State().Update(ctx, readKey(u.id, room), func(old []byte) []byte {
+			if prev, err := strconv.ParseUint(string(old), 10, 64); err == nil && old != nil && prev >= seq {
+				return nil
+			}
+			return []byte(strconv.FormatUint(seq, 10))
+		})
+		if err != nil {
 			h.storageFailed("storing a read position", room, err)
 			return
 		}
