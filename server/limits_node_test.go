@@ -91,3 +91,28 @@ func TestConnsPerIPBehindProxy(t *testing.T) {
 		t.Fatalf("a second connection from 198.51.100.1: %s", e)
 	}
 }
+
+// TestDMsCountApartFromRooms: direct-message rooms have their own bound (4 × the rooms per
+// connection), so someone with many conversations can still join rooms, and the reverse.
+func TestDMsCountApartFromRooms(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{RateLimit: 0, MaxRoomsPerConn: 1})
+	a := ts.connect(t, "alice", "general")
+	for i := range 5 {
+		other := ts.connect(t, fmt.Sprint("friend", i), "lobby")
+		ref := fmt.Sprint("d", i)
+		a.sendJSON(map[string]any{"type": "dm", "user": other.welcome.User.ID, "ref": ref})
+		o := a.expectAny("joined", "error")
+		switch {
+		case i < 4 && (o.Type != "joined" || !strings.HasPrefix(o.Room, "dm-")):
+			t.Fatalf("DM %d, in one room and %d DMs: %s", i+1, i, o)
+		case i == 4 && (o.Type != "error" || o.Code != "limit_exceeded" || o.Ref != ref || !strings.Contains(o.Message, "direct-message rooms")):
+			t.Fatalf("a fifth DM with --max-rooms-per-conn 1: %s", o)
+		}
+	}
+	a.sendJSON(map[string]any{"type": "join", "room": "second", "ref": "j2"})
+	if e := a.expect("error"); e.Code != "limit_exceeded" || e.Ref != "j2" || !strings.Contains(e.Message, "--max-rooms-per-conn") {
+		t.Fatalf("a second room: %s", e)
+	}
+	a.publish("still here", "m1")
+}

@@ -295,9 +295,8 @@ func (s *Session) join(name string, since *uint64, ref string) {
 				return
 			}
 		}
-		if len(s.rooms) >= s.hub.cfg.MaxRoomsPerConn {
-			s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
-				"a connection may be in at most %d rooms (--max-rooms-per-conn); leave one first", s.hub.cfg.MaxRoomsPerConn)}, ref)
+		if err := s.roomLimit(protocol.IsDM(name)); err != nil {
+			s.fail(err, ref)
 			return
 		}
 		var err error
@@ -314,6 +313,34 @@ func (s *Session) join(name string, since *uint64, ref string) {
 	}
 	s.current = name
 	r.post(op{kind: opJoin, s: s, since: since, ref: ref})
+}
+
+// dmRoomsPerRoom: direct-message rooms are counted apart from the others, up to this many
+// times --max-rooms-per-conn, so that someone with many conversations can still join rooms
+// (a client is in all of its DMs) while a connection's rooms stay bounded.
+const dmRoomsPerRoom = 4
+
+// roomLimit says whether the session may be in one more room (a DM room when dm).
+func (s *Session) roomLimit(dm bool) *protocol.Error {
+	dms := 0
+	for name := range s.rooms {
+		if protocol.IsDM(name) {
+			dms++
+		}
+	}
+	limit := s.hub.cfg.MaxRoomsPerConn
+	if dm {
+		if dms >= dmRoomsPerRoom*limit {
+			return &protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+				"a connection may be in at most %d direct-message rooms (%d × --max-rooms-per-conn); leave one first", dmRoomsPerRoom*limit, dmRoomsPerRoom)}
+		}
+		return nil
+	}
+	if len(s.rooms)-dms >= limit {
+		return &protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+			"a connection may be in at most %d rooms (--max-rooms-per-conn); leave one first", limit)}
+	}
+	return nil
 }
 
 func (s *Session) leave(req protocol.Request) {
