@@ -125,7 +125,8 @@ type JetStream struct {
 	stream       jetstream.Stream
 	notReady     atomic.Pointer[error] // nil: ready
 	leader       atomic.Pointer[string]
-	behindSince  time.Time // owned by the probe loop
+	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
+	behindSince  time.Time  // guarded by probeMu
 
 	state  *jsState // set before bootstrapped is closed
 	pubs   sync.Map // *nats.Msg -> *publication, for the async ack callbacks
@@ -447,6 +448,8 @@ func (b *JetStream) probeLoop() {
 // store, so the copies it has heard from recently are counted; and a node of the cluster
 // that is catching up after a restart is not ready until its own copy is current.
 func (b *JetStream) probe(first bool) {
+	b.probeMu.Lock()
+	defer b.probeMu.Unlock()
 	if !b.nc.IsConnected() {
 		b.setNotReady(errors.New("not connected to NATS"))
 		return
