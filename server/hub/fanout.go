@@ -105,7 +105,7 @@ func (r *room) remember(c cached) {
 // out at once, while a busy room sends one frame per member per interval carrying every
 // message of that interval: far fewer writes, wake-ups and system calls per delivery.
 func (r *room) maybeFlush() {
-	if len(r.pending) == 0 || r.flushC != nil {
+	if len(r.pending) == 0 || r.flushDue.armed() {
 		return
 	}
 	wait := r.flushInterval() - time.Since(r.lastFlush)
@@ -113,12 +113,7 @@ func (r *room) maybeFlush() {
 		r.flush()
 		return
 	}
-	if r.flushT == nil {
-		r.flushT = time.NewTimer(wait)
-	} else {
-		r.flushT.Reset(wait)
-	}
-	r.flushC = r.flushT.C
+	r.flushDue.set(wait)
 }
 
 // flushInterval grows with the room, because each flush costs one write per member: it is

@@ -37,11 +37,10 @@ type room struct {
 
 	// Owned by run.
 	presence presence.Room
-	loaded   bool // the cache holds the room's latest messages
-	synced   bool // the other nodes' members are known
-	waiting  []op // joins and presence requests until loaded and synced
-	waitT    *time.Timer
-	waitC    <-chan time.Time
+	loaded   bool  // the cache holds the room's latest messages
+	synced   bool  // the other nodes' members are known
+	waiting  []op  // joins and presence requests until loaded and synced
+	waitEnd  alarm // the oldest waiting join's LoadWait
 	loadErr  error // the last failure to load, for refused joins
 	recovery []*recovering
 
@@ -51,8 +50,7 @@ type room struct {
 	order    []*person          // present people in arrival order: the online list
 	// People whose last device left less than PresenceGrace ago are still listed; the
 	// timer ends the grace of the earliest.
-	graceT     *time.Timer
-	graceC     <-chan time.Time
+	graceEnd   alarm
 	topic      string    // the room's topic
 	dm         *dmRecord // the two people of a direct-message room
 	lastTyping map[string]time.Time
@@ -63,8 +61,7 @@ type room struct {
 	// In a room larger than PresenceLimit, membership changes are reported as a count at
 	// most every PresenceInterval instead of one join/leave event per change.
 	countDirty bool
-	countT     *time.Timer
-	countC     <-chan time.Time
+	countDue   alarm
 	cache      []cached // recent messages, oldest first
 	lastSeq    uint64   // highest seq handed to members
 	// coverFrom: every stored message of the room with seq > coverFrom is in cache, so
@@ -75,8 +72,7 @@ type room struct {
 	// flush.
 	pending   [][]byte
 	lastFlush time.Time
-	flushT    *time.Timer
-	flushC    <-chan time.Time
+	flushDue  alarm
 }
 
 // person is someone present in the room: connected here (local connections) or on other
@@ -174,17 +170,17 @@ func (r *room) run() {
 		case <-r.inbox.wake:
 			r.drainInbox()
 			r.maybeFlush()
-		case <-r.flushC:
-			r.flushC = nil
+		case <-r.flushDue.C:
+			r.flushDue.fired()
 			r.flush()
-		case <-r.countC:
-			r.countC = nil
+		case <-r.countDue.C:
+			r.countDue.fired()
 			r.sendCount()
-		case <-r.waitC:
-			r.waitC = nil
+		case <-r.waitEnd.C:
+			r.waitEnd.fired()
 			r.refuseWaiting()
-		case <-r.graceC:
-			r.graceC = nil
+		case <-r.graceEnd.C:
+			r.graceEnd.fired()
 			r.endGrace()
 		case o := <-r.ops:
 			// Members must have every message the room has seen before anything about
@@ -199,10 +195,8 @@ func (r *room) run() {
 }
 
 func (r *room) shutdown() {
-	for _, t := range []*time.Timer{r.flushT, r.countT, r.waitT, r.graceT} {
-		if t != nil {
-			t.Stop()
-		}
+	for _, a := range []*alarm{&r.flushDue, &r.countDue, &r.waitEnd, &r.graceEnd} {
+		a.stop()
 	}
 	r.sub.Lock()
 	r.sub.closing = true
@@ -264,13 +258,8 @@ func (r *room) renamed(p *person, name string, except *Session) {
 func (r *room) wait(o op) {
 	o.at = time.Now()
 	r.waiting = append(r.waiting, o)
-	if r.waitC == nil {
-		if r.waitT == nil {
-			r.waitT = time.NewTimer(r.hub.cfg.LoadWait)
-		} else {
-			r.waitT.Reset(r.hub.cfg.LoadWait)
-		}
-		r.waitC = r.waitT.C
+	if !r.waitEnd.armed() {
+		r.waitEnd.set(r.hub.cfg.LoadWait)
 	}
 }
 
@@ -300,8 +289,7 @@ func (r *room) refuseWaiting() {
 	}
 	r.waiting = kept
 	if len(kept) > 0 {
-		r.waitT.Reset(r.hub.cfg.LoadWait - now.Sub(kept[0].at))
-		r.waitC = r.waitT.C
+		r.waitEnd.set(r.hub.cfg.LoadWait - now.Sub(kept[0].at))
 	}
 }
 
@@ -507,16 +495,10 @@ func (r *room) changed(p *person, was int, except *Session) {
 
 // armGrace makes sure the grace timer fires by the end of the grace that began at from.
 func (r *room) armGrace(from time.Time) {
-	if r.graceC != nil {
+	if r.graceEnd.armed() {
 		return // armed for an earlier end
 	}
-	wait := max(time.Until(from.Add(r.hub.cfg.PresenceGrace)), 0)
-	if r.graceT == nil {
-		r.graceT = time.NewTimer(wait)
-	} else {
-		r.graceT.Reset(wait)
-	}
-	r.graceC = r.graceT.C
+	r.graceEnd.set(max(time.Until(from.Add(r.hub.cfg.PresenceGrace)), 0))
 }
 
 // endGrace announces the departure of the people whose grace period is over, and arms the
@@ -567,15 +549,9 @@ func (r *room) announce(typ string, u protocol.User, except *Session) {
 // countChanged schedules an online_count report for a large room.
 func (r *room) countChanged() {
 	r.countDirty = true
-	if r.countC != nil {
-		return
+	if !r.countDue.armed() {
+		r.countDue.set(r.hub.cfg.PresenceInterval)
 	}
-	if r.countT == nil {
-		r.countT = time.NewTimer(r.hub.cfg.PresenceInterval)
-	} else {
-		r.countT.Reset(r.hub.cfg.PresenceInterval)
-	}
-	r.countC = r.countT.C
 }
 
 func (r *room) sendCount() {
@@ -626,3 +602,31 @@ func (r *room) online() []byte {
 }
 
 func now() int64 { return time.Now().UnixMilli() }
+
+// alarm is one of a room's timers: made on first use and reused, its channel nil while
+// it is not set, so that the room's select ignores it.
+type alarm struct {
+	t *time.Timer
+	C <-chan time.Time
+}
+
+// set makes the alarm go off after d, replacing any earlier setting.
+func (a *alarm) set(d time.Duration) {
+	if a.t == nil {
+		a.t = time.NewTimer(d)
+	} else {
+		a.t.Reset(d)
+	}
+	a.C = a.t.C
+}
+
+func (a *alarm) armed() bool { return a.C != nil }
+
+// fired clears the alarm once its channel has delivered.
+func (a *alarm) fired() { a.C = nil }
+
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+	}
+}
