@@ -5,7 +5,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -281,20 +280,7 @@ func TestMetricsCountSlowClients(t *testing.T) {
 	ts, me := startServerWithMetrics(t, server.Config{SendQueue: queue, WriteWait: 3 * time.Second, MaxBodyBytes: bodyBytes})
 	const room = "slow"
 	pub := ts.connect(t, "pub", room)
-	d := &websocket.Dialer{
-		HandshakeTimeout: waitTimeout,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
-	}
+	d := tinyBufferDialer()
 	if _, _, err := ts.dialRaw(t, "name=slowpoke&room="+room, nil, d); err != nil {
 		t.Fatalf("dialing the slow client: %v", err)
 	}

@@ -3,17 +3,13 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/distchat/distchat/server"
 )
@@ -28,20 +24,7 @@ func TestSlowClientIsDroppedOthersGetEverything(t *testing.T) {
 		ts.connect(t, "reader-1", room), ts.connect(t, "reader-2", room),
 	}
 	// The slow client's kernel buffer is tiny and it never reads.
-	d := &websocket.Dialer{
-		HandshakeTimeout: waitTimeout,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
-	}
+	d := tinyBufferDialer()
 	_, _, err := ts.dialRaw(t, "name=slowpoke&room="+room, nil, d)
 	if err != nil {
 		t.Fatalf("dialing the slow client: %v", err)

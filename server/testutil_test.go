@@ -259,6 +259,25 @@ type roomInfo struct {
 	LastActivity int64  `json:"last_activity"`
 }
 
+// tinyBufferDialer dials with a 4 KiB kernel receive buffer: a client that never reads
+// then fills up at once and the server sees it as slow.
+func tinyBufferDialer() *websocket.Dialer {
+	return &websocket.Dialer{
+		HandshakeTimeout: waitTimeout,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		},
+	}
+}
+
 // dialRaw opens a WebSocket without a client reader. The connection is closed when the
 // test ends. d nil means a default dialer.
 func (ts *testServer) dialRaw(t *testing.T, rawQuery string, header http.Header, d *websocket.Dialer) (*websocket.Conn, *http.Response, error) {
