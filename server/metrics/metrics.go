@@ -51,16 +51,14 @@ type Metrics struct {
 	sent        prometheus.Counter
 
 	// Requests and answers (hub.Metrics).
-	requests       map[string]prometheus.Counter // by request type, fixed in New
-	requestsOther  prometheus.Counter
-	replyErrors    map[string]prometheus.Counter // by error code, fixed in New
-	replyErrsOther prometheus.Counter
-	stored         prometheus.Counter
-	duplicates     prometheus.Counter
-	unavailable    prometheus.Counter
-	publishTime    prometheus.Histogram
-	broadcastTime  prometheus.Histogram
-	readTime       [len(readKinds)][2]prometheus.Observer // as readKinds, then ok/error
+	requests      byLabel // by request type
+	replyErrors   byLabel // by error code
+	stored        prometheus.Counter
+	duplicates    prometheus.Counter
+	unavailable   prometheus.Counter
+	publishTime   prometheus.Histogram
+	broadcastTime prometheus.Histogram
+	readTime      [len(readKinds)][2]prometheus.Observer // as readKinds, then ok/error
 }
 
 var (
@@ -110,9 +108,7 @@ var (
 // the process's collectors registered.
 func New(b Build) *Metrics {
 	m := &Metrics{
-		reg:         prometheus.NewRegistry(),
-		requests:    make(map[string]prometheus.Counter, len(requestTypes)),
-		replyErrors: make(map[string]prometheus.Counter, len(errorCodes)),
+		reg: prometheus.NewRegistry(),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -151,18 +147,12 @@ func New(b Build) *Metrics {
 		Namespace: namespace, Subsystem: "transport", Name: "messages_received",
 		Help: "Requests received from clients, by type, before the rate limit.",
 	}, []string{"type"})
-	for _, t := range requestTypes {
-		m.requests[t] = requests.WithLabelValues(t)
-	}
-	m.requestsOther = requests.WithLabelValues("other")
+	m.requests = newByLabel(requests, requestTypes[:])
 	replyErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "client", Name: "num_reply_errors",
 		Help: "Error objects sent to clients, by code (rate_limited: requests refused by the rate limit).",
 	}, []string{"code"})
-	for _, c := range errorCodes {
-		m.replyErrors[c] = replyErrors.WithLabelValues(c)
-	}
-	m.replyErrsOther = replyErrors.WithLabelValues("other")
+	m.replyErrors = newByLabel(replyErrors, errorCodes[:])
 	published := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "node", Name: "messages_sent_count",
 		Help: "Chat messages this node handed to storage, by outcome: stored (acknowledged), duplicate (a retry, stored before), unavailable (failed; the sender is told to send it again).",
@@ -228,21 +218,32 @@ func (m *Metrics) Disconnected(code int) {
 }
 
 // Request implements hub.Metrics.
-func (m *Metrics) Request(typ string) {
-	if c, ok := m.requests[typ]; ok {
-		c.Inc()
-		return
-	}
-	m.requestsOther.Inc()
-}
+func (m *Metrics) Request(typ string) { m.requests.inc(typ) }
 
 // ReplyError implements hub.Metrics.
-func (m *Metrics) ReplyError(code string) {
-	if c, ok := m.replyErrors[code]; ok {
+func (m *Metrics) ReplyError(code string) { m.replyErrors.inc(code) }
+
+// byLabel is a counter with one label whose values are fixed: each known value has its
+// counter, anything else counts as "other", so that the label set stays bounded.
+type byLabel struct {
+	known map[string]prometheus.Counter
+	other prometheus.Counter
+}
+
+func newByLabel(vec *prometheus.CounterVec, values []string) byLabel {
+	b := byLabel{known: make(map[string]prometheus.Counter, len(values)), other: vec.WithLabelValues("other")}
+	for _, v := range values {
+		b.known[v] = vec.WithLabelValues(v)
+	}
+	return b
+}
+
+func (b byLabel) inc(value string) {
+	if c, ok := b.known[value]; ok {
 		c.Inc()
 		return
 	}
-	m.replyErrsOther.Inc()
+	b.other.Inc()
 }
 
 // Published implements hub.Metrics.
