@@ -1,21 +1,13 @@
 import { expect, test } from '@playwright/test';
 import { messagesWithBody, onlineUser, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('two people see each other, chat both ways, and see one leave', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
+  const alice = await openAs(browser, server().url, 'alice');
   await expect(alice.page).toHaveTitle(/#general/);
-  const bob = await openAs(browser, server.url, 'bob');
+  const bob = await openAs(browser, server().url, 'bob');
 
   // Presence: both lists have both names, and alice was told that bob joined.
   await expect(onlineUser(alice.page, 'bob')).toBeVisible();
@@ -65,7 +57,7 @@ test('two people see each other, chat both ways, and see one leave', async ({ br
 });
 
 test('the name is validated, remembered, and can be changed', async ({ browser }) => {
-  const context = await browser.newContext({ baseURL: server.url });
+  const context = await browser.newContext({ baseURL: server().url });
   const page = await context.newPage();
   await page.goto('/');
   await page.getByTestId('name-input').fill('x'.repeat(33));

@@ -3,21 +3,13 @@
 
 import { expect, test } from '@playwright/test';
 import { messagesWithBody, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('an edit and a delete are seen by the other browser', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice', '/r/edits');
-  const bob = await openAs(browser, server.url, 'bob', '/r/edits');
+  const alice = await openAs(browser, server().url, 'alice', '/r/edits');
+  const bob = await openAs(browser, server().url, 'bob', '/r/edits');
   const a = alice.page;
   await send(a, 'the meeting is at 3');
   await send(a, 'wrong room, sorry');
@@ -57,8 +49,8 @@ test('an edit and a delete are seen by the other browser', async ({ browser }) =
 });
 
 test('a reaction from one browser appears in the other and toggles off', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice', '/r/reactions');
-  const bob = await openAs(browser, server.url, 'bob', '/r/reactions');
+  const alice = await openAs(browser, server().url, 'alice', '/r/reactions');
+  const bob = await openAs(browser, server().url, 'bob', '/r/reactions');
   await send(alice.page, 'ship it?');
   const atBob = messagesWithBody(bob.page, 'ship it?');
   await atBob.hover();
@@ -82,15 +74,15 @@ test('a reaction from one browser appears in the other and toggles off', async (
 });
 
 test('a topic set by one member shows in the other browser’s header', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice', '/r/topics');
-  const bob = await openAs(browser, server.url, 'bob', '/r/topics');
+  const alice = await openAs(browser, server().url, 'alice', '/r/topics');
+  const bob = await openAs(browser, server().url, 'bob', '/r/topics');
   await alice.page.getByTestId('room-topic').click();
   await alice.page.getByTestId('topic-input').fill('Release week 🚀');
   await alice.page.getByTestId('topic-input').press('Enter');
   await expect(bob.page.getByTestId('room-topic')).toHaveText('Release week 🚀');
   await expect(bob.page.getByTestId('notice').filter({ hasText: 'set the topic' })).toHaveCount(1);
   // A newcomer gets it with the welcome; the room browser lists it.
-  const carol = await openAs(browser, server.url, 'carol', '/r/topics');
+  const carol = await openAs(browser, server().url, 'carol', '/r/topics');
   await expect(carol.page.getByTestId('room-topic')).toHaveText('Release week 🚀');
   await carol.page.getByTestId('browse-rooms').click();
   await expect(carol.page.locator('[data-testid="browse-room"][data-room="topics"]')).toContainText('Release week 🚀');

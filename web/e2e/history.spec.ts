@@ -1,20 +1,12 @@
 import { expect, test } from '@playwright/test';
 import { expectOnline, messagesWithBody, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  // No rate limit, so the scroll-back test can seed a long history in one go.
-  server = await DistchatServer.start(['--rate-limit', '0']);
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+// No rate limit, so the scroll-back test can seed a long history in one go.
+const server = serverForThisFile(['--rate-limit', '0']);
 
 test('a refresh keeps the history, and a newcomer sees it too', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
+  const alice = await openAs(browser, server().url, 'alice');
   const lines = ['first', 'second', 'third'];
   for (const l of lines) await send(alice.page, l);
   await expect(messagesWithBody(alice.page, 'third')).toHaveAttribute('data-status', 'sent');
@@ -25,7 +17,7 @@ test('a refresh keeps the history, and a newcomer sees it too', async ({ browser
   // Still recognised as hers after the reload.
   await expect(messagesWithBody(alice.page, 'first')).toHaveAttribute('data-own', 'true');
 
-  const dave = await openAs(browser, server.url, 'dave');
+  const dave = await openAs(browser, server().url, 'dave');
   await expect(dave.page.getByTestId('message-body')).toHaveText(lines);
   await expect(messagesWithBody(dave.page, 'first').getByTestId('message-author')).toHaveText('alice');
   await alice.context.close();
@@ -33,7 +25,7 @@ test('a refresh keeps the history, and a newcomer sees it too', async ({ browser
 });
 
 test('scrolling up loads older messages page by page', async ({ browser }) => {
-  const erin = await openAs(browser, server.url, 'erin', '/r/long');
+  const erin = await openAs(browser, server().url, 'erin', '/r/long');
   const total = 130;
   // Seed the room through a second raw socket: many message objects in one frame, then wait
   // for every ack.
@@ -56,7 +48,7 @@ test('scrolling up loads older messages page by page', async ({ browser }) => {
   }, total);
   await expect(messagesWithBody(erin.page, `line ${total}`)).toHaveCount(1);
 
-  const reader = await openAs(browser, server.url, 'frank', '/r/long');
+  const reader = await openAs(browser, server().url, 'frank', '/r/long');
   const list = reader.page.getByTestId('message-list');
   await expect(messagesWithBody(reader.page, `line ${total}`)).toBeVisible();
   const initial = await reader.page.getByTestId('message').count();

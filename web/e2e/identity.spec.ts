@@ -1,20 +1,12 @@
 // People, not names: stable user ids with a session token, renames in place, direct messages
 // and read positions across reloads (docs/protocol.md, "Who you are: users and tokens",
-// "Direct messages" and the `read` objects), against the real server.
+// "Direct messages" and the `read` objects), against the real server().
 
 import { expect, test, type Page } from '@playwright/test';
 import { expectOnline, messagesWithBody, openAs, openRoom, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 function people(page: Page) {
   return page.getByTestId('online-list').getByTestId('online-user');
@@ -40,8 +32,8 @@ function roomUnread(page: Page, room: string) {
 }
 
 test('two people called Sam are two people', async ({ browser }) => {
-  const a = await openAs(browser, server.url, 'Sam');
-  const b = await openAs(browser, server.url, 'Sam');
+  const a = await openAs(browser, server().url, 'Sam');
+  const b = await openAs(browser, server().url, 'Sam');
 
   // Both are online, each once, told apart; each list says which one is "you".
   for (const p of [a.page, b.page]) {
@@ -87,8 +79,8 @@ test('two people called Sam are two people', async ({ browser }) => {
 });
 
 test('a rename is one event: the other browser updates in place, with no ghost', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
-  const bob = await openAs(browser, server.url, 'Bob');
+  const alice = await openAs(browser, server().url, 'alice');
+  const bob = await openAs(browser, server().url, 'Bob');
   await send(bob.page, 'hello from Bob');
   await expect(messagesWithBody(alice.page, 'hello from Bob')).toHaveCount(1);
   const presenceNotices = alice.page.getByTestId('notice').filter({ hasText: /left|joined/ });
@@ -120,9 +112,9 @@ test('a rename is one event: the other browser updates in place, with no ghost',
 });
 
 test('a direct message between two of three people is invisible to the third', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
-  const bob = await openAs(browser, server.url, 'bob');
-  const carol = await openAs(browser, server.url, 'carol');
+  const alice = await openAs(browser, server().url, 'alice');
+  const bob = await openAs(browser, server().url, 'bob');
+  const carol = await openAs(browser, server().url, 'carol');
 
   await alice.page.locator('[data-testid="online-person"]', { hasText: 'bob' }).click();
   await alice.page.getByTestId('menu-dm').click();
@@ -156,8 +148,8 @@ test('a direct message between two of three people is invisible to the third', a
 });
 
 test('an unread count survives a reload, and is gone once the room was read', async ({ browser }) => {
-  const a = await openAs(browser, server.url, 'alice');
-  const b = await openAs(browser, server.url, 'bob');
+  const a = await openAs(browser, server().url, 'alice');
+  const b = await openAs(browser, server().url, 'bob');
   await openRoom(a.page, 'news');
   await openRoom(b.page, 'news');
   await b.page.locator('[data-testid="room-link"][data-room="general"]').click();

@@ -1,16 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
 import { messagesWithBody, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => {
@@ -27,8 +19,8 @@ async function horizontalOverflow(page: Page): Promise<number> {
 
 test('the phone layout never scrolls sideways, whatever the names and words', async ({ browser }) => {
   const longName = 'Wolfeschlegelsteinhausenbergerdo'; // 32 characters, no space
-  const sender = await openAs(browser, server.url, longName);
-  const phoneCtx = await browser.newContext({ baseURL: server.url, viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
+  const sender = await openAs(browser, server().url, longName);
+  const phoneCtx = await browser.newContext({ baseURL: server().url, viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
   const p = await phoneCtx.newPage();
   await p.goto('/');
   await p.getByTestId('name-input').fill('Pat');
@@ -58,7 +50,7 @@ test('the phone layout never scrolls sideways, whatever the names and words', as
 });
 
 test('on a touch keyboard Enter inserts a newline and the send button sends', async ({ browser }) => {
-  const ctx = await browser.newContext({ baseURL: server.url, viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
+  const ctx = await browser.newContext({ baseURL: server().url, viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
   const p = await ctx.newPage();
   await p.goto('/r/touch');
   await p.getByTestId('name-input').fill('Tess');

@@ -1,21 +1,13 @@
 import { expect, test } from '@playwright/test';
 import { messagesWithBody, openAs, openRoom } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('@mention autocompletes from the room and is highlighted for the person mentioned', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
-  const bob = await openAs(browser, server.url, 'Bob Stone');
-  const carol = await openAs(browser, server.url, 'carol');
+  const alice = await openAs(browser, server().url, 'alice');
+  const bob = await openAs(browser, server().url, 'Bob Stone');
+  const carol = await openAs(browser, server().url, 'carol');
   const a = alice.page;
 
   const input = a.getByTestId('composer-input');

@@ -1,20 +1,12 @@
 import { expect, test } from '@playwright/test';
 import { expectOnline, messagesWithBody, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('a message sent while the other browser is offline appears exactly once after it reconnects', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
-  const bob = await openAs(browser, server.url, 'bob');
+  const alice = await openAs(browser, server().url, 'alice');
+  const bob = await openAs(browser, server().url, 'bob');
   await send(alice.page, 'are you there?');
   await expect(messagesWithBody(bob.page, 'are you there?')).toHaveCount(1);
 

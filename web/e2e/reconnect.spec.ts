@@ -1,24 +1,16 @@
 import { expect, test } from '@playwright/test';
 import { expectOnline, messagesWithBody, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('the UI reconnects by itself after the server restarts, and can send again', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
-  const bob = await openAs(browser, server.url, 'bob');
+  const alice = await openAs(browser, server().url, 'alice');
+  const bob = await openAs(browser, server().url, 'bob');
   await send(alice.page, 'before the restart');
   await expect(messagesWithBody(bob.page, 'before the restart')).toHaveCount(1);
 
-  await server.stop();
+  await server().stop();
   for (const { page } of [alice, bob]) {
     await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'reconnecting');
     await expect(page.getByTestId('connection-status')).toContainText('Reconnecting');
@@ -26,7 +18,7 @@ test('the UI reconnects by itself after the server restarts, and can send again'
     await expect(page.getByTestId('composer-reason')).toContainText('Connection lost');
   }
 
-  await server.startAgain();
+  await server().startAgain();
   // Backoff is capped at 10 s; the first attempts after a short outage are well below it.
   for (const { page } of [alice, bob]) {
     await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'online', { timeout: 20_000 });

@@ -1,22 +1,14 @@
 import { expect, test } from '@playwright/test';
 import { messagesWithBody, openAs, openRoom, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('rooms keep their messages apart, live in the URL, and follow back/forward', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
+  const alice = await openAs(browser, server().url, 'alice');
   const a = alice.page;
 
-  // Invalid names are refused before they reach the server.
+  // Invalid names are refused before they reach the server().
   await a.getByTestId('browse-rooms').click();
   await a.getByTestId('room-input').fill('Not Valid!');
   await a.getByTestId('room-input').press('Enter');
@@ -34,7 +26,7 @@ test('rooms keep their messages apart, live in the URL, and follow back/forward'
   await expect(a.getByTestId('room-link').and(a.locator('[data-room="project-x"]'))).toHaveAttribute('aria-current', 'page');
 
   // bob opens the room by its URL.
-  const bob = await openAs(browser, server.url, 'bob', '/r/project-x');
+  const bob = await openAs(browser, server().url, 'bob', '/r/project-x');
   const b = bob.page;
   await expect(b.getByTestId('room-title')).toHaveText('#project-x');
   await expect(a.locator('[data-testid="online-user"][data-name="bob"]')).toBeVisible();
@@ -70,7 +62,7 @@ test('rooms keep their messages apart, live in the URL, and follow back/forward'
   await expect(a.getByTestId('message-body')).toHaveText(['general chatter']);
 
   // A direct load of /r/general shows general's history only.
-  const carol = await openAs(browser, server.url, 'carol', '/r/general');
+  const carol = await openAs(browser, server().url, 'carol', '/r/general');
   await expect(carol.page.getByTestId('message-body')).toHaveText(['general chatter']);
 
   // Leaving a room removes it and tells the others.
@@ -84,12 +76,12 @@ test('rooms keep their messages apart, live in the URL, and follow back/forward'
 });
 
 test('the room browser lists rooms with members and topics, joins with a click, and creates only on request', async ({ browser }) => {
-  const dana = await openAs(browser, server.url, 'dana');
+  const dana = await openAs(browser, server().url, 'dana');
   const d = dana.page;
   await openRoom(d, 'book-club');
   await send(d, 'first meeting on Friday');
 
-  const eve = await openAs(browser, server.url, 'eve');
+  const eve = await openAs(browser, server().url, 'eve');
   const e = eve.page;
   await e.getByTestId('browse-rooms').click();
   const row = e.locator('[data-testid="browse-room"][data-room="book-club"]');
@@ -118,7 +110,7 @@ test('the room browser lists rooms with members and topics, joins with a click, 
 });
 
 test('an invalid /r/ URL says so instead of showing #general', async ({ browser }) => {
-  const context = await browser.newContext({ baseURL: server.url });
+  const context = await browser.newContext({ baseURL: server().url });
   const f = await context.newPage();
   await f.goto('/r/Not%20A%20Room!');
   await f.getByTestId('name-input').fill('frank');

@@ -5,33 +5,25 @@ import { expect, test } from '@playwright/test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { messagesWithBody, openAs, openRoom, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+const server = serverForThisFile();
 
 test('@screenshot two people chatting', async ({ browser }) => {
   test.setTimeout(120_000);
-  const alice = await openAs(browser, server.url, 'Alice Martin');
+  const alice = await openAs(browser, server().url, 'Alice Martin');
   const a = alice.page;
   for (const room of ['design', 'releases']) await openRoom(a, room);
   await a.locator('[data-testid="room-link"][data-room="general"]').click();
 
-  const bob = await openAs(browser, server.url, 'Bob Chen');
+  const bob = await openAs(browser, server().url, 'Bob Chen');
   const b = bob.page;
   await send(b, 'Morning! The cluster upgrade went through overnight 🎉');
   await send(b, 'All three nodes are on v1.4 now, and the failover drill took under a second.');
   await send(a, 'Nice work! Did the stream replicas catch up after the restart?');
-  const carol = await openAs(browser, server.url, 'Carol Diaz');
+  const carol = await openAs(browser, server().url, 'Carol Diaz');
   const c = carol.page;
   await send(c, 'Yes — I watched it the whole time. **No gaps**, every message acknowledged:\n```sh\nnats stream info DISTCHAT --json | jq .state.messages\n```');
   await send(c, 'Dashboard is here if you want to look: https://grafana.example.com/d/distchat');
@@ -79,13 +71,13 @@ test('@screenshot two people chatting', async ({ browser }) => {
 
   // The connection lost: status and composer say so.
   await a.emulateMedia({ colorScheme: 'light' });
-  await server.stop();
+  await server().stop();
   await expect(a.getByTestId('connection-status')).toHaveAttribute('data-status', 'reconnecting');
   await a.screenshot({ path: path.join(repoRoot, 'test-results', 'screenshot-reconnecting.png') });
 
   // First visit: the name prompt.
-  const fresh = await browser.newContext({ baseURL: server.url });
-  await server.startAgain();
+  const fresh = await browser.newContext({ baseURL: server().url });
+  await server().startAgain();
   const f = await fresh.newPage();
   await f.goto('/');
   await expect(f.getByTestId('name-dialog')).toBeVisible();

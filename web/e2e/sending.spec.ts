@@ -1,21 +1,13 @@
 import { expect, test } from '@playwright/test';
 import { messagesWithBody, openAs, send } from './helpers';
-import { DistchatServer } from './server';
+import { serverForThisFile } from './server';
 
-let server: DistchatServer;
-
-test.beforeAll(async () => {
-  // The server's default limits (10 requests/s, bursts of 30): the client must pace itself.
-  server = await DistchatServer.start();
-});
-
-test.afterAll(async () => {
-  await server?.dispose();
-});
+// The server's default limits (10 requests/s, bursts of 30): the client must pace itself.
+const server = serverForThisFile();
 
 test('60 messages sent in a row arrive complete and in order in another browser', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice');
-  const bob = await openAs(browser, server.url, 'bob');
+  const alice = await openAs(browser, server().url, 'alice');
+  const bob = await openAs(browser, server().url, 'bob');
   const lines = Array.from({ length: 60 }, (_, i) => `line ${String(i + 1).padStart(2, '0')}`);
   // As fast as the composer takes them: far over the server's burst.
   const input = alice.page.getByTestId('composer-input');
@@ -34,8 +26,8 @@ test('60 messages sent in a row arrive complete and in order in another browser'
 });
 
 test('markdown: a code fence is a code block, raw HTML stays text, links are http(s) only', async ({ browser }) => {
-  const alice = await openAs(browser, server.url, 'alice', '/r/md');
-  const bob = await openAs(browser, server.url, 'bob', '/r/md');
+  const alice = await openAs(browser, server().url, 'alice', '/r/md');
+  const bob = await openAs(browser, server().url, 'bob', '/r/md');
   const a = alice.page;
   await send(a, 'Try this:\n```go\nfmt.Println("<b>hi</b>")\n```');
   const block = bob.page.getByTestId('code-block');

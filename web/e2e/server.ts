@@ -1,6 +1,7 @@
 // Starts the real distchat binary for end-to-end tests: a free port, a fresh data directory,
 // SIGTERM to stop (SIGKILL if it does not go), and a restart on the same port and data.
 
+import { test } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -156,4 +157,22 @@ export async function startCluster(): Promise<DistchatServer[]> {
   );
   await Promise.all(nodes.map((n) => waitReady(n.url)));
   return nodes;
+}
+
+/**
+ * Starts one server for the tests of the calling spec file, before its first test, and stops
+ * it after its last; returns a getter for it.
+ */
+export function serverForThisFile(extraArgs: string[] = []): () => DistchatServer {
+  let server: DistchatServer | undefined;
+  test.beforeAll(async () => {
+    server = await DistchatServer.start(extraArgs);
+  });
+  test.afterAll(async () => {
+    await server?.dispose();
+  });
+  return () => {
+    if (!server) throw new Error('the server starts before the first test of the file');
+    return server;
+  };
 }
