@@ -48,6 +48,8 @@ type options struct {
 	maxStoreBytes   int64
 	syncAlways      bool
 	allowedOrigins  string
+	publicURL       string
+	allowedHosts    string
 	maxMessageBytes int64
 	maxBodyBytes    int
 	rateLimit       float64
@@ -66,6 +68,9 @@ type options struct {
 	maxQueuedBytes  int64
 	secret          string
 	authJWTKey      string
+	authJWTAudience string
+	authJWTIssuer   string
+	sessionTTL      time.Duration
 	allowGuests     bool
 	logLevel        string
 	logFormat       string
@@ -108,6 +113,12 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 	}
 	if o.secret != "" && len(o.secret) < auth.MinKeyBytes {
 		return nil, fmt.Errorf("--secret must have at least %d characters", auth.MinKeyBytes)
+	}
+	if (o.authJWTAudience != "" || o.authJWTIssuer != "") && o.authJWTKey == "" {
+		return nil, errors.New("--auth-jwt-audience and --auth-jwt-issuer check the JWTs of --auth-jwt-key: set it too")
+	}
+	if o.sessionTTL < 0 {
+		return nil, errors.New("--session-ttl must not be negative")
 	}
 	if o.allowGuests && o.authJWTKey == "" {
 		return nil, errors.New("--allow-guests only matters with --auth-jwt-key (without it everyone may be a guest)")
@@ -174,6 +185,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Auth:            authn,
 		Node:            o.nodeName,
 		AllowedOrigins:  splitList(o.allowedOrigins),
+		PublicURL:       o.publicURL,
+		AllowedHosts:    splitList(o.allowedHosts),
 		MaxMessageBytes: o.maxMessageBytes,
 		MaxBodyBytes:    o.maxBodyBytes,
 		RateLimit:       o.rateLimit,

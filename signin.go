@@ -19,14 +19,19 @@ const sessionKeyState = "meta.session-key"
 // shared storage (every node signs with the same key); and, with --auth-jwt-key, the JWTs
 // of the deployment's own sign-in.
 func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger) (*auth.Authenticator, error) {
-	opts := auth.Options{AllowGuests: o.allowGuests}
+	opts := auth.Options{AllowGuests: o.allowGuests, TTL: o.sessionTTL, ExternalWindow: o.sessionTTL}
 	if o.authJWTKey != "" {
 		ext, err := auth.LoadExternal(o.authJWTKey)
 		if err != nil {
 			return nil, err
 		}
+		ext.Bind(o.authJWTAudience, o.authJWTIssuer)
 		opts.External = ext
-		log.Info("sign-in: accepting JWTs signed with --auth-jwt-key", "guests", o.allowGuests)
+		log.Info("sign-in: accepting JWTs signed with --auth-jwt-key", "guests", o.allowGuests,
+			"audience", o.authJWTAudience, "issuer", o.authJWTIssuer)
+		if !ext.Bound() {
+			log.Warn("sign-in: set --auth-jwt-audience and --auth-jwt-issuer: without them, a JWT the same key signed for another application signs people in here too")
+		}
 	}
 	a := auth.New(opts)
 	switch {

@@ -34,6 +34,13 @@ type Config struct {
 	Context context.Context
 	// AllowedOrigins widens the WebSocket same-origin check ("*" allows any origin).
 	AllowedOrigins []string
+	// PublicURL is the address people open (https://chat.example.com): its host is
+	// answered (see AllowedHosts), and an https URL makes the session cookie Secure.
+	PublicURL string
+	// AllowedHosts are further Host names this server answers ("*": any). IP literals,
+	// localhost and this machine's host name are always answered; requests for other
+	// names are refused (421), except health and readiness probes.
+	AllowedHosts []string
 	// MaxMessageBytes is the largest frame a client may send (default 64 KiB).
 	MaxMessageBytes int64
 	// MaxBodyBytes is the largest message body (default 16 KiB).
@@ -111,6 +118,7 @@ type Server struct {
 	broker broker.Broker
 	auth   *auth.Authenticator
 	perIP  *connsPerIP
+	hosts  *hostPolicy
 	ws     *ws.Server
 	// life is the server's lifetime (Config.Context), ended by Shutdown at the latest.
 	life    context.Context
@@ -173,7 +181,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, perIP: perIP, stopTidy: make(chan struct{})}
+	hosts, err := newHostPolicy(cfg.PublicURL, cfg.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, perIP: perIP, hosts: hosts, stopTidy: make(chan struct{})}
 
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
@@ -271,11 +283,14 @@ func (s *Server) routes() *echo.Echo {
 	if s.cfg.TLS != nil {
 		e.Use(strictTransportSecurity)
 	}
+	e.Use(s.hostCheck)
 
 	api := e.Group("/api")
 	api.GET("/health", s.health)
 	api.GET("/ready", s.ready)
-	api.GET("/rooms", s.rooms)
+	api.GET("/rooms", s.rooms, s.signedInOnly)
+	api.POST("/session", s.createSession)
+	api.DELETE("/session", s.deleteSession)
 	api.Any("/*", func(c echo.Context) error {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + c.Request().URL.Path})
 	})
@@ -309,8 +324,14 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // health is the liveness answer: the process serves HTTP. It also reports what this node
-// carries (its live rooms and messages) and whether storage is ready.
+// carries (its live rooms and messages) and whether storage is ready; on a server that lets
+// no guests in, only to a signed-in request (probes get the bare status).
 func (s *Server) health(c echo.Context) error {
+	if !s.auth.GuestsAllowed() {
+		if _, err := s.apiSession(c.Request()); err != nil {
+			return c.JSON(http.StatusOK, map[string]any{"status": "ok"})
+		}
+	}
 	storage := "ok"
 	if err := s.broker.Ready(); err != nil {
 		storage = err.Error()

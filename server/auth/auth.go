@@ -35,6 +35,10 @@ const (
 	// DefaultTTL is how long a session token is valid. Every connect issues a new one, so
 	// someone who comes back within this time stays the same person.
 	DefaultTTL = 90 * 24 * time.Hour
+	// DefaultExternalWindow is how long a session that began with a JWT of the deployment's
+	// sign-in outlives that JWT at most: within it a reconnect needs no new JWT, after it
+	// the person signs in again.
+	DefaultExternalWindow = time.Hour
 	// MinKeyBytes is the shortest session key accepted.
 	MinKeyBytes = 32
 	issuer      = "distchat"
@@ -49,6 +53,13 @@ type Options struct {
 	AllowGuests bool
 	// TTL is the lifetime of session tokens (default DefaultTTL).
 	TTL time.Duration
+	// ExternalWindow is how long a session derived from an External JWT may outlive the
+	// JWT's expiry (default DefaultExternalWindow): its tokens expire by then, however
+	// often they are renewed.
+	ExternalWindow time.Duration
+	// Revoked, when set, tells whether a person's sessions issued at issuedAt have been
+	// ended since (sign-out everywhere, an operator's revocation).
+	Revoked func(userID string, issuedAt time.Time) bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -63,6 +74,9 @@ type Authenticator struct {
 func New(o Options) *Authenticator {
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
+	}
+	if o.ExternalWindow <= 0 {
+		o.ExternalWindow = DefaultExternalWindow
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -80,6 +94,9 @@ func (a *Authenticator) SetKey(key []byte) error {
 	return nil
 }
 
+// GuestsAllowed reports whether people without a token are let in (as new guests).
+func (a *Authenticator) GuestsAllowed() bool { return a.opts.External == nil || a.opts.AllowGuests }
+
 // Ready returns nil once the session key is known.
 func (a *Authenticator) Ready() error {
 	if a.key.Load() == nil {
@@ -91,33 +108,54 @@ func (a *Authenticator) Ready() error {
 // sessionClaims are the claims of distchat's session tokens and of a deployment's JWTs.
 type sessionClaims struct {
 	Name string `json:"name,omitempty"`
+	// ExternalExp, in distchat's own tokens, is when the JWT of the deployment's sign-in
+	// that the session began with expired (Unix seconds; 0: it began without one).
+	ExternalExp int64 `json:"xexp,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// Session is who a token names, and where the session came from.
+type Session struct {
+	User protocol.User
+	// Guest: a new person made for a connection without a token.
+	Guest bool
+	// ExternalExpiry is when the JWT of the deployment's sign-in that the session began
+	// with expires (zero: the session did not begin with one). Tokens of the session expire
+	// at most ExternalWindow after it.
+	ExternalExpiry time.Time
 }
 
 // Identify returns who a connection is: the user its token names (name, when not empty,
 // is the display name the client asks for; a deployment's JWT names the person itself),
 // or, without a token, a new guest. guest reports the latter.
 func (a *Authenticator) Identify(token, name string) (u protocol.User, guest bool, err error) {
+	s, err := a.Authenticate(token, name)
+	return s.User, s.Guest, err
+}
+
+// Authenticate is Identify with what Issue needs to continue the session.
+func (a *Authenticator) Authenticate(token, name string) (Session, error) {
+	token = trimToken(token)
 	if token == "" {
 		if a.opts.External != nil && !a.opts.AllowGuests {
-			return protocol.User{}, false, fmt.Errorf("%w: sign in first (this server accepts only signed-in people)", ErrUnauthorized)
+			return Session{}, fmt.Errorf("%w: sign in first (this server accepts only signed-in people)", ErrUnauthorized)
 		}
 		if name == "" {
 			name = guestName()
 		}
-		return protocol.User{ID: NewUserID(), Name: name}, true, nil
+		return Session{User: protocol.User{ID: NewUserID(), Name: name}, Guest: true}, nil
 	}
-	if u, err := a.verifySession(token); err == nil {
+	if s, err := a.verifySession(token); err == nil {
 		if name != "" {
-			u.Name = name
+			s.User.Name = name
 		}
-		return u, false, nil
-	} else if a.opts.External == nil || errors.Is(err, ErrNotReady) {
-		return protocol.User{}, false, err
+		return s, nil
+	} else if a.opts.External == nil || errors.Is(err, ErrNotReady) || !isForeign(err) {
+		return Session{}, err
 	}
-	u, err = a.opts.External.verify(token, a.opts.Now)
+	u, exp, err := a.opts.External.verify(token, a.opts.Now)
 	if err != nil {
-		return protocol.User{}, false, err
+		return Session{}, err
 	}
 	if u.Name == "" {
 		u.Name = name
@@ -125,47 +163,92 @@ func (a *Authenticator) Identify(token, name string) (u protocol.User, guest boo
 	if u.Name == "" {
 		u.Name = u.ID
 	}
-	return u, false, nil
+	return Session{User: u, ExternalExpiry: exp}, nil
 }
 
-func (a *Authenticator) verifySession(token string) (protocol.User, error) {
+// isForeign reports whether a token refused as a session token may be a JWT of the
+// deployment's sign-in instead: one not signed with the session key (or of another
+// method, or of another issuer). A session token that is expired or revoked is refused
+// as such.
+func isForeign(err error) bool {
+	return !errors.Is(err, errRevoked) && !errors.Is(err, jwt.ErrTokenExpired)
+}
+
+// errRevoked marks a session token issued before its person's sessions were ended.
+var errRevoked = errors.New("revoked")
+
+func (a *Authenticator) verifySession(token string) (Session, error) {
 	key := a.key.Load()
 	if key == nil {
-		return protocol.User{}, ErrNotReady
+		return Session{}, ErrNotReady
 	}
 	var c sessionClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return *key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(a.opts.Now),
 	)
 	if err != nil {
-		return protocol.User{}, unauthorized(err)
+		return Session{}, unauthorized(err)
 	}
 	if !protocol.ValidUserID(c.Subject) {
-		return protocol.User{}, fmt.Errorf("%w: the token names no valid user", ErrUnauthorized)
+		return Session{}, fmt.Errorf("%w: the token names no valid user", ErrUnauthorized)
+	}
+	if a.opts.Revoked != nil && c.IssuedAt != nil && a.opts.Revoked(c.Subject, c.IssuedAt.Time) {
+		return Session{}, fmt.Errorf("%w: %w: this session was ended; sign in again", ErrUnauthorized, errRevoked)
 	}
 	name, _ := protocol.NormalizeName(c.Name)
-	return protocol.User{ID: c.Subject, Name: name}, nil
+	s := Session{User: protocol.User{ID: c.Subject, Name: name}}
+	if c.ExternalExp > 0 {
+		s.ExternalExpiry = time.Unix(c.ExternalExp, 0)
+	}
+	return s, nil
 }
 
 // Issue returns a session token for u, valid for the TTL.
 func (a *Authenticator) Issue(u protocol.User) (string, error) {
+	tok, _, err := a.IssueFor(Session{User: u})
+	return tok, err
+}
+
+// IssueFor returns a new token for a session and when it expires: after the TTL, or, for a
+// session that began with a JWT of the deployment's sign-in, at most ExternalWindow after
+// that JWT's expiry.
+func (a *Authenticator) IssueFor(s Session) (string, time.Time, error) {
 	key := a.key.Load()
 	if key == nil {
-		return "", ErrNotReady
+		return "", time.Time{}, ErrNotReady
 	}
 	now := a.opts.Now()
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, sessionClaims{
-		Name: u.Name,
+	exp := now.Add(a.opts.TTL)
+	var ext int64
+	if !s.ExternalExpiry.IsZero() {
+		exp = minTime(exp, s.ExternalExpiry.Add(a.opts.ExternalWindow))
+		ext = s.ExternalExpiry.Unix()
+	}
+	if !exp.After(now) {
+		return "", time.Time{}, fmt.Errorf("%w: the sign-in has expired; sign in again", ErrUnauthorized)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, sessionClaims{
+		Name:        s.User.Name,
+		ExternalExp: ext,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
-			Subject:   u.ID,
+			Subject:   s.User.ID,
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(a.opts.TTL)),
+			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}).SignedString(*key)
+	return tok, exp, err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // unauthorized turns a jwt error into an ErrUnauthorized with a reason a person can act on.

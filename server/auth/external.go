@@ -23,7 +23,19 @@ import (
 type External struct {
 	key     any
 	methods []string
+	// audience and issuer, when set, must be the token's aud (one of them) and iss: a key
+	// that also signs tokens for other applications then signs nobody in here with those.
+	audience, issuer string
 }
+
+// Bind makes the JWTs accepted only when their aud names audience and their iss is issuer
+// (each when not empty), as --auth-jwt-audience and --auth-jwt-issuer ask.
+func (e *External) Bind(audience, issuer string) {
+	e.audience, e.issuer = audience, issuer
+}
+
+// Bound reports whether tokens are checked for both an audience and an issuer.
+func (e *External) Bound() bool { return e.audience != "" && e.issuer != "" }
 
 // LoadExternal reads --auth-jwt-key: a PEM public key (or certificate), or else the bytes
 // of an HMAC secret (at least 32).
@@ -81,22 +93,34 @@ func ParseExternal(data []byte) (*External, error) {
 	return nil, fmt.Errorf("unsupported public key type %T", pub)
 }
 
-func (e *External) verify(token string, now func() time.Time) (protocol.User, error) {
+func (e *External) verify(token string, now func() time.Time) (protocol.User, time.Time, error) {
 	var c sessionClaims
-	_, err := jwt.ParseWithClaims(trimToken(token), &c, func(*jwt.Token) (any, error) { return e.key, nil },
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(e.methods),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(now),
-	)
+	}
+	if e.audience != "" {
+		opts = append(opts, jwt.WithAudience(e.audience))
+	}
+	if e.issuer != "" {
+		opts = append(opts, jwt.WithIssuer(e.issuer))
+	}
+	_, err := jwt.ParseWithClaims(trimToken(token), &c, func(*jwt.Token) (any, error) { return e.key, nil }, opts...)
 	if err != nil {
-		if errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenUnverifiable) {
-			return protocol.User{}, fmt.Errorf("%w: the token was signed by neither this server nor the sign-in service", ErrUnauthorized)
+		switch {
+		case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+			return protocol.User{}, time.Time{}, fmt.Errorf("%w: the token was signed by neither this server nor the sign-in service", ErrUnauthorized)
+		case errors.Is(err, jwt.ErrTokenInvalidAudience):
+			return protocol.User{}, time.Time{}, fmt.Errorf("%w: the token is for another service (its aud is not %q)", ErrUnauthorized, e.audience)
+		case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+			return protocol.User{}, time.Time{}, fmt.Errorf("%w: the token was issued by another service (its iss is not %q)", ErrUnauthorized, e.issuer)
 		}
-		return protocol.User{}, unauthorized(err)
+		return protocol.User{}, time.Time{}, unauthorized(err)
 	}
 	if !protocol.ValidUserID(c.Subject) {
-		return protocol.User{}, fmt.Errorf("%w: the token's sub is not a valid user id (1-%d characters, no spaces)", ErrUnauthorized, protocol.MaxUserIDLen)
+		return protocol.User{}, time.Time{}, fmt.Errorf("%w: the token's sub is not a valid user id (1-%d characters, no spaces)", ErrUnauthorized, protocol.MaxUserIDLen)
 	}
 	name, _ := protocol.NormalizeName(c.Name)
-	return protocol.User{ID: c.Subject, Name: name}, nil
+	return protocol.User{ID: c.Subject, Name: name}, c.ExpiresAt.Time, nil
 }

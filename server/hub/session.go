@@ -52,6 +52,8 @@ type Identity struct {
 	// Notice is sent right after the welcome (why the connection is not in the room it
 	// asked for).
 	Notice []byte
+	// Addr is the client's address (for the limits per address).
+	Addr string
 }
 
 // Connect creates a session for id on conn and joins room; the room sends the welcome as

@@ -74,6 +74,10 @@ func NewServer(opts Options, allowedOrigins []string, log *slog.Logger) *Server 
 	return s
 }
 
+// AllowsOrigin applies the WebSocket origin policy to any request (the HTTP API's
+// state-changing calls use it too).
+func (s *Server) AllowsOrigin(r *http.Request) bool { return s.checkOrigin(r) }
+
 // checkOrigin accepts clients without an Origin header (command-line tools), same-origin
 // browsers and the configured origins.
 func (s *Server) checkOrigin(r *http.Request) bool {
@@ -95,6 +99,11 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 // accept is called once the connection is open and returns its Session, or an error object
 // to send before closing with closeCode. A failed upgrade answers 4xx and calls nothing.
 func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn) (Session, []byte, int)) {
+	s.ServeWithHeader(w, r, nil, accept)
+}
+
+// ServeWithHeader is Serve with headers for the upgrade's response (a session cookie).
+func (s *Server) ServeWithHeader(w http.ResponseWriter, r *http.Request, header http.Header, accept func(*Conn) (Session, []byte, int)) {
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
@@ -102,7 +111,7 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, accept func(*Conn
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	wc, err := s.upgrader.Upgrade(w, r, nil)
+	wc, err := s.upgrader.Upgrade(w, r, header)
 	if err != nil {
 		// The upgrader has already answered with a 4xx status.
 		s.log.Debug("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
