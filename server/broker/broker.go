@@ -113,4 +113,10 @@ type Stats struct {
 	GapFills uint64 `json:"gap_fills"`
 	// ReadRequests counts the requests made to storage to read messages.
 	ReadRequests uint64 `json:"read_requests"`
+	// ReadsInFlight is how many of those are waiting for their answers now.
+	ReadsInFlight int `json:"reads_in_flight"`
+	// Disconnects counts the times a connection to storage dropped; SlowConsumers the
+	// times storage sent faster than a connection read (messages were dropped).
+	Disconnects   uint64 `json:"disconnects"`
+	SlowConsumers uint64 `json:"slow_consumers"`
 }

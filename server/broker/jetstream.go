@@ -111,6 +111,13 @@ type JetStream struct {
 	opts JetStreamOptions
 	nc   *nats.Conn
 	js   jetstream.JetStream
+	// Reads go over a connection of their own (rnc, rjs, rstream), so that a burst of
+	// large answers never delays publishes, acknowledgements or live messages, nor
+	// counts against their connection's pending bytes; readGate holds its slots.
+	rnc      *nats.Conn
+	rjs      jetstream.JetStream
+	rstream  jetstream.Stream
+	readGate chan struct{}
 	// embedded is the in-process NATS server this broker owns, if any.
 	embedded *Embedded
 
@@ -122,7 +129,7 @@ type JetStream struct {
 	// bootstrapped is closed once the stream exists (with this node's settings); stream is
 	// set before.
 	bootstrapped chan struct{}
-	stream       jetstream.Stream
+	stream       jetstream.Stream // rstream is set with it
 	notReady     atomic.Pointer[error] // nil: ready
 	leader       atomic.Pointer[string]
 	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
@@ -131,6 +138,8 @@ type JetStream struct {
 	state  *jsState // set before bootstrapped is closed
 	pubs   sync.Map // *nats.Msg -> *publication, for the async ack callbacks
 	reads  atomic.Uint64
+	// trouble counts the times a connection to NATS was dropped or fell behind.
+	disconnects, slowConsumers atomic.Uint64
 	live   *liveSet
 	closed atomic.Bool
 }
@@ -206,7 +215,20 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions) (*JetS
 
 func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedded *Embedded) (*JetStream, error) {
 	o = o.withDefaults()
-	b := &JetStream{opts: o, nc: nc, embedded: embedded, bootstrapped: make(chan struct{})}
+	b := &JetStream{opts: o, nc: nc, embedded: embedded, bootstrapped: make(chan struct{}), readGate: make(chan struct{}, readSlots)}
+	// The reads' connection: the same server and credentials, a connection of its own.
+	ropts := nc.Opts
+	ropts.Name += " reads"
+	ropts.RetryOnFailedConnect = true
+	rnc, err := ropts.Connect()
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS for reads: %w", err)
+	}
+	b.rnc = rnc
+	if b.rjs, err = jetstream.New(rnc); err != nil {
+		rnc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncTimeout(o.PublishTimeout),
 		jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
@@ -214,6 +236,7 @@ func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedd
 		jetstream.WithPublishAsyncErrHandler(b.onPublishError),
 	)
 	if err != nil {
+		rnc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	b.js = js
@@ -224,12 +247,19 @@ func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedd
 		o.Logger.Info("reconnected to NATS", "server", nc.ConnectedUrlRedacted())
 		b.live.catchUpAll()
 	})
-	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) {
-		if !b.closed.Load() {
-			o.Logger.Warn("disconnected from NATS", "err", err)
-		}
-	})
+	for _, c := range []*nats.Conn{nc, rnc} {
+		c.SetDisconnectErrHandler(func(c *nats.Conn, err error) {
+			if !b.closed.Load() {
+				b.disconnects.Add(1)
+				o.Logger.Warn("disconnected from NATS", "connection", c.Opts.Name, "err", err)
+			}
+		})
+	}
+	rnc.SetReconnectHandler(func(*nats.Conn) { o.Logger.Info("reconnected to NATS for reads") })
 	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			b.slowConsumers.Add(1)
+		}
 		if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && strings.HasPrefix(sub.Subject, o.LivePrefix) {
 			// Live messages were dropped: the rooms fill the gap from storage.
 			o.Logger.Warn("live delivery fell behind; catching up from storage")
@@ -237,6 +267,13 @@ func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedd
 			return
 		}
 		o.Logger.Warn("NATS", "err", err)
+	})
+	rnc.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			// A read's answer was dropped: that read fails (its batch is incomplete).
+			b.slowConsumers.Add(1)
+		}
+		o.Logger.Warn("NATS (reads)", "err", err)
 	})
 	b.wg.Add(2)
 	go func() {
@@ -366,7 +403,11 @@ func (b *JetStream) ensureStream() error {
 	if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
 		return fmt.Errorf("stream %s has no leader yet", b.opts.Stream)
 	}
-	b.stream = s
+	rs, err := b.rjs.Stream(ctx, b.opts.Stream)
+	if err != nil {
+		return fmt.Errorf("no answer from the stream's leader on the reads' connection: %w", err)
+	}
+	b.stream, b.rstream = s, rs
 	return nil
 }
 
@@ -600,6 +641,9 @@ func (b *JetStream) Conn() *nats.Conn { return b.nc }
 func (b *JetStream) Stats() Stats {
 	st := b.live.stats()
 	st.ReadRequests = b.reads.Load()
+	st.ReadsInFlight = len(b.readGate)
+	st.Disconnects = b.disconnects.Load()
+	st.SlowConsumers = b.slowConsumers.Load()
 	return st
 }
 
@@ -619,6 +663,7 @@ func (b *JetStream) Close() error {
 		return true
 	})
 	b.nc.Close()
+	b.rnc.Close()
 	b.wg.Wait()
 	if b.embedded != nil {
 		b.embedded.Shutdown()

@@ -153,7 +153,7 @@ func (b *JetStream) onPublishError(_ jetstream.JetStream, msg *nats.Msg, err err
 func (b *JetStream) readSeq(seq uint64) (protocol.Message, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, duplicateReadWait)
 	defer cancel()
-	raw, err := b.stream.GetMsg(ctx, seq)
+	raw, err := b.rstream.GetMsg(ctx, seq)
 	if err != nil {
 		return protocol.Message{}, err
 	}

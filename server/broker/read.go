@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,36 +32,33 @@ import (
 const maxSearchSteps = 64
 
 // batch reads up to n messages of room with seq >= from, oldest first, and how many of the
-// room's messages follow the last one returned.
+// room's messages follow the last one returned: as many batched direct gets as the
+// messages' size needs (each answer is at most readChunkBytes).
 func (b *JetStream) batch(ctx context.Context, room string, from uint64, n int) ([]protocol.Message, uint64, error) {
 	if !b.isBootstrapped() {
 		return nil, 0, b.Ready()
 	}
-	if from == 0 {
-		from = 1
-	}
-	b.reads.Add(1)
-	it, err := jetstreamext.GetBatch(ctx, b.js, b.opts.Stream, n,
-		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(b.subject(room)))
-	if err != nil {
-		return nil, 0, b.readErr(err)
-	}
 	out := make([]protocol.Message, 0, min(n, 256))
 	var after uint64
-	for raw, err := range it {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
+	for got := 0; got < n; {
+		raws, pending, err := b.directBatch(ctx, b.subject(room), from, n-got)
+		if err != nil {
+			return nil, 0, err
+		}
+		after = pending
+		for _, raw := range raws {
+			m, err := decodeStored(room, raw.seq, raw.data)
+			if err != nil {
+				b.opts.Logger.Warn("skipping an undecodable message", "room", room, "seq", raw.seq, "err", err)
+				continue
+			}
+			out = append(out, m)
+		}
+		got += len(raws)
+		if len(raws) == 0 || pending == 0 {
 			break
 		}
-		if err != nil {
-			return nil, 0, b.readErr(err)
-		}
-		after, _ = strconv.ParseUint(raw.Header.Get("Nats-Num-Pending"), 10, 64)
-		m, err := decodeStored(room, raw.Sequence, raw.Data)
-		if err != nil {
-			b.opts.Logger.Warn("skipping an undecodable message", "room", room, "seq", raw.Sequence, "err", err)
-			continue
-		}
-		out = append(out, m)
+		from = raws[len(raws)-1].seq + 1
 	}
 	return out, after, nil
 }
@@ -77,33 +73,14 @@ func (b *JetStream) readErr(err error) error {
 // count returns the sequence of the room's first message at or after from, and how many
 // of the room's messages there are from there on (0, 0 when none).
 func (b *JetStream) count(ctx context.Context, room string, from uint64) (uint64, uint64, error) {
-	// The first message's Nats-Num-Pending counts the ones after it.
 	if !b.isBootstrapped() {
 		return 0, 0, b.Ready()
 	}
-	if from == 0 {
-		from = 1
+	raws, after, err := b.directBatch(ctx, b.subject(room), from, 1)
+	if err != nil || len(raws) == 0 {
+		return 0, 0, err
 	}
-	b.reads.Add(1)
-	it, err := jetstreamext.GetBatch(ctx, b.js, b.opts.Stream, 1,
-		jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(b.subject(room)))
-	if err != nil {
-		return 0, 0, b.readErr(err)
-	}
-	for raw, err := range it {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			return 0, 0, nil
-		}
-		if err != nil {
-			return 0, 0, b.readErr(err)
-		}
-		after, err := strconv.ParseUint(raw.Header.Get("Nats-Num-Pending"), 10, 64)
-		if err != nil {
-			return 0, 0, b.readErr(fmt.Errorf("batched get without Nats-Num-Pending: %w", err))
-		}
-		return raw.Sequence, after + 1, nil
-	}
-	return 0, 0, nil
+	return raws[0].seq, after + 1, nil
 }
 
 // After implements Broker: one batched read.
@@ -230,9 +207,14 @@ func (b *JetStream) lastSeq(ctx context.Context, room string) (uint64, error) {
 	if !b.isBootstrapped() {
 		return 0, b.Ready()
 	}
+	release, err := b.acquireRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	b.reads.Add(1)
 	req, _ := json.Marshal(map[string]string{"last_by_subj": b.subject(room)})
-	resp, err := b.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+b.opts.Stream, req)
+	resp, err := b.rnc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+b.opts.Stream, req)
 	if err != nil {
 		return 0, b.readErr(err)
 	}
@@ -264,8 +246,13 @@ func (b *JetStream) lastSeq(ctx context.Context, room string) (uint64, error) {
 // lastSeqAnyCopy returns the sequence of the room's latest message as any copy of the stream
 // knows it (a direct get), 0 when it has none.
 func (b *JetStream) lastSeqAnyCopy(ctx context.Context, room string) (uint64, error) {
+	release, err := b.acquireRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	b.reads.Add(1)
-	raw, err := b.stream.GetLastMsgForSubject(ctx, b.subject(room))
+	raw, err := b.rstream.GetLastMsgForSubject(ctx, b.subject(room))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
@@ -281,7 +268,12 @@ func (b *JetStream) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if !b.isBootstrapped() {
 		return nil, b.Ready()
 	}
-	info, err := b.stream.Info(ctx, jetstream.WithSubjectFilter(b.opts.SubjectPrefix+"*"))
+	release, err := b.acquireRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	info, err := b.rstream.Info(ctx, jetstream.WithSubjectFilter(b.opts.SubjectPrefix+"*"))
 	if err != nil {
 		return nil, b.readErr(err)
 	}
@@ -302,8 +294,13 @@ func (b *JetStream) Get(ctx context.Context, room string, seq uint64) (protocol.
 	if !b.isBootstrapped() {
 		return protocol.Message{}, b.Ready()
 	}
+	release, err := b.acquireRead(ctx)
+	if err != nil {
+		return protocol.Message{}, err
+	}
+	defer release()
 	b.reads.Add(1)
-	raw, err := b.stream.GetMsg(ctx, seq)
+	raw, err := b.rstream.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && raw.Subject != b.subject(room) {
 		return protocol.Message{}, ErrNotFound
 	}
@@ -323,7 +320,7 @@ func (b *JetStream) CountAfter(ctx context.Context, room string, seq uint64) (ui
 // for the last message of every subject (JetStream answers at most 1,024 subjects: beyond
 // that, nothing).
 func (b *JetStream) lastActivity(ctx context.Context) map[string]int64 {
-	it, err := jetstreamext.GetLastMsgsFor(ctx, b.js, b.opts.Stream, []string{b.opts.SubjectPrefix + "*"})
+	it, err := jetstreamext.GetLastMsgsFor(ctx, b.rjs, b.opts.Stream, []string{b.opts.SubjectPrefix + "*"})
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/distchat/distchat/server/protocol"
@@ -133,24 +134,34 @@ func (r *room) loadDone(res *loadResult) {
 type recovering struct {
 	o    op
 	upTo uint64 // the room's lastSeq when the read started: later ones come from the cache
-	msgs []protocol.Message
-	err  error
+	// again: a second read for the same join (the cache moved on meanwhile), which the
+	// joiner's history rate has paid for already.
+	again bool
+	msgs  []protocol.Message
+	err   error
 }
 
 // recover starts reading what a joiner missed. The joiner becomes a member when the read
-// is done; meanwhile the room goes on.
-func (r *room) recover(o op) {
-	rec := &recovering{o: o, upTo: r.lastSeq}
+// is done; meanwhile the room goes on. The read is the joiner's: it waits for one of their
+// session's read slots and counts against their history rate, like a history request.
+func (r *room) recover(o op, again bool) {
+	rec := &recovering{o: o, upTo: r.lastSeq, again: again}
 	r.recovery = append(r.recovery, rec)
 	h := r.hub
 	go func() {
+		defer func() { r.inbox.push(item{recovered: rec}) }()
+		release, err := o.s.readTurn(!again)
+		if err != nil {
+			rec.err = err
+			return
+		}
+		defer release()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
 		// One more than the limit tells whether anything after since is left out.
 		start := time.Now()
 		rec.msgs, _, rec.err = h.broker.Before(ctx, r.name, rec.upTo+1, MaxRecovery+1)
 		h.cfg.Metrics.Read(ReadRecovery, time.Since(start), rec.err)
-		r.inbox.push(item{recovered: rec})
 	}()
 }
 
@@ -168,6 +179,10 @@ func (r *room) recovered(rec *recovering) {
 	if !found {
 		return // the session left meanwhile
 	}
+	if perr := (*protocol.Error)(nil); errors.As(rec.err, &perr) {
+		rec.o.s.tell(perr, rec.o.ref) // over the joiner's history rate
+		return
+	}
 	if rec.err != nil {
 		r.hub.storageFailed("recovering missed messages", r.name, rec.err)
 		r.refuse(rec.o)
@@ -176,7 +191,7 @@ func (r *room) recovered(rec *recovering) {
 	if r.coverFrom > rec.upTo {
 		// So many messages arrived meanwhile that the cache no longer reaches back to
 		// the read: read again, up to now.
-		r.recover(rec.o)
+		r.recover(rec.o, true)
 		return
 	}
 	since := *rec.o.since

@@ -13,6 +13,9 @@ type Metrics interface {
 	Request(typ string)
 	// ReplyError: an error object with code (a protocol.Code* value) is sent to a client.
 	ReplyError(code string)
+	// ReplyDropped: a refusal with code was not sent (the client sends faster than it is
+	// answered).
+	ReplyDropped(code string)
 	// Published: a message handed to the broker was stored (dup: it had been stored
 	// before), or failed with err, d after the Publish call.
 	Published(d time.Duration, dup bool, err error)
@@ -42,6 +45,7 @@ type noMetrics struct{}
 
 func (noMetrics) Request(string)                       {}
 func (noMetrics) ReplyError(string)                    {}
+func (noMetrics) ReplyDropped(string)                  {}
 func (noMetrics) Published(time.Duration, bool, error) {}
 func (noMetrics) Read(ReadKind, time.Duration, error)  {}
 func (noMetrics) Flushed(int, int, time.Duration)      {}

@@ -303,7 +303,7 @@ func (r *room) refuse(o op) {
 	if o.kind == opPresence {
 		return
 	}
-	o.s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: msg}, o.ref)
+	o.s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: msg}, o.ref)
 	if o.welcome != nil {
 		o.s.conn.Close(protocol.CloseTryAgain, "storage unavailable")
 	}
@@ -316,7 +316,7 @@ func (r *room) small(people int) bool { return people <= r.hub.cfg.PresenceLimit
 // a long absence (recover, in load.go).
 func (r *room) join(o op) {
 	if o.since != nil && *o.since < r.coverFrom {
-		r.recover(o)
+		r.recover(o, false)
 		return
 	}
 	history, more := r.recent(o.since)

@@ -29,6 +29,7 @@ type Session struct {
 	current        string
 	limiter        *rate.Limiter // nil: unlimited
 	historyLimiter *rate.Limiter // history requests, apart (nil: unlimited)
+	errLimiter     *rate.Limiter // replies to refused requests
 	closed         bool
 	// roomsHeld mirrors the keys of rooms for other goroutines (read positions).
 	roomsHeld sync.Map
@@ -67,6 +68,7 @@ func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error)
 	if h.cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst)
 	}
+	s.errLimiter = rate.NewLimiter(rate.Limit(max(2*h.cfg.RateLimit, minErrorRate)), max(2*h.cfg.RateBurst, minErrorBurst))
 	if h.cfg.HistoryRate > 0 {
 		s.historyLimiter = rate.NewLimiter(rate.Limit(h.cfg.HistoryRate), h.cfg.HistoryBurst)
 	}
@@ -94,10 +96,24 @@ func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error)
 // me is the session's person, with their current name.
 func (s *Session) me() protocol.User { return s.lu.user() }
 
+// Replies to refused requests: at least this many a second, in bursts of at least this
+// many (twice the rate limit and its burst when those are larger).
+const (
+	minErrorRate  = 20
+	minErrorBurst = 64
+)
+
 // HandleFrame decodes one text frame from the client and handles every request in it.
 func (s *Session) HandleFrame(frame []byte) {
 	protocol.DecodeFrame(frame, func(req protocol.Request, perr *protocol.Error) {
 		if perr != nil {
+			// A request that cannot be decoded counts against the rate limit like any
+			// other; beyond it, it is dropped without an answer.
+			s.hub.cfg.Metrics.Request("invalid")
+			if s.limiter != nil && !s.limiter.Allow() {
+				s.hub.cfg.Metrics.ReplyDropped(perr.Code)
+				return
+			}
 			s.fail(perr, req.Ref)
 			return
 		}
@@ -117,9 +133,7 @@ func (s *Session) handle(req protocol.Request) {
 	// (storage reads) have a limiter of their own.
 	if req.Type == protocol.TypeHistory {
 		if s.historyLimiter != nil && !s.historyLimiter.Allow() {
-			s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
-				"at most %g history requests a second, bursts of %d (--history-rate); ask again later",
-				s.hub.cfg.HistoryRate, s.hub.cfg.HistoryBurst)}, req.Ref)
+			s.fail(s.historyRateError("history pages"), req.Ref)
 			return
 		}
 	} else if req.Type != protocol.TypeTyping && s.limiter != nil && !s.limiter.Allow() {
@@ -203,7 +217,7 @@ func (s *Session) publish(m protocol.Message) {
 		<-s.inflight
 		if err != nil {
 			s.hub.storageFailed("storing a message", room, err)
-			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, ref)
+			s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, ref)
 			return
 		}
 		s.conn.Send(protocol.Encode(protocol.Ack{
@@ -375,7 +389,7 @@ func (s *Session) history(req protocol.Request) {
 		s.hub.cfg.Metrics.Read(ReadHistory, time.Since(start), err)
 		if err != nil {
 			s.hub.storageFailed("reading history", r.name, err)
-			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
+			s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "history is unavailable right now; try again"}, req.Ref)
 			return
 		}
 		h := protocol.History{Type: protocol.TypeHistory, Room: r.name, Messages: protocol.EncodeEntries(msgs), HasMore: more, Ref: req.Ref}
@@ -394,6 +408,46 @@ func (s *Session) background(f func(ctx context.Context)) {
 		defer cancel()
 		f(ctx)
 	}()
+}
+
+// readTurn waits, off the reader goroutine, until the session may read storage: one of its
+// MaxReads slots and, when paced, a token of its history rate (a read the client asked
+// for, such as a recovery). It waits at most ReadTimeout; a read that would wait longer for
+// the history rate is refused with limit_exceeded (a *protocol.Error).
+func (s *Session) readTurn(paced bool) (release func(), err error) {
+	h := s.hub
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+	defer cancel()
+	if paced && s.historyLimiter != nil {
+		res := s.historyLimiter.Reserve()
+		deadline, _ := ctx.Deadline()
+		if !res.OK() || time.Now().Add(res.Delay()).After(deadline) {
+			res.Cancel()
+			return nil, s.historyRateError("recoveries of missed messages")
+		}
+		if d := res.Delay(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	select {
+	case s.reads <- struct{}{}:
+		return func() { <-s.reads }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a read of this connection to end: %w", ctx.Err())
+	}
+}
+
+// historyRateError refuses reads beyond --history-rate.
+func (s *Session) historyRateError(what string) *protocol.Error {
+	return &protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+		"at most %g history requests a second, bursts of %d (--history-rate), %s included; ask again later",
+		s.hub.cfg.HistoryRate, s.hub.cfg.HistoryBurst, what)}
 }
 
 // rename gives the person a new display name, everywhere.
@@ -523,7 +577,20 @@ func (s *Session) joined(room string) {
 	}()
 }
 
+// fail refuses a request. Refusals are answered at most at the pace of errLimiter: a client
+// that floods the server with requests it refuses gets a bounded number of errors (the rest
+// are dropped), so that its replies never fill its send queue.
 func (s *Session) fail(perr *protocol.Error, ref string) {
+	if s.errLimiter != nil && !s.errLimiter.Allow() {
+		s.hub.cfg.Metrics.ReplyDropped(perr.Code)
+		return
+	}
+	s.tell(perr, ref)
+}
+
+// tell sends an error that answers a request's outcome (a message that could not be
+// stored, a read that failed): always, since the client acts on it.
+func (s *Session) tell(perr *protocol.Error, ref string) {
 	s.hub.cfg.Metrics.ReplyError(perr.Code)
 	s.conn.Send(protocol.EncodeError(perr, ref))
 }

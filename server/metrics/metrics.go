@@ -53,6 +53,7 @@ type Metrics struct {
 	// Requests and answers (hub.Metrics).
 	requests      byLabel // by request type
 	replyErrors   byLabel // by error code
+	repliesDrop   byLabel // by error code
 	stored        prometheus.Counter
 	duplicates    prometheus.Counter
 	unavailable   prometheus.Counter
@@ -153,6 +154,11 @@ func New(b Build) *Metrics {
 		Help: "Error objects sent to clients, by code (rate_limited: requests refused by the rate limit).",
 	}, []string{"code"})
 	m.replyErrors = newByLabel(replyErrors, errorCodes[:])
+	repliesDropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "client", Name: "num_replies_dropped",
+		Help: "Refusals not answered, by code: a client that sends more requests than the server answers (bad ones beyond the rate limit, refusals beyond twice its pace) gets no error for the rest.",
+	}, []string{"code"})
+	m.repliesDrop = newByLabel(repliesDropped, errorCodes[:])
 	published := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "node", Name: "messages_sent_count",
 		Help: "Chat messages this node handed to storage, by outcome: stored (acknowledged), duplicate (a retry, stored before), unavailable (failed; the sender is told to send it again).",
@@ -182,7 +188,7 @@ func New(b Build) *Metrics {
 	}
 
 	m.reg.MustRegister(build, m.clients, m.connects, disconnects, m.queueDepth, m.sent,
-		requests, replyErrors, published, m.publishTime, m.broadcastTime, reads,
+		requests, replyErrors, repliesDropped, published, m.publishTime, m.broadcastTime, reads,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -222,6 +228,9 @@ func (m *Metrics) Request(typ string) { m.requests.inc(typ) }
 
 // ReplyError implements hub.Metrics.
 func (m *Metrics) ReplyError(code string) { m.replyErrors.inc(code) }
+
+// ReplyDropped implements hub.Metrics.
+func (m *Metrics) ReplyDropped(code string) { m.repliesDrop.inc(code) }
 
 // byLabel is a counter with one label whose values are fixed: each known value has its
 // counter, anything else counts as "other", so that the label set stays bounded.

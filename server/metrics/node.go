@@ -36,6 +36,7 @@ type nodeCollector struct {
 
 	rooms, people                        *prometheus.Desc
 	liveMessages, gapFills, readRequests *prometheus.Desc
+	readsInFlight, disconnects, slow     *prometheus.Desc
 	ready, messages, bytes               *prometheus.Desc
 	peers, peersCurrent, leader, peerLag *prometheus.Desc
 }
@@ -55,6 +56,11 @@ func newNodeCollector(rooms func() hub.Stats, b broker.Broker) *nodeCollector {
 		gapFills: desc("live_gap_fills",
 			"Times a room's live delivery was completed from storage (lost live messages, a reconnect, a new stream leader)."),
 		readRequests: desc("storage_read_requests", "Requests this node made to storage to read messages."),
+		readsInFlight: desc("storage_reads_in_flight",
+			"Reads of stored messages waiting for their answers now (at most 16: the others wait for a slot)."),
+		disconnects: desc("storage_disconnects", "Times a connection of this node to storage (NATS) dropped."),
+		slow: desc("storage_slow_consumers",
+			"Times storage sent faster than a connection of this node read it (NATS dropped messages; live rooms catch up, a read fails)."),
 		ready: desc("storage_ready",
 			"1 when this node can store and deliver messages (as /api/ready), 0 otherwise."),
 		messages: desc("storage_messages", "Messages in the stream, every room together."),
@@ -71,7 +77,7 @@ func newNodeCollector(rooms func() hub.Stats, b broker.Broker) *nodeCollector {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.rooms, c.people, c.liveMessages, c.gapFills, c.readRequests,
+		c.rooms, c.people, c.liveMessages, c.gapFills, c.readRequests, c.readsInFlight, c.disconnects, c.slow,
 		c.ready, c.messages, c.bytes, c.peers, c.peersCurrent, c.leader, c.peerLag,
 	} {
 		ch <- d
@@ -92,6 +98,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.liveMessages, bs.LiveMessages)
 	counter(c.gapFills, bs.GapFills)
 	counter(c.readRequests, bs.ReadRequests)
+	gauge(c.readsInFlight, float64(bs.ReadsInFlight))
+	counter(c.disconnects, bs.Disconnects)
+	counter(c.slow, bs.SlowConsumers)
 	ready := 0.0
 	if c.broker.Ready() == nil {
 		ready = 1

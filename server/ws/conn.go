@@ -350,14 +350,16 @@ func (c *Conn) writeLoop() {
 		if len(batch) == 0 {
 			continue // closing: the loop's top runs the close sequence
 		}
+		// The gap runs from the start of the write: a Send that comes while this frame is
+		// on its way (or right after its peer got it) already finds it.
+		now := time.Now().UnixNano()
+		c.lastWrite.Store(now)
 		if err := c.writeFrame(batch); err != nil {
 			c.abort()
 			// The close sequence still has to run, from this writer.
 			c.closeSequence(batch)
 			return
 		}
-		now := time.Now().UnixNano()
-		c.lastWrite.Store(now)
 		c.load.wrote(now)
 		clear(batch)
 	}
