@@ -217,6 +217,19 @@ func (c *Conn) endGap() {
 func (c *Conn) take(batch [][]byte) ([][]byte, bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	if len(c.queue) > 0 && len(c.queue) < c.opts.MaxCoalesce && !c.closing && c.load.busy.Load() {
+		// More arrived while this writer wrote: on a busy node it waits for the rest of
+		// the gap too, as a Send would have (see Send).
+		if wait := c.opts.WriteGap - time.Duration(time.Now().UnixNano()-c.lastWrite.Load()); wait > 0 {
+			c.pacing, c.writing = true, false
+			if c.gap == nil {
+				c.gap = time.AfterFunc(wait, c.endGap)
+			} else {
+				c.gap.Reset(wait)
+			}
+			return batch[:0], false
+		}
+	}
 	n := min(len(c.queue), c.opts.MaxCoalesce)
 	batch = append(batch[:0], c.queue[:n]...)
 	var bytes int64
