@@ -129,19 +129,19 @@ type JetStream struct {
 	// bootstrapped is closed once the stream exists (with this node's settings); stream is
 	// set before.
 	bootstrapped chan struct{}
-	stream       jetstream.Stream // rstream is set with it
+	stream       jetstream.Stream      // rstream is set with it
 	notReady     atomic.Pointer[error] // nil: ready
 	leader       atomic.Pointer[string]
 	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
 	behindSince  time.Time  // guarded by probeMu
 
-	state  *jsState // set before bootstrapped is closed
-	pubs   sync.Map // *nats.Msg -> *publication, for the async ack callbacks
-	reads  atomic.Uint64
+	state *jsState // set before bootstrapped is closed
+	pubs  sync.Map // *nats.Msg -> *publication, for the async ack callbacks
+	reads atomic.Uint64
 	// trouble counts the times a connection to NATS was dropped or fell behind.
 	disconnects, slowConsumers atomic.Uint64
-	live   *liveSet
-	closed atomic.Bool
+	live                       *liveSet
+	closed                     atomic.Bool
 }
 
 var _ Broker = (*JetStream)(nil)
