@@ -9,6 +9,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -73,6 +74,10 @@ type Config struct {
 	MaxInflight int
 	// MaxReads bounds the history reads of one connection running at once.
 	MaxReads int
+	// MaxNodeReads bounds the reads of stored messages this node's rooms and connections
+	// run at once (first loads, recoveries, history pages; default 8): what they read is
+	// held in memory until it is sent, so this bounds that memory.
+	MaxNodeReads int
 	// MaxRoomsPerConn bounds the rooms one connection is in (default 50).
 	MaxRoomsPerConn int
 	// MaxRooms bounds the rooms served by this node at once (default 10,000).
@@ -103,6 +108,7 @@ const (
 	DefaultPresenceGrace    = 3 * time.Second
 	DefaultMaxInflight      = 128
 	DefaultMaxReads         = 2
+	DefaultMaxNodeReads     = 8
 	DefaultMaxRoomsPerConn  = 50
 	DefaultMaxRooms         = 10000
 	DefaultHistoryRate      = 5
@@ -148,6 +154,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxReads <= 0 {
 		c.MaxReads = DefaultMaxReads
+	}
+	if c.MaxNodeReads <= 0 {
+		c.MaxNodeReads = DefaultMaxNodeReads
 	}
 	if c.MaxRoomsPerConn <= 0 {
 		c.MaxRoomsPerConn = DefaultMaxRoomsPerConn
@@ -198,6 +207,8 @@ type Hub struct {
 	users   map[string]*localUser // people connected here, by user id
 	dms     sync.Map              // direct-message room -> [2]string, its two people
 
+	readers chan struct{} // one per read running, at most MaxNodeReads
+
 	storageErrors atomic.Uint64
 	lastErrLog    atomic.Int64
 }
@@ -221,6 +232,7 @@ func New(ctx context.Context, cfg Config, b broker.Broker, bus presence.Bus, log
 		retiring: make(map[string]*room),
 		users:    make(map[string]*localUser),
 	}
+	h.readers = make(chan struct{}, h.cfg.MaxNodeReads)
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	return h
 }
@@ -336,6 +348,16 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
+}
+
+// readSlot waits for one of the node's MaxNodeReads read slots, at most until ctx ends.
+func (h *Hub) readSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case h.readers <- struct{}{}:
+		return func() { <-h.readers }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for one of this node's reads to end: %w", broker.ErrUnavailable, ctx.Err())
+	}
 }
 
 // storageFailed logs a storage failure, at most once every few seconds with the count

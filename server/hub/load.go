@@ -34,7 +34,13 @@ func (r *room) load() {
 	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		start := time.Now()
-		res := r.read(ctx)
+		var res *loadResult
+		if release, err := h.readSlot(ctx); err != nil {
+			res = &loadResult{err: err}
+		} else {
+			res = r.read(ctx)
+			release()
+		}
 		h.cfg.Metrics.Read(ReadLoad, time.Since(start), res.err)
 		cancel()
 		msgs, err := res.msgs, res.err
@@ -138,6 +144,7 @@ type recovering struct {
 	// joiner's history rate has paid for already.
 	again bool
 	msgs  []protocol.Message
+	more  bool // older missed messages are left out
 	err   error
 }
 
@@ -158,11 +165,51 @@ func (r *room) recover(o op, again bool) {
 		defer release()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
-		// One more than the limit tells whether anything after since is left out.
 		start := time.Now()
-		rec.msgs, _, rec.err = h.broker.Before(ctx, r.name, rec.upTo+1, MaxRecovery+1)
+		rec.msgs, rec.more, rec.err = h.readMissed(ctx, r.name, *o.since, rec.upTo)
 		h.cfg.Metrics.Read(ReadRecovery, time.Since(start), rec.err)
 	}()
+}
+
+// Recoveries read pages of recoveryPage messages, newest first, and stop after
+// MaxRecovery messages or about maxRecoveryBytes of them: a room of large messages
+// recovers its latest ones (with has_more: the client pages back for the rest), and no
+// recovery holds more than a few MiB.
+const (
+	recoveryPage     = 200
+	maxRecoveryBytes = 4 << 20
+	// entryOverhead is what a stored entry weighs beyond its body, roughly.
+	entryOverhead = 128
+)
+
+// readMissed reads the room's messages after since, up to upTo, and whether older ones
+// after since are left out.
+func (h *Hub) readMissed(ctx context.Context, room string, since, upTo uint64) ([]protocol.Message, bool, error) {
+	var msgs []protocol.Message
+	before, size := upTo+1, 0
+	for {
+		page, older, err := h.broker.Before(ctx, room, before, recoveryPage)
+		if err != nil {
+			return nil, false, err
+		}
+		i := 0
+		for i < len(page) && page[i].Seq <= since {
+			i++
+		}
+		reached := i > 0 || !older || len(page) == 0
+		page = page[i:]
+		for _, m := range page {
+			size += len(m.Body) + entryOverhead
+		}
+		msgs = append(page, msgs...)
+		switch {
+		case reached:
+			return msgs, false, nil
+		case len(msgs) > MaxRecovery || size >= maxRecoveryBytes:
+			return msgs, true, nil
+		}
+		before = page[0].Seq
+	}
 }
 
 // recovered answers a recovering joiner: the messages read, then those delivered live
@@ -185,7 +232,7 @@ func (r *room) recovered(rec *recovering) {
 	}
 	if rec.err != nil {
 		r.hub.storageFailed("recovering missed messages", r.name, rec.err)
-		r.refuse(rec.o)
+		r.refuseWith(rec.o, "the messages missed since then cannot be read right now; try again")
 		return
 	}
 	if r.coverFrom > rec.upTo {
@@ -202,8 +249,8 @@ func (r *room) recovered(rec *recovering) {
 		}
 	}
 	encs = append(encs, r.cachedAfter(rec.upTo)...)
-	more := len(encs) > MaxRecovery
-	if more {
+	more := rec.more || len(encs) > MaxRecovery
+	if len(encs) > MaxRecovery {
 		encs = encs[len(encs)-MaxRecovery:]
 	}
 	r.admit(rec.o, protocol.EncodeArray(encs), more)

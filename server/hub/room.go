@@ -300,6 +300,10 @@ func (r *room) refuse(o op) {
 	if r.loadErr == nil && r.loaded {
 		msg = "the room is still learning who is online on the other nodes; try again"
 	}
+	r.refuseWith(o, msg)
+}
+
+func (r *room) refuseWith(o op, msg string) {
 	if o.kind == opPresence {
 		return
 	}

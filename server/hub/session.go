@@ -406,6 +406,12 @@ func (s *Session) background(f func(ctx context.Context)) {
 		defer func() { <-s.reads }()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		defer cancel()
+		release, err := h.readSlot(ctx)
+		if err != nil {
+			f(ctx) // ctx has ended: f fails at once and says so
+			return
+		}
+		defer release()
 		f(ctx)
 	}()
 }
@@ -437,11 +443,36 @@ func (s *Session) readTurn(paced bool) (release func(), err error) {
 	}
 	select {
 	case s.reads <- struct{}{}:
-		return func() { <-s.reads }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for a read of this connection to end: %w", ctx.Err())
 	}
+	node, err := h.readSlot(ctx)
+	if err != nil {
+		<-s.reads
+		return nil, err
+	}
+	mine := func() { node(); <-s.reads }
+	// What was read for this connection before waits in its send queue until the client
+	// reads it: a client that asks for more than it reads gets no more read for it.
+	if q, ok := s.conn.(interface{ Queued() int64 }); ok {
+		for q.Queued() > maxReadBacklog {
+			select {
+			case <-time.After(backlogPoll):
+			case <-ctx.Done():
+				mine()
+				return nil, fmt.Errorf("waiting for the client to read what it asked for before: %w", ctx.Err())
+			}
+		}
+	}
+	return mine, nil
 }
+
+// A read of a session's waits while more than maxReadBacklog bytes wait in its send queue,
+// looking again every backlogPoll.
+const (
+	maxReadBacklog = 8 << 20
+	backlogPoll    = 20 * time.Millisecond
+)
 
 // historyRateError refuses reads beyond --history-rate.
 func (s *Session) historyRateError(what string) *protocol.Error {

@@ -200,6 +200,13 @@ func (c *Conn) Send(obj []byte) bool {
 	return true
 }
 
+// Queued returns the bytes waiting in the send queue.
+func (c *Conn) Queued() int64 {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.queued
+}
+
 // endGap starts the writer for what was queued during a write gap.
 func (c *Conn) endGap() {
 	c.qmu.Lock()
