@@ -63,6 +63,8 @@ type options struct {
 	historyRate     float64
 	maxRoomsPerConn int
 	maxRooms        int
+	maxRoomsPerIP   int
+	maxRoomsPerUser int
 	maxConnsPerIP   int
 	trustedProxies  string
 	maxQueuedBytes  int64
@@ -198,6 +200,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		HistoryBurst:    max(1, int(2*o.historyRate)),
 		MaxRoomsPerConn: o.maxRoomsPerConn,
 		MaxRooms:        o.maxRooms,
+		MaxRoomsPerIP:   conns(o.maxRoomsPerIP),
+		MaxRoomsPerUser: conns(o.maxRoomsPerUser),
 		MaxConnsPerIP:   conns(o.maxConnsPerIP),
 		TrustedProxies:  splitList(o.trustedProxies),
 		MaxQueuedBytes:  o.maxQueuedBytes,
@@ -274,7 +278,7 @@ func orNone(r float64) float64 {
 	return r
 }
 
-// conns turns the flag's 0 (no limit) into the server's negative.
+// conns turns a limit flag's 0 (no limit) into the server's negative.
 func conns(n int) int {
 	if n == 0 {
 		return -1

@@ -137,6 +137,9 @@ func (s *Server) accept(conn *ws.Conn, r *http.Request, ip, rawName, room string
 		room = protocol.DefaultRoom
 	}
 	sess, err := s.hub.Connect(conn, id, room)
+	if perr := (*protocol.Error)(nil); errors.As(err, &perr) {
+		return nil, protocol.EncodeError(perr, ""), closePolicyViolation
+	}
 	if errors.Is(err, hub.ErrTooManyRooms) {
 		return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
 			"this node serves its most rooms (--max-rooms); try %s", protocol.DefaultRoom)}, ""), protocol.CloseTryAgain

@@ -116,3 +116,79 @@ func TestDMsCountApartFromRooms(t *testing.T) {
 	}
 	a.publish("still here", "m1")
 }
+
+// TestRoomsPerAddressAndPerson: the connections of one address cannot take the node's
+// rooms, nor those of one person; whoever else comes still opens rooms, and direct-message
+// rooms open even when the node serves its most rooms.
+func TestRoomsPerAddressAndPerson(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, server.Config{RateLimit: 0, MaxRoomsPerConn: 10, MaxRooms: 35, MaxRoomsPerIP: 20, MaxRoomsPerUser: 15,
+		TrustedProxies: []string{"127.0.0.1"}})
+	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+	dialFrom := func(ip, query string) *client {
+		conn, _, err := ts.dialRaw(t, query, from(ip), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, conn)
+		c.welcome = c.expect("welcome")
+		c.user = user{ID: c.welcome.User.ID, Name: c.welcome.User.Name}
+		return c
+	}
+	// The attacker's guests, all from one address, each in the lobby and nine rooms of its
+	// own: 20 distinct rooms, then no more.
+	refused := 0
+	for c := 0; c < 4; c++ {
+		g := dialFrom("198.51.100.7", fmt.Sprintf("name=g%d&room=lobby", c))
+		for i := 1; i < 10; i++ {
+			g.sendJSON(map[string]any{"type": "join", "room": fmt.Sprintf("a%d-%d", c, i), "ref": "j"})
+			o := g.expectAny("joined", "error")
+			if o.Type == "error" {
+				if o.Code != "limit_exceeded" || !strings.Contains(o.Message, "--max-rooms-per-ip") {
+					t.Fatalf("guest %d, room %d: %s", c, i, o)
+				}
+				refused++
+			}
+		}
+	}
+	if refused != 36-19 {
+		t.Fatalf("%d joins refused, want 17 (36 asked, 20 rooms per address, the lobby one of them)", refused)
+	}
+	// A new connection of that address into a new room is refused outright.
+	conn, _, err := ts.dialRaw(t, "name=more&room=another", from("198.51.100.7"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := newClient(t, conn)
+	if e := more.expect("error"); e.Code != "limit_exceeded" || !strings.Contains(e.Message, "--max-rooms-per-ip") {
+		t.Fatalf("a connection of the same address into a new room: %s", e)
+	}
+	more.expectClosed(1008)
+
+	// Someone else still opens rooms; one person's connections share a bound of their own.
+	bob := dialFrom("203.0.113.5", "name=bob&room=b0")
+	for i := 1; i < 10; i++ {
+		bob.sendJSON(map[string]any{"type": "join", "room": fmt.Sprint("b", i)})
+		bob.expect("joined")
+	}
+	bob2 := dialFrom("203.0.113.6", "name=bob&room=b0&token="+bob.welcome.Token)
+	for i := 10; i < 15; i++ {
+		bob2.sendJSON(map[string]any{"type": "join", "room": fmt.Sprint("b", i)})
+		bob2.expect("joined")
+	}
+	bob2.sendJSON(map[string]any{"type": "join", "room": "b15", "ref": "j15"})
+	if e := bob2.expect("error"); e.Code != "limit_exceeded" || !strings.Contains(e.Message, "--max-rooms-per-user") {
+		t.Fatalf("bob's 16th room: %s", e)
+	}
+	// The node now serves its most rooms (20 + 15): a third person gets --max-rooms for a
+	// new one, but a conversation opens.
+	carol := dialFrom("192.0.2.1", "name=carol&room=b0")
+	carol.sendJSON(map[string]any{"type": "join", "room": "c1", "ref": "c1"})
+	if e := carol.expect("error", "join"); e.Code != "limit_exceeded" || !strings.Contains(e.Message, "--max-rooms") {
+		t.Fatalf("a new room on a full node: %s", e)
+	}
+	carol.sendJSON(map[string]any{"type": "dm", "user": bob.welcome.User.ID, "ref": "d"})
+	if j := carol.expect("joined", "join"); !strings.HasPrefix(j.Room, "dm-") {
+		t.Fatalf("a DM on a full node: %s", j)
+	}
+}

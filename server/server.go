@@ -72,10 +72,12 @@ type Config struct {
 	Node string
 	// ReadTimeout bounds one storage read (default 5 s).
 	ReadTimeout time.Duration
-	// MaxRoomsPerConn, MaxRooms, HistoryRate and HistoryBurst: see hub.Config (0: the
-	// defaults there).
+	// MaxRoomsPerConn, MaxRooms, MaxRoomsPerIP, MaxRoomsPerUser, HistoryRate and
+	// HistoryBurst: see hub.Config (0: the defaults there).
 	MaxRoomsPerConn int
 	MaxRooms        int
+	MaxRoomsPerIP   int
+	MaxRoomsPerUser int
 	HistoryRate     float64
 	HistoryBurst    int
 	// MaxConnsPerIP bounds the WebSockets open from one address (default 1,000, room for
@@ -200,6 +202,8 @@ func New(cfg Config) (*Server, error) {
 		PresenceGrace:   cfg.PresenceGrace,
 		MaxRoomsPerConn: cfg.MaxRoomsPerConn,
 		MaxRooms:        cfg.MaxRooms,
+		MaxRoomsPerIP:   cfg.MaxRoomsPerIP,
+		MaxRoomsPerUser: cfg.MaxRoomsPerUser,
 		HistoryRate:     cfg.HistoryRate,
 		HistoryBurst:    cfg.HistoryBurst,
 		Version:         cfg.Version,

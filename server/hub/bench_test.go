@@ -138,6 +138,7 @@ func BenchmarkEmptyRoom(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	base := runtime.NumGoroutine()
 	b.ResetTimer()
 	conns := make([]*counter, b.N)
 	for i := range conns {
@@ -150,8 +151,14 @@ func BenchmarkEmptyRoom(b *testing.B) {
 		<-c.welcomed
 	}
 	b.StopTimer()
+	// The rooms' first loads and catch-ups end in goroutines of their own: measure once
+	// only the rooms' own goroutines are left (settled).
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > base+b.N && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/room")
+	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(b.N), "stack-B/room")
 	b.ReportMetric(float64(runtime.NumGoroutine())/float64(b.N), "goroutines/room")
 }

@@ -80,8 +80,14 @@ type Config struct {
 	MaxNodeReads int
 	// MaxRoomsPerConn bounds the rooms one connection is in (default 50).
 	MaxRoomsPerConn int
-	// MaxRooms bounds the rooms served by this node at once (default 10,000).
+	// MaxRooms bounds the rooms served by this node at once (default 10,000), and, apart,
+	// the direct-message rooms.
 	MaxRooms int
+	// MaxRoomsPerIP and MaxRoomsPerUser bound the distinct rooms the connections of one
+	// address, and of one person, hold together (defaults 500 and 100; negative: no
+	// limit). Direct-message rooms are not counted.
+	MaxRoomsPerIP   int
+	MaxRoomsPerUser int
 	// HistoryRate and HistoryBurst limit a connection's history requests, apart from its
 	// other requests (default 5 a second, bursts of 10; a negative rate: no limit).
 	HistoryRate  float64
@@ -111,6 +117,8 @@ const (
 	DefaultMaxNodeReads     = 8
 	DefaultMaxRoomsPerConn  = 50
 	DefaultMaxRooms         = 10000
+	DefaultMaxRoomsPerIP    = 500
+	DefaultMaxRoomsPerUser  = 100
 	DefaultHistoryRate      = 5
 	DefaultHistoryBurst     = 10
 	// MaxRecovery is how many missed messages a join with since replays at most.
@@ -164,6 +172,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxRooms <= 0 {
 		c.MaxRooms = DefaultMaxRooms
 	}
+	if c.MaxRoomsPerIP == 0 {
+		c.MaxRoomsPerIP = DefaultMaxRoomsPerIP
+	}
+	if c.MaxRoomsPerUser == 0 {
+		c.MaxRoomsPerUser = DefaultMaxRoomsPerUser
+	}
 	if c.HistoryRate == 0 {
 		c.HistoryRate = DefaultHistoryRate
 	}
@@ -199,9 +213,13 @@ type Hub struct {
 
 	mu       sync.Mutex
 	rooms    map[string]*room
+	dmRooms  int              // of rooms, the direct-message ones: counted apart from MaxRooms
 	retiring map[string]*room // stopped rooms whose goroutine has not ended yet
 	closed   bool
 	wg       sync.WaitGroup // room goroutines
+
+	heldMu sync.Mutex
+	held   map[string]holders // by holdKeys: the rooms of one address, of one person
 
 	usersMu sync.Mutex
 	users   map[string]*localUser // people connected here, by user id
@@ -231,6 +249,7 @@ func New(ctx context.Context, cfg Config, b broker.Broker, bus presence.Bus, log
 		rooms:    make(map[string]*room),
 		retiring: make(map[string]*room),
 		users:    make(map[string]*localUser),
+		held:     make(map[string]holders),
 	}
 	h.readers = make(chan struct{}, h.cfg.MaxNodeReads)
 	h.ctx, h.cancel = context.WithCancel(ctx)
@@ -246,10 +265,14 @@ func (h *Hub) acquire(name string) (*room, error) {
 		return nil, ErrClosed
 	}
 	r := h.rooms[name]
-	if r == nil && len(h.rooms) >= h.cfg.MaxRooms {
+	dm := protocol.IsDM(name)
+	if r == nil && (dm && h.dmRooms >= h.cfg.MaxRooms || !dm && len(h.rooms)-h.dmRooms >= h.cfg.MaxRooms) {
 		return nil, ErrTooManyRooms
 	}
 	if r == nil {
+		if dm {
+			h.dmRooms++
+		}
 		// A previous run of the room may still be stopping: the new one starts after it,
 		// so that the other nodes see its members leave before they join again.
 		r = newRoom(name, h, h.retiring[name])
@@ -277,6 +300,9 @@ func (h *Hub) release(r *room) {
 	r.refs--
 	if r.refs == 0 && h.rooms[r.name] == r {
 		delete(h.rooms, r.name)
+		if protocol.IsDM(r.name) {
+			h.dmRooms--
+		}
 		h.retiring[r.name] = r
 		r.stop()
 	}

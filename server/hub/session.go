@@ -24,6 +24,7 @@ type Session struct {
 	hub            *Hub
 	conn           Conn
 	id             string     // the connection's id
+	addr           string     // the client's address
 	lu             *localUser // the person
 	rooms          map[string]*room
 	current        string
@@ -61,7 +62,7 @@ type Identity struct {
 // soon as it can (at once when it is loaded already).
 func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error) {
 	s := &Session{
-		hub: h, conn: conn, id: id.Conn, rooms: make(map[string]*room),
+		hub: h, conn: conn, id: id.Conn, addr: id.Addr, rooms: make(map[string]*room),
 		inflight: make(chan struct{}, h.cfg.MaxInflight),
 		reads:    make(chan struct{}, h.cfg.MaxReads),
 	}
@@ -72,11 +73,17 @@ func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error)
 	if h.cfg.HistoryRate > 0 {
 		s.historyLimiter = rate.NewLimiter(rate.Limit(h.cfg.HistoryRate), h.cfg.HistoryBurst)
 	}
+	s.lu = h.attach(s, id.User, id.New)
+	if perr := h.hold(s, roomName); perr != nil {
+		h.detach(s)
+		return nil, perr
+	}
 	r, err := h.acquire(roomName)
 	if err != nil {
+		h.unhold(s, roomName)
+		h.detach(s)
 		return nil, err
 	}
-	s.lu = h.attach(s, id.User, id.New)
 	me := s.me()
 	s.rooms[roomName] = r
 	s.roomsHeld.Store(roomName, true)
@@ -315,12 +322,18 @@ func (s *Session) join(name string, since *uint64, ref string) {
 			s.fail(err, ref)
 			return
 		}
-		var err error
-		if r, err = s.hub.acquire(name); errors.Is(err, ErrTooManyRooms) {
-			s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
-				"this node serves %d rooms, its most (--max-rooms); try a room with people in it", s.hub.cfg.MaxRooms)}, ref)
+		if perr := s.hub.hold(s, name); perr != nil {
+			s.fail(perr, ref)
 			return
-		} else if err != nil {
+		}
+		var err error
+		if r, err = s.hub.acquire(name); err != nil {
+			s.hub.unhold(s, name)
+			if errors.Is(err, ErrTooManyRooms) {
+				s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
+					"this node serves %d rooms, its most (--max-rooms); try a room with people in it", s.hub.cfg.MaxRooms)}, ref)
+				return
+			}
 			s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the server is shutting down"}, ref)
 			return
 		}
@@ -365,6 +378,7 @@ func (s *Session) leave(req protocol.Request) {
 		delete(s.rooms, req.Room)
 		s.roomsHeld.Delete(req.Room)
 		s.hub.release(r)
+		s.hub.unhold(s, req.Room)
 		if s.current == req.Room {
 			s.current = ""
 			for name := range s.rooms {
@@ -636,6 +650,7 @@ func (s *Session) Close() {
 	for name, r := range s.rooms {
 		r.post(op{kind: opLeave, s: s})
 		s.hub.release(r)
+		s.hub.unhold(s, name)
 		delete(s.rooms, name)
 		s.roomsHeld.Delete(name)
 	}
