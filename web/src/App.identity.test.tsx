@@ -1,9 +1,11 @@
 // The UI with a server that knows people (welcome.user): two Sams, renames, direct messages,
-// read positions, the session token, and the same screens with an older server.
+// read positions, the session (a token exchanged for the cookie), and the same screens with
+// an older server.
 
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
+import { fakeSessionApi } from './test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
 import { socket, stubWebSocketInEachTest } from './test/harness';
 
@@ -186,39 +188,49 @@ describe('App with identity: read positions', () => {
   });
 });
 
-describe('App: the session token', () => {
-  it('takes ?token= from the page URL, removes it, connects with it and without asking for a name', async () => {
+describe('App: the session', () => {
+  it('exchanges a ?token= of the page URL for the cookie, then connects without a token and without asking for a name', async () => {
+    const api = fakeSessionApi({ user: { id: 'u-9', name: 'Ada' } });
+    vi.stubGlobal('fetch', api.fetch);
     window.history.replaceState(null, '', '/r/dev?token=host-signed&lang=en');
     render(<App />);
     expect(screen.queryByTestId('name-dialog')).toBeNull();
-    const ws = await socket();
-    const q = new URL(ws.url).searchParams;
-    expect(q.get('token')).toBe('host-signed');
-    expect(q.has('name')).toBe(false);
     expect(window.location.search).toBe('?lang=en');
-    expect(window.localStorage.getItem('distchat.token')).toBe('host-signed');
+    const ws = await socket();
+    expect(api.calls).toMatchObject([{ method: 'POST', url: '/api/session', authorization: 'Bearer host-signed' }]);
+    const q = new URL(ws.url).searchParams;
+    expect(q.has('token')).toBe(false);
+    expect(q.has('name')).toBe(false);
+    expect(window.localStorage.getItem('distchat.token')).toBeNull();
     act(() => {
       ws.open();
       ws.receive(welcome('dev', { id: 'u-9', name: 'Ada' }, [], { user: { id: 'u-9', name: 'Ada' }, token: 'renewed' }));
     });
     expect(screen.getByTestId('me-name').textContent).toBe('Ada');
     expect(window.localStorage.getItem('distchat.name')).toBe('Ada');
-    expect(window.localStorage.getItem('distchat.token')).toBe('renewed');
+    expect(window.localStorage.getItem('distchat.token')).toBeNull();
   });
 
-  it('shows the sign-in screen when the server accepts no guests', async () => {
+  it('shows the sign-in screen when the server accepts no guests, and "Try again" exchanges the host page’s new token', async () => {
+    const api = fakeSessionApi();
+    vi.stubGlobal('fetch', api.fetch);
     window.localStorage.setItem('distchat.name', 'Sam');
     render(<App />);
-    const ws = await socket();
-    act(() => {
-      ws.open();
-      ws.receive({ type: 'error', code: 'unauthorized', message: 'sign in at intranet' });
-      ws.serverClose(1008);
-    });
+    // The first refusal may be of a cookie the server has cleared: once more, as a guest.
+    for (const n of [1, 2]) {
+      const ws = await socket(n);
+      act(() => {
+        ws.open();
+        ws.receive({ type: 'error', code: 'unauthorized', message: 'sign in at intranet' });
+        ws.serverClose(1008);
+      });
+    }
     expect(screen.getByTestId('signin-needed').textContent).toContain('sign in at intranet');
     window.localStorage.setItem('distchat.token', 'fresh');
     fireEvent.click(screen.getByTestId('signin-retry'));
-    expect(new URL((await socket(2)).url).searchParams.get('token')).toBe('fresh');
+    const ws = await socket(3);
+    expect(new URL(ws.url).searchParams.has('token')).toBe(false);
+    expect(api.calls).toMatchObject([{ method: 'POST', authorization: 'Bearer fresh' }]);
   });
 });
 

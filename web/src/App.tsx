@@ -23,7 +23,7 @@ import { TypingIndicator } from './components/TypingIndicator';
 import { useAttention } from './lib/attention';
 import { useNotifications } from './lib/useNotifications';
 import { loadName, loadRooms, saveName } from './lib/storage';
-import { adoptTokenFromUrl, localTokenStore } from './lib/token';
+import { adoptTokenFromUrl, pendingToken } from './lib/session';
 import { useRoomRoute } from './lib/useRoute';
 import { checkName, isValidRoom, normalizeRoomInput } from './lib/validate';
 import type { User } from './protocol/types';
@@ -34,14 +34,15 @@ import { fetchRooms } from './components/BrowseRooms';
 const DM_WAIT_MS = 15_000;
 
 export function App() {
-  // A host application's sign-in may hand over a token in the page URL: stored, then removed.
+  // A host application's sign-in may hand over a token in the page URL: taken out of the
+  // address bar and kept until the client exchanges it for the session cookie.
   useState(() => adoptTokenFromUrl());
   const [name, setName] = useState<string | null>(() => {
     const stored = loadName();
     const r = stored === null ? null : checkName(stored);
     if (r && r.ok) return r.name;
-    // With a token the server knows the person and their name: no need to ask.
-    return localTokenStore.load() !== null ? '' : null;
+    // With a token to sign in with the server knows the person and their name: no need to ask.
+    return pendingToken() !== null ? '' : null;
   });
 
   const rename = useCallback((n: string) => {
