@@ -1,10 +1,11 @@
 // The UI with a server that knows people (welcome.user): two Sams, renames, direct messages,
-// read positions, the session (a token exchanged for the cookie), and the same screens with
-// an older server.
+// read positions, the session (a token exchanged for the cookie, sign-out), and the same
+// screens with an older server.
 
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
+import { SIGNED_OUT } from './chat/client';
 import { fakeSessionApi } from './test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
 import { socket, stubWebSocketInEachTest } from './test/harness';
@@ -231,6 +232,49 @@ describe('App: the session', () => {
     const ws = await socket(3);
     expect(new URL(ws.url).searchParams.has('token')).toBe(false);
     expect(api.calls).toMatchObject([{ method: 'POST', authorization: 'Bearer fresh' }]);
+  });
+
+  it('signs out from the settings after a confirmation that says what it means, and is a new guest', async () => {
+    const api = fakeSessionApi();
+    vi.stubGlobal('fetch', api.fetch);
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(screen.getByTestId('settings-button'));
+    fireEvent.click(screen.getByTestId('menu-sign-out'));
+    const dialog = screen.getByTestId('confirm-dialog');
+    expect(dialog.textContent).toContain('You will be a new person here: your direct messages and unread positions stay with the old identity, Sam.');
+    // Cancel is the safe choice, and where the focus starts.
+    expect(document.activeElement).toBe(screen.getByTestId('confirm-cancel'));
+    fireEvent.click(screen.getByTestId('confirm-cancel'));
+    expect(api.calls).toEqual([]);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+
+    fireEvent.click(screen.getByTestId('settings-button'));
+    fireEvent.click(screen.getByTestId('menu-sign-out'));
+    fireEvent.click(screen.getByTestId('confirm-ok'));
+    const ws2 = await socket(2);
+    expect(api.calls.map((c) => c.method)).toEqual(['DELETE']);
+    expect(ws.closedByClient).not.toBeNull();
+    expect(screen.queryByTestId('dm-link')).toBeNull();
+    const guest = { id: 'g-1', name: 'Sam' };
+    act(() => {
+      ws2.open();
+      ws2.receive(welcome('general', guest, [], { user: guest, online: [{ ...guest, devices: 1 }] }));
+    });
+    expect(screen.getByTestId('toast').textContent).toBe(`!Signed out${SIGNED_OUT}`);
+    expect(screen.getByTestId('dm-empty')).toBeTruthy();
+  });
+
+  it('offers no sign-out with an older server (no identity, no session)', async () => {
+    window.localStorage.setItem('distchat.name', 'Sam');
+    render(<App />);
+    const ws = await socket();
+    act(() => {
+      ws.open();
+      ws.receive(welcome('general', { id: 'c1', name: 'Sam' }));
+    });
+    fireEvent.click(screen.getByTestId('settings-button'));
+    expect(screen.getByTestId('settings-menu')).toBeTruthy();
+    expect(screen.queryByTestId('menu-sign-out')).toBeNull();
   });
 });
 

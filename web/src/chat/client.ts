@@ -43,7 +43,7 @@ export interface ChatClientOptions {
   rooms?: string[];
   /** Builds the WebSocket URL; defaults to /ws on the page's own host. */
   url?: (name: string, room: string) => string;
-  /** The browser's session: a token waiting to be exchanged for the cookie (default: the page's origin). */
+  /** The browser's session: a token waiting to be exchanged for the cookie, and sign-out (default: the page's origin). */
   session?: Session;
   WebSocket?: SocketFactory;
   random?: () => number;
@@ -80,6 +80,8 @@ export function defaultSocketUrl(name: string, room: string): string {
 
 /** The toast for a session the server no longer accepts, once the new guest is connected. */
 export const SESSION_EXPIRED = 'Your session expired; you are a new guest';
+/** The toast once the new guest that follows a sign-out is connected. */
+export const SIGNED_OUT = 'You signed out; you are a new guest';
 /** Tries of a token exchange the server does not answer before connecting without it (it is tried again on the next connect). */
 export const EXCHANGE_TRIES = 3;
 
@@ -90,8 +92,8 @@ export class ChatClient {
   private readonly url: (name: string, room: string) => string;
   private readonly session: Session;
   /**
-   * The browser has no session for sure (the server cleared a refused cookie, or the client
-   * ended it): a refusal now is the server's last word (it lets no guests in).
+   * The browser has no session for sure (the server cleared a refused cookie, or the user
+   * signed out): a refusal now is the server's last word (it lets no guests in).
    */
   private noSession = false;
   /** Exchanges of the waiting token the server did not answer, since the last connect. */
@@ -100,6 +102,10 @@ export class ChatClient {
   private exchanging = false;
   /** The server refused the session: the guest connection that follows says so once welcomed. */
   private expiredSession = false;
+  /** The user signed out: the guest connection that follows says so once welcomed. */
+  private signedOut = false;
+  /** A sign-out is waiting for the server: nothing connects meanwhile. */
+  private signingOut = false;
   /** A new name that could not be sent yet (offline): asked for after the next welcome. */
   private pendingRename: string | null = null;
   /** The last read position sent per room, and when. */
@@ -203,6 +209,54 @@ export class ChatClient {
   }
 
   /**
+   * Ends this browser's session (DELETE /api/session) and connects again as a new guest: the
+   * direct messages, read positions and unsent messages of the old identity stay with it.
+   * Nothing connects while the server is asked, so that no upgrade renews the old session
+   * after its end. Resolves false (with a toast) when the server could not be told: the user
+   * is still who they were, connected again.
+   */
+  async signOut(): Promise<boolean> {
+    if (!this.started || this.signingOut) return false;
+    this.signingOut = true;
+    this.clearTimers();
+    if (this.ws) {
+      this.detachSocket(CloseCode.Normal, 'signing out');
+      this.connectionLost();
+    }
+    this.connId++;
+    this.exchanging = false;
+    this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
+    // A token waiting to be exchanged would sign the same person in again.
+    const token = this.session.pending();
+    if (token !== null) this.session.forget(token);
+    let failure: string | null = null;
+    try {
+      await this.session.end();
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    }
+    this.signingOut = false;
+    if (failure === null) {
+      this.pacer.clear();
+      this.requests.clear();
+      this.readSent.clear();
+      this.readHeld.clear();
+      this.lastTypingSent.clear();
+      this.lastPresenceAsked.clear();
+      this.pendingRename = null;
+      this.noSession = true;
+      this.expiredSession = false;
+      this.signedOut = true;
+      this.dispatch({ type: 'signedOut' });
+    } else this.dispatch({ type: 'toast', code: 'sign_out_failed', message: `Could not sign out: ${failure}` });
+    if (this.started) {
+      this.attempt = 0;
+      this.connect();
+    }
+    return failure === null;
+  }
+
+  /**
    * Changes the display name. A server with identity renames the person in place (one
    * `rename`, answered with ack or error; every room sees "X is now Y"); while offline the new
    * name is shown at once and asked for with `rename` after the next welcome. The connect URL
@@ -240,7 +294,7 @@ export class ChatClient {
 
   /** Skips the wait of a scheduled reconnect (or reconnects at once when `force`). */
   reconnectNow(force = false): void {
-    if (!this.started) return;
+    if (!this.started || this.signingOut) return;
     if (!force && (this.ws || this.exchanging)) return;
     this.clearTimers();
     if (this.ws) {
@@ -279,6 +333,7 @@ export class ChatClient {
    */
   private connect(): void {
     this.retryTimer = null;
+    if (this.signingOut) return;
     this.dispatch({ type: 'connecting', status: this.everConnected ? 'reconnecting' : 'connecting' });
     const token = this.session.pending();
     if (token !== null) this.exchange(token);
@@ -303,6 +358,7 @@ export class ChatClient {
       } else {
         this.noSession = result === 'refused';
         this.expiredSession = result === 'refused';
+        if (result === 'signed-in') this.signedOut = false;
       }
       this.open();
     });
@@ -386,6 +442,7 @@ export class ChatClient {
         return;
       }
       this.expiredSession = false;
+      this.signedOut = false;
       const fatal = this.policyError ?? { code: 'policy', message: reason || 'The server refused the connection.' };
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal });
       return;
@@ -532,6 +589,10 @@ export class ChatClient {
     if (this.expiredSession) {
       this.expiredSession = false;
       this.dispatch({ type: 'toast', code: 'session_expired', message: SESSION_EXPIRED });
+    }
+    if (this.signedOut) {
+      this.signedOut = false;
+      this.dispatch({ type: 'toast', code: 'signed_out', message: SIGNED_OUT });
     }
 
     // A new connection has a full bucket on the server; ours starts over with it, and the

@@ -1,5 +1,5 @@
 // The client's side of identity: the session (a cookie the test cannot see; a token handed
-// over by a host page or the previous UI, exchanged once), renames, direct messages
+// over by a host page or the previous UI, exchanged once), sign-out, renames, direct messages
 // and read positions on the wire, and that an older server (no welcome.user) sees none of it.
 
 import { act } from '@testing-library/react';
@@ -8,7 +8,7 @@ import { browserSession, TOKEN_KEY } from '../lib/session';
 import { fakeSessionApi } from '../test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from '../test/fakeWebSocket';
 import { advance, fakeTimersInEachTest, openWith, renderChat, settle } from '../test/harness';
-import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_EXPIRED } from './client';
+import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_EXPIRED, SIGNED_OUT } from './client';
 import type { UseChatOptions } from './useChat';
 
 const sam = { id: 'k3x9q2mf', name: 'Sam' };
@@ -209,6 +209,73 @@ describe('useChat: a token to exchange for the session cookie', () => {
     await settle();
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+  });
+});
+
+describe('useChat: sign-out', () => {
+  function signedIn(script: Parameters<typeof fakeSessionApi>[0] = {}) {
+    const api = fakeSessionApi(script);
+    const hook = setup({ session: browserSession({ fetch: api.fetch }), rooms: ['dev'] });
+    const ws = connect(idWelcome('general', { history: [msg('general', 1, bob)], dms: [{ room: 'dm-k3b0', user: bob }] }));
+    return { ...hook, api, ws };
+  }
+
+  it('ends the session first, then connects as a new guest without the old identity’s conversations', async () => {
+    const { result, api, ws } = signedIn();
+    act(() => result.current.actions.send('general', 'written before signing out'));
+    let done: Promise<boolean> = Promise.resolve(false);
+    act(() => {
+      done = result.current.actions.signOut();
+    });
+    // The old connection is closed and nothing connects until the server has cleared the cookie.
+    expect(ws.closedByClient).not.toBeNull();
+    expect(api.calls.map((c) => c.method)).toEqual(['DELETE']);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    await settle();
+    expect(await done).toBe(true);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const s = result.current.state;
+    expect(s.roomOrder).toEqual(['dev', 'general']);
+    expect(s.rooms['dm-k3b0']).toBeUndefined();
+    expect(s.rooms.general.messages).toEqual([]);
+    expect(s.rooms.general.pending).toEqual([]);
+    const ws2 = connect(idWelcome('general', {}, { id: 'guest-3', name: 'Sam' }));
+    expect(result.current.state.userId).toBe('guest-3');
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SIGNED_OUT]);
+    expect(ws2.framesOfType('join').map((f) => f.room)).toEqual(['dev']);
+    expect(ws2.framesOfType('message')).toEqual([]);
+  });
+
+  it('forgets a token still waiting to be exchanged, which would sign the same person in again', async () => {
+    const { result, api } = signedIn();
+    window.localStorage.setItem(TOKEN_KEY, 'tok-waiting');
+    await act(() => result.current.actions.signOut());
+    await settle();
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+    expect(api.calls.map((c) => c.method)).toEqual(['DELETE']);
+  });
+
+  it('stays who it was when the server could not be told, and says so', async () => {
+    const { result } = signedIn({ del: ['network'] });
+    let ok = true;
+    await act(async () => {
+      ok = await result.current.actions.signOut();
+    });
+    expect(ok).toBe(false);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['Could not sign out: Failed to fetch']);
+    expect(result.current.state.rooms['dm-k3b0']).toBeDefined();
+    connect();
+    expect(result.current.state.userId).toBe(sam.id);
+  });
+
+  it('on a server that lets no guests in, leads straight to the sign-in screen', async () => {
+    const { result } = signedIn();
+    await act(() => result.current.actions.signOut());
+    refuse('sign in first');
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.state.fatal?.code).toBe('unauthorized');
+    expect(result.current.state.toasts).toEqual([]);
   });
 });
 
