@@ -1,8 +1,8 @@
-// People, not names: stable user ids with a session token, renames in place, direct messages
-// and read positions across reloads (docs/protocol.md, "Who you are: users and tokens",
-// "Direct messages" and the `read` objects), against the real server().
+// People, not names: stable user ids with a session in a cookie, renames in place, direct
+// messages and read positions across reloads (docs/protocol.md, "Who you are: users and
+// tokens", "Direct messages" and the `read` objects), against the real server().
 
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { expectOnline, messagesWithBody, openAs, openRoom, send } from './helpers';
 import { serverForThisFile } from './server';
 
@@ -25,6 +25,45 @@ function readSent(page: Page, room: string): Promise<void> {
       });
     page.on('websocket', watch);
   });
+}
+
+/**
+ * Every WebSocket URL the page opens, and who each welcome says the person is (and the token
+ * it carries for command-line clients). Call before the page's first navigation.
+ */
+function watchSockets(page: Page) {
+  const seen = { urls: [] as string[], welcomes: [] as { id: string; name: string; token: string }[] };
+  page.on('websocket', (ws) => {
+    seen.urls.push(ws.url());
+    ws.on('framereceived', (f) => {
+      const text = typeof f.payload === 'string' ? f.payload : f.payload.toString();
+      for (const line of text.split('\n')) {
+        if (!line.includes('"type":"welcome"')) continue;
+        const w = JSON.parse(line) as { user: { id: string; name: string }; token: string };
+        seen.welcomes.push({ ...w.user, token: w.token });
+      }
+    });
+  });
+  return {
+    ...seen,
+    /** The person of the latest welcome, once there are n. */
+    async person(n: number) {
+      await expect.poll(() => seen.welcomes.length).toBeGreaterThanOrEqual(n);
+      return seen.welcomes[seen.welcomes.length - 1];
+    },
+    noTokenInUrls() {
+      expect(seen.urls.length).toBeGreaterThan(0);
+      for (const u of seen.urls) expect(u).not.toContain('token=');
+    },
+  };
+}
+
+async function storedToken(page: Page): Promise<string | null> {
+  return page.evaluate(() => window.localStorage.getItem('distchat.token'));
+}
+
+async function sessionCookie(context: BrowserContext) {
+  return (await context.cookies()).find((c) => c.name === 'distchat_session');
 }
 
 function roomUnread(page: Page, room: string) {
@@ -176,4 +215,88 @@ test('an unread count survives a reload, and is gone once the room was read', as
 
   await a.context.close();
   await b.context.close();
+});
+
+test('the session is an HttpOnly cookie: no token in a WebSocket URL or in localStorage, and a reload is the same person', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server().url });
+  const page = await context.newPage();
+  const sockets = watchSockets(page);
+  await page.goto('/');
+  await page.getByTestId('name-input').fill('Ines');
+  await page.getByTestId('name-submit').click();
+  await expectOnline(page);
+  const first = await sockets.person(1);
+
+  const cookie = await sessionCookie(context);
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+  expect(await page.evaluate(() => document.cookie)).not.toContain('distchat_session');
+  expect(await storedToken(page)).toBeNull();
+
+  await page.reload();
+  await expectOnline(page);
+  expect((await sockets.person(2)).id).toBe(first.id);
+  await expect(page.getByTestId('me-name')).toHaveText('Ines');
+  sockets.noTokenInUrls();
+  await context.close();
+});
+
+test('a token a host page put into localStorage signs that person in, and is gone after the exchange', async ({ browser }) => {
+  // A token of a person (the server signed it): what a host page's sign-in would hand over.
+  const host = await browser.newContext({ baseURL: server().url });
+  const hostPage = await host.newPage();
+  const origin = watchSockets(hostPage);
+  await hostPage.goto('/');
+  await hostPage.getByTestId('name-input').fill('Kofi');
+  await hostPage.getByTestId('name-submit').click();
+  await expectOnline(hostPage);
+  const kofi = await origin.person(1);
+  await host.close();
+
+  const context = await browser.newContext({
+    baseURL: server().url,
+    storageState: { cookies: [], origins: [{ origin: server().url, localStorage: [{ name: 'distchat.token', value: kofi.token }] }] },
+  });
+  const page = await context.newPage();
+  const sockets = watchSockets(page);
+  const exchanged = page.waitForResponse((r) => r.url().endsWith('/api/session') && r.request().method() === 'POST');
+  await page.goto('/');
+  expect((await exchanged).status()).toBe(200);
+  // The server knows the name: none is asked for.
+  await expectOnline(page);
+  expect((await sockets.person(1)).id).toBe(kofi.id);
+  await expect(page.getByTestId('me-name')).toHaveText('Kofi');
+  expect(await storedToken(page)).toBeNull();
+
+  await page.reload();
+  await expectOnline(page);
+  expect((await sockets.person(2)).id).toBe(kofi.id);
+  sockets.noTokenInUrls();
+  await context.close();
+});
+
+test('sign-out asks first, then makes a new guest, who stays that person after a reload', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: server().url });
+  const page = await context.newPage();
+  const sockets = watchSockets(page);
+  await page.goto('/');
+  await page.getByTestId('name-input').fill('Lea');
+  await page.getByTestId('name-submit').click();
+  await expectOnline(page);
+  const before = await sockets.person(1);
+
+  await page.getByTestId('settings-button').click();
+  await page.getByTestId('menu-sign-out').click();
+  await expect(page.getByTestId('confirm-dialog')).toContainText('You will be a new person here: your direct messages and unread positions stay with the old identity');
+  await page.getByTestId('confirm-ok').click();
+  await expect(page.getByTestId('toast').filter({ hasText: 'You signed out' })).toBeVisible();
+  await expectOnline(page);
+  const after = await sockets.person(2);
+  expect(after.id).not.toBe(before.id);
+  expect(after.name).toBe('Lea');
+
+  await page.reload();
+  await expectOnline(page);
+  expect((await sockets.person(3)).id).toBe(after.id);
+  sockets.noTokenInUrls();
+  await context.close();
 });

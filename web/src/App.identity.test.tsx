@@ -1,9 +1,12 @@
 // The UI with a server that knows people (welcome.user): two Sams, renames, direct messages,
-// read positions, the session token, and the same screens with an older server.
+// read positions, the session (a token exchanged for the cookie, sign-out), and the same
+// screens with an older server.
 
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
+import { SIGNED_OUT } from './chat/client';
+import { fakeSessionApi } from './test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
 import { socket, stubWebSocketInEachTest } from './test/harness';
 
@@ -186,39 +189,92 @@ describe('App with identity: read positions', () => {
   });
 });
 
-describe('App: the session token', () => {
-  it('takes ?token= from the page URL, removes it, connects with it and without asking for a name', async () => {
+describe('App: the session', () => {
+  it('exchanges a ?token= of the page URL for the cookie, then connects without a token and without asking for a name', async () => {
+    const api = fakeSessionApi({ user: { id: 'u-9', name: 'Ada' } });
+    vi.stubGlobal('fetch', api.fetch);
     window.history.replaceState(null, '', '/r/dev?token=host-signed&lang=en');
     render(<App />);
     expect(screen.queryByTestId('name-dialog')).toBeNull();
-    const ws = await socket();
-    const q = new URL(ws.url).searchParams;
-    expect(q.get('token')).toBe('host-signed');
-    expect(q.has('name')).toBe(false);
     expect(window.location.search).toBe('?lang=en');
-    expect(window.localStorage.getItem('distchat.token')).toBe('host-signed');
+    const ws = await socket();
+    expect(api.calls).toMatchObject([{ method: 'POST', url: '/api/session', authorization: 'Bearer host-signed' }]);
+    const q = new URL(ws.url).searchParams;
+    expect(q.has('token')).toBe(false);
+    expect(q.has('name')).toBe(false);
+    expect(window.localStorage.getItem('distchat.token')).toBeNull();
     act(() => {
       ws.open();
       ws.receive(welcome('dev', { id: 'u-9', name: 'Ada' }, [], { user: { id: 'u-9', name: 'Ada' }, token: 'renewed' }));
     });
     expect(screen.getByTestId('me-name').textContent).toBe('Ada');
     expect(window.localStorage.getItem('distchat.name')).toBe('Ada');
-    expect(window.localStorage.getItem('distchat.token')).toBe('renewed');
+    expect(window.localStorage.getItem('distchat.token')).toBeNull();
   });
 
-  it('shows the sign-in screen when the server accepts no guests', async () => {
+  it('shows the sign-in screen when the server accepts no guests, and "Try again" exchanges the host page’s new token', async () => {
+    const api = fakeSessionApi();
+    vi.stubGlobal('fetch', api.fetch);
+    window.localStorage.setItem('distchat.name', 'Sam');
+    render(<App />);
+    // The first refusal may be of a cookie the server has cleared: once more, as a guest.
+    for (const n of [1, 2]) {
+      const ws = await socket(n);
+      act(() => {
+        ws.open();
+        ws.receive({ type: 'error', code: 'unauthorized', message: 'sign in at intranet' });
+        ws.serverClose(1008);
+      });
+    }
+    expect(screen.getByTestId('signin-needed').textContent).toContain('sign in at intranet');
+    window.localStorage.setItem('distchat.token', 'fresh');
+    fireEvent.click(screen.getByTestId('signin-retry'));
+    const ws = await socket(3);
+    expect(new URL(ws.url).searchParams.has('token')).toBe(false);
+    expect(api.calls).toMatchObject([{ method: 'POST', authorization: 'Bearer fresh' }]);
+  });
+
+  it('signs out from the settings after a confirmation that says what it means, and is a new guest', async () => {
+    const api = fakeSessionApi();
+    vi.stubGlobal('fetch', api.fetch);
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(screen.getByTestId('settings-button'));
+    fireEvent.click(screen.getByTestId('menu-sign-out'));
+    const dialog = screen.getByTestId('confirm-dialog');
+    expect(dialog.textContent).toContain('You will be a new person here: your direct messages and unread positions stay with the old identity, Sam.');
+    // Cancel is the safe choice, and where the focus starts.
+    expect(document.activeElement).toBe(screen.getByTestId('confirm-cancel'));
+    fireEvent.click(screen.getByTestId('confirm-cancel'));
+    expect(api.calls).toEqual([]);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+
+    fireEvent.click(screen.getByTestId('settings-button'));
+    fireEvent.click(screen.getByTestId('menu-sign-out'));
+    fireEvent.click(screen.getByTestId('confirm-ok'));
+    const ws2 = await socket(2);
+    expect(api.calls.map((c) => c.method)).toEqual(['DELETE']);
+    expect(ws.closedByClient).not.toBeNull();
+    expect(screen.queryByTestId('dm-link')).toBeNull();
+    const guest = { id: 'g-1', name: 'Sam' };
+    act(() => {
+      ws2.open();
+      ws2.receive(welcome('general', guest, [], { user: guest, online: [{ ...guest, devices: 1 }] }));
+    });
+    expect(screen.getByTestId('toast').textContent).toBe(`!Signed out${SIGNED_OUT}`);
+    expect(screen.getByTestId('dm-empty')).toBeTruthy();
+  });
+
+  it('offers no sign-out with an older server (no identity, no session)', async () => {
     window.localStorage.setItem('distchat.name', 'Sam');
     render(<App />);
     const ws = await socket();
     act(() => {
       ws.open();
-      ws.receive({ type: 'error', code: 'unauthorized', message: 'sign in at intranet' });
-      ws.serverClose(1008);
+      ws.receive(welcome('general', { id: 'c1', name: 'Sam' }));
     });
-    expect(screen.getByTestId('signin-needed').textContent).toContain('sign in at intranet');
-    window.localStorage.setItem('distchat.token', 'fresh');
-    fireEvent.click(screen.getByTestId('signin-retry'));
-    expect(new URL((await socket(2)).url).searchParams.get('token')).toBe('fresh');
+    fireEvent.click(screen.getByTestId('settings-button'));
+    expect(screen.getByTestId('settings-menu')).toBeTruthy();
+    expect(screen.queryByTestId('menu-sign-out')).toBeNull();
   });
 });
 

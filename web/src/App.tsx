@@ -23,7 +23,7 @@ import { TypingIndicator } from './components/TypingIndicator';
 import { useAttention } from './lib/attention';
 import { useNotifications } from './lib/useNotifications';
 import { loadName, loadRooms, saveName } from './lib/storage';
-import { adoptTokenFromUrl, localTokenStore } from './lib/token';
+import { adoptTokenFromUrl, pendingToken } from './lib/session';
 import { useRoomRoute } from './lib/useRoute';
 import { checkName, isValidRoom, normalizeRoomInput } from './lib/validate';
 import type { User } from './protocol/types';
@@ -34,14 +34,15 @@ import { fetchRooms } from './components/BrowseRooms';
 const DM_WAIT_MS = 15_000;
 
 export function App() {
-  // A host application's sign-in may hand over a token in the page URL: stored, then removed.
+  // A host application's sign-in may hand over a token in the page URL: taken out of the
+  // address bar and kept until the client exchanges it for the session cookie.
   useState(() => adoptTokenFromUrl());
   const [name, setName] = useState<string | null>(() => {
     const stored = loadName();
     const r = stored === null ? null : checkName(stored);
     if (r && r.ok) return r.name;
-    // With a token the server knows the person and their name: no need to ask.
-    return localTokenStore.load() !== null ? '' : null;
+    // With a token to sign in with the server knows the person and their name: no need to ask.
+    return pendingToken() !== null ? '' : null;
   });
 
   const rename = useCallback((n: string) => {
@@ -74,6 +75,7 @@ function ChatApp({ name }: { name: string }) {
   const [browsing, setBrowsing] = useState(false);
   const [editingId, setEditingId] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<{ room: string; id: string } | null>(null);
+  const [confirmSignOut, setConfirmSignOut] = useState(false);
   const [scrollMemory] = useState(() => new Map<string, ScrollPlace>());
   const [personMenu, setPersonMenu] = useState<{ user: User; anchor: Anchor; trigger: HTMLElement | null } | null>(null);
   const [dmTarget, setDmTarget] = useState<string | null>(null);
@@ -255,7 +257,14 @@ function ChatApp({ name }: { name: string }) {
         <div className="brand">
           <Logo size={30} />
           <span className="brand-name">distchat</span>
-          <SettingsMenu settings={notify.settings} permission={notify.permission} onChange={notify.setSettings} onRequestPermission={notify.request} dms={identity} />
+          <SettingsMenu
+            settings={notify.settings}
+            permission={notify.permission}
+            onChange={notify.setSettings}
+            onRequestPermission={notify.request}
+            dms={identity}
+            onSignOut={identity ? () => setConfirmSignOut(true) : undefined}
+          />
           <button type="button" className="icon-button sidebar-close" aria-label="Close sidebar" onClick={() => setSidebarOpen(false)}>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
               <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
@@ -418,6 +427,25 @@ function ChatApp({ name }: { name: string }) {
           }}
         >
           Everyone in the room will see that a message was deleted. This cannot be undone.
+        </ConfirmDialog>
+      )}
+
+      {confirmSignOut && (
+        <ConfirmDialog
+          title="Sign out?"
+          confirmLabel="Sign out"
+          danger
+          onCancel={() => setConfirmSignOut(false)}
+          onConfirm={() => {
+            setConfirmSignOut(false);
+            setSidebarOpen(false);
+            // A conversation of the old identity is not the new person's to show.
+            if (isDm) navigate(DEFAULT_ROOM, true);
+            void actions.signOut();
+          }}
+        >
+          <p>You will be a new person here: your direct messages and unread positions stay with the old identity{me ? `, ${me.name}` : ''}.</p>
+          <p>Others will see you as someone new, even under the same name.</p>
         </ConfirmDialog>
       )}
 

@@ -4,8 +4,8 @@
 
 import { backoffDelay } from '../lib/backoff';
 import { newRef } from '../lib/ids';
-import type { TokenStore } from '../lib/token';
-import { localTokenStore } from '../lib/token';
+import type { Exchange, Session } from '../lib/session';
+import { browserSession } from '../lib/session';
 import { encodeFrame, parseFrame } from '../protocol/frames';
 import type { ClientFrame, ServerFrame } from '../protocol/types';
 import { CloseCode, DEFAULT_ROOM, DM_PREFIX } from '../protocol/types';
@@ -42,9 +42,9 @@ export interface ChatClientOptions {
   /** Rooms to join besides `room` (restored from the last visit). */
   rooms?: string[];
   /** Builds the WebSocket URL; defaults to /ws on the page's own host. */
-  url?: (name: string, room: string, token: string | null) => string;
-  /** Where the session token is kept (default: localStorage, shared by the origin's tabs). */
-  tokens?: TokenStore;
+  url?: (name: string, room: string) => string;
+  /** The browser's session: a token waiting to be exchanged for the cookie, and sign-out (default: the page's origin). */
+  session?: Session;
   WebSocket?: SocketFactory;
   random?: () => number;
   now?: () => number;
@@ -66,31 +66,46 @@ const PRESENCE_REFRESH_MS = 5_000;
 export const READ_INTERVAL_MS = 2_000;
 
 /**
- * The WebSocket URL on the page's own host. An empty name is left out (a server with identity
- * knows the person by the token); the token only when there is one.
+ * The WebSocket URL on the page's own host. Never a token: the browser presents its session
+ * cookie with the upgrade. An empty name is left out (a server with identity knows the person
+ * by the session).
  */
-export function defaultSocketUrl(name: string, room: string, token: string | null = null): string {
+export function defaultSocketUrl(name: string, room: string): string {
   const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = new URLSearchParams();
   if (name !== '') q.set('name', name);
   q.set('room', room);
-  if (token) q.set('token', token);
   return `${proto}//${window.location.host}/ws?${q.toString()}`;
 }
 
 /** The toast for a session the server no longer accepts, once the new guest is connected. */
 export const SESSION_EXPIRED = 'Your session expired; you are a new guest';
+/** The toast once the new guest that follows a sign-out is connected. */
+export const SIGNED_OUT = 'You signed out; you are a new guest';
+/** Tries of a token exchange the server does not answer before connecting without it (it is tried again on the next connect). */
+export const EXCHANGE_TRIES = 3;
 
 export class ChatClient {
   private state: ChatState;
   private readonly listeners = new Set<() => void>();
   private name: string;
-  private readonly url: (name: string, room: string, token: string | null) => string;
-  private readonly tokens: TokenStore;
-  /** The token the current connection presented. */
-  private connToken: string | null = null;
-  /** The server refused the token: the guest connection that follows says so once welcomed. */
+  private readonly url: (name: string, room: string) => string;
+  private readonly session: Session;
+  /**
+   * The browser has no session for sure (the server cleared a refused cookie, or the user
+   * signed out): a refusal now is the server's last word (it lets no guests in).
+   */
+  private noSession = false;
+  /** Exchanges of the waiting token the server did not answer, since the last connect. */
+  private exchangeTries = 0;
+  /** A token exchange is under way (the connect waits for it). */
+  private exchanging = false;
+  /** The server refused the session: the guest connection that follows says so once welcomed. */
   private expiredSession = false;
+  /** The user signed out: the guest connection that follows says so once welcomed. */
+  private signedOut = false;
+  /** A sign-out is waiting for the server: nothing connects meanwhile. */
+  private signingOut = false;
   /** A new name that could not be sent yet (offline): asked for after the next welcome. */
   private pendingRename: string | null = null;
   /** The last read position sent per room, and when. */
@@ -128,7 +143,7 @@ export class ChatClient {
   constructor(opts: ChatClientOptions) {
     this.name = opts.name;
     this.url = opts.url ?? defaultSocketUrl;
-    this.tokens = opts.tokens ?? localTokenStore;
+    this.session = opts.session ?? browserSession();
     this.Socket = opts.WebSocket ?? (globalThis.WebSocket as unknown as SocketFactory);
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
@@ -188,6 +203,57 @@ export class ChatClient {
     }
     this.clearTimers();
     this.detachSocket(CloseCode.Normal, 'bye');
+    // An exchange under way is void.
+    this.connId++;
+    this.exchanging = false;
+  }
+
+  /**
+   * Ends this browser's session (DELETE /api/session) and connects again as a new guest: the
+   * direct messages, read positions and unsent messages of the old identity stay with it.
+   * Nothing connects while the server is asked, so that no upgrade renews the old session
+   * after its end. Resolves false (with a toast) when the server could not be told: the user
+   * is still who they were, connected again.
+   */
+  async signOut(): Promise<boolean> {
+    if (!this.started || this.signingOut) return false;
+    this.signingOut = true;
+    this.clearTimers();
+    if (this.ws) {
+      this.detachSocket(CloseCode.Normal, 'signing out');
+      this.connectionLost();
+    }
+    this.connId++;
+    this.exchanging = false;
+    this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
+    // A token waiting to be exchanged would sign the same person in again.
+    const token = this.session.pending();
+    if (token !== null) this.session.forget(token);
+    let failure: string | null = null;
+    try {
+      await this.session.end();
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    }
+    this.signingOut = false;
+    if (failure === null) {
+      this.pacer.clear();
+      this.requests.clear();
+      this.readSent.clear();
+      this.readHeld.clear();
+      this.lastTypingSent.clear();
+      this.lastPresenceAsked.clear();
+      this.pendingRename = null;
+      this.noSession = true;
+      this.expiredSession = false;
+      this.signedOut = true;
+      this.dispatch({ type: 'signedOut' });
+    } else this.dispatch({ type: 'toast', code: 'sign_out_failed', message: `Could not sign out: ${failure}` });
+    if (this.started) {
+      this.attempt = 0;
+      this.connect();
+    }
+    return failure === null;
   }
 
   /**
@@ -228,8 +294,8 @@ export class ChatClient {
 
   /** Skips the wait of a scheduled reconnect (or reconnects at once when `force`). */
   reconnectNow(force = false): void {
-    if (!this.started) return;
-    if (!force && this.ws) return;
+    if (!this.started || this.signingOut) return;
+    if (!force && (this.ws || this.exchanging)) return;
     this.clearTimers();
     if (this.ws) {
       this.detachSocket(CloseCode.Normal, 'reconnecting');
@@ -261,15 +327,50 @@ export class ChatClient {
     }
   }
 
+  /**
+   * Exchanges a waiting token for the session cookie first (docs/protocol.md, "Identity"),
+   * then opens the socket.
+   */
   private connect(): void {
     this.retryTimer = null;
+    if (this.signingOut) return;
     this.dispatch({ type: 'connecting', status: this.everConnected ? 'reconnecting' : 'connecting' });
+    const token = this.session.pending();
+    if (token !== null) this.exchange(token);
+    else this.open();
+  }
+
+  private exchange(token: string): void {
     const id = ++this.connId;
-    const token = this.tokens.load();
-    this.connToken = token;
+    this.exchanging = true;
+    const answered = this.session.exchange(token).catch((): Exchange => 'unavailable');
+    void answered.then((result) => {
+      if (id !== this.connId) return;
+      this.exchanging = false;
+      if (!this.started) return;
+      if (result === 'unavailable') {
+        // Like a connection that failed: back off and try again, a few times, then connect
+        // anyway (as a guest would); the token waits for the next connect.
+        if (++this.exchangeTries < EXCHANGE_TRIES) {
+          this.scheduleReconnect();
+          return;
+        }
+      } else {
+        this.noSession = result === 'refused';
+        this.expiredSession = result === 'refused';
+        if (result === 'signed-in') this.signedOut = false;
+      }
+      this.open();
+    });
+  }
+
+  private open(): void {
+    const id = ++this.connId;
+    this.exchanging = false;
+    this.exchangeTries = 0;
     let ws: SocketLike;
     try {
-      ws = new this.Socket(this.url(this.name, this.connectRoom(), token));
+      ws = new this.Socket(this.url(this.name, this.connectRoom()));
     } catch (err) {
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal: { code: 'socket', message: String(err) } });
       return;
@@ -330,18 +431,18 @@ export class ChatClient {
     this.stableTimer = null;
 
     if (code === CloseCode.Policy) {
-      if (this.policyError?.code === 'unauthorized' && this.connToken !== null && this.started) {
-        // The server did not sign this token or it expired: forget it and come back as a new
-        // guest, at once. A newer token another tab stored meanwhile is tried first. When the
-        // server refuses guests too, the next refusal (without a token) is final.
-        const stored = this.tokens.load();
-        if (stored === this.connToken) this.tokens.save(null);
-        if (stored === this.connToken || stored === null) this.expiredSession = true;
+      if (this.policyError?.code === 'unauthorized' && !this.noSession && this.started) {
+        // The server did not sign the session's token or it expired, and has cleared the
+        // cookie: come back as a new guest, at once (after a token the host page stored
+        // meanwhile, if any). When the server refuses guests too, the next refusal is final.
+        this.noSession = true;
+        this.expiredSession = true;
         this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
         this.connect();
         return;
       }
       this.expiredSession = false;
+      this.signedOut = false;
       const fatal = this.policyError ?? { code: 'policy', message: reason || 'The server refused the connection.' };
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal });
       return;
@@ -478,8 +579,9 @@ export class ChatClient {
     const since = new Map<string, number | undefined>();
     for (const room of this.state.roomOrder) since.set(room, maxSeq(this.state.rooms[room]));
 
+    // welcome.token is for command-line clients: this browser's session is in its cookie.
     this.everConnected = true;
-    if (typeof frame.token === 'string' && frame.token !== '') this.tokens.save(frame.token);
+    this.noSession = false;
     this.readSent.clear();
     this.readHeld.clear();
     this.readHeld.set(frame.room, this.now());
@@ -487,6 +589,10 @@ export class ChatClient {
     if (this.expiredSession) {
       this.expiredSession = false;
       this.dispatch({ type: 'toast', code: 'session_expired', message: SESSION_EXPIRED });
+    }
+    if (this.signedOut) {
+      this.signedOut = false;
+      this.dispatch({ type: 'toast', code: 'signed_out', message: SIGNED_OUT });
     }
 
     // A new connection has a full bucket on the server; ours starts over with it, and the

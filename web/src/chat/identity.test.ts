@@ -374,3 +374,21 @@ describe('identity: read positions', () => {
     expect(s.rooms.general).toMatchObject({ divider: 1, unread: 0 });
   });
 });
+
+describe('identity: signing out', () => {
+  it('keeps the rooms and the toasts, and drops what was the old identity’s: DMs, messages, read positions, names', () => {
+    let s = welcomed({ history: [m(1, bob)], dms: [{ room: 'dm-1', user: bob }] });
+    s = reduce(s, { type: 'openRoom', room: 'dev' });
+    s = frame(s, { type: 'joined', room: 'dev', history: [m(5, bob, 'x', 'dev')] });
+    s = frame(s, { type: 'read', room: 'dev', seq: 4, unread: 1 });
+    s = reduce(s, { type: 'addPending', pending: { ref: 'm-1', room: 'dev', body: 'unsent', createdAt: 1, status: 'pending' } });
+    s = reduce(s, { type: 'toast', code: 'x', message: 'still here' });
+    s = reduce(s, { type: 'openRoom', room: 'dm-1' });
+    const out = reduce(s, { type: 'signedOut' });
+    expect(out.roomOrder).toEqual(['general', 'dev']);
+    expect(out.currentRoom).toBe('general');
+    expect(out.rooms.dev).toMatchObject({ messages: [], pending: [], readSeq: null, unread: 0, joined: false });
+    expect(out).toMatchObject({ userId: null, me: null, myIds: [], names: {}, status: 'reconnecting' });
+    expect(out.toasts.map((t) => t.message)).toEqual(['still here']);
+  });
+});

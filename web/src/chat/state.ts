@@ -3,7 +3,7 @@
 
 import { mentionsName } from '../lib/mentions';
 import type { HistoryItem, Limits, Message, OnlineUser, RoomEvent, ServerFrame, TopicEvent, User } from '../protocol/types';
-import { DEFAULT_LIMITS, DM_PREFIX } from '../protocol/types';
+import { DEFAULT_LIMITS, DEFAULT_ROOM, DM_PREFIX } from '../protocol/types';
 import type { Overlays } from './events';
 import { applyEvent, isEvent, isMessageItem, splitHistory } from './events';
 
@@ -223,7 +223,9 @@ export type Action =
   | { type: 'renameSent'; ref: string; name: string }
   /** A new name used from the next connection on (older servers, or while offline). */
   | { type: 'renameLocal'; name: string }
-  | { type: 'renameClear' };
+  | { type: 'renameClear' }
+  /** The user signed out: a new person from the next welcome on. */
+  | { type: 'signedOut' };
 
 export const TYPING_TTL_MS = 4000;
 
@@ -832,7 +834,32 @@ export function reduce(state: ChatState, action: Action): ChatState {
 
     case 'dismissToast':
       return { ...state, toasts: state.toasts.filter((t) => t.id !== action.id) };
+
+    case 'signedOut':
+      return signedOut(state);
   }
+}
+
+/**
+ * The state for the new person after a sign-out: the rooms stay in the sidebar, empty until
+ * their history comes again; everything that was the old identity's goes (its direct messages,
+ * read positions, unsent messages, names and refusals). The toasts and the tab's visibility
+ * stay: they are the page's.
+ */
+function signedOut(state: ChatState): ChatState {
+  const rooms = state.roomOrder.filter((r) => {
+    const room = state.rooms[r];
+    return room && !(hasIdentity(state) && isDmRoom(room));
+  });
+  const current = rooms.includes(state.currentRoom) ? state.currentRoom : DEFAULT_ROOM;
+  return {
+    ...initialState(current, rooms),
+    status: 'reconnecting',
+    toasts: state.toasts,
+    nextToastId: state.nextToastId,
+    nextAlertId: state.nextAlertId,
+    hidden: state.hidden,
+  };
 }
 
 /** A direct-message room shows no join and leave notices. */

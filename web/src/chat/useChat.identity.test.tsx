@@ -1,30 +1,21 @@
-// The client's side of identity: the session token, renames, direct messages and read
-// positions on the wire, and that an older server (no welcome.user) sees none of it.
+// The client's side of identity: the session (a cookie the test cannot see; a token handed
+// over by a host page or the previous UI, exchanged once), sign-out, renames, direct messages
+// and read positions on the wire, and that an older server (no welcome.user) sees none of it.
 
 import { act } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import type { TokenStore } from '../lib/token';
+import { browserSession, TOKEN_KEY } from '../lib/session';
+import { fakeSessionApi } from '../test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from '../test/fakeWebSocket';
-import { advance, fakeTimersInEachTest, openWith, renderChat } from '../test/harness';
-import { READ_INTERVAL_MS, SESSION_EXPIRED } from './client';
+import { advance, fakeTimersInEachTest, openWith, renderChat, settle } from '../test/harness';
+import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_EXPIRED, SIGNED_OUT } from './client';
 import type { UseChatOptions } from './useChat';
 
 const sam = { id: 'k3x9q2mf', name: 'Sam' };
 const bob = { id: 'b0b0b0b0', name: 'Bob' };
 
-function memoryTokens(initial: string | null = null): TokenStore & { value: string | null } {
-  const store = {
-    value: initial,
-    load: () => store.value,
-    save: (t: string | null) => {
-      store.value = t;
-    },
-  };
-  return store;
-}
-
 function setup(opts: Partial<UseChatOptions> = {}) {
-  return renderChat({ name: 'Sam', tokens: memoryTokens(), ...opts });
+  return renderChat({ name: 'Sam', ...opts });
 }
 
 /** A welcome from a server with identity. */
@@ -40,39 +31,44 @@ function params(ws: FakeWebSocket): URLSearchParams {
   return new URL(ws.url).searchParams;
 }
 
+/** The server refuses the session of the newest socket: `unauthorized`, then close 1008. */
+function refuse(message = 'session expired') {
+  const ws = FakeWebSocket.last();
+  act(() => {
+    ws.open();
+    ws.receive({ type: 'error', code: 'unauthorized', message });
+    ws.serverClose(1008);
+  });
+}
+
 fakeTimersInEachTest();
 
-describe('useChat: the session token', () => {
-  it('presents the stored token, and keeps the latest one a welcome brings', () => {
-    const tokens = memoryTokens('tok-old');
-    setup({ tokens });
-    expect(params(FakeWebSocket.last()).get('token')).toBe('tok-old');
+describe('useChat: the session', () => {
+  it('never puts a token in the URL and keeps none a welcome brings: a reconnect is the same person by the cookie', () => {
+    const { result } = setup();
     const ws = connect();
-    expect(tokens.value).toBe('tok-new');
-    // The next connection presents the new one.
+    expect(params(ws).has('token')).toBe(false);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
     act(() => ws.serverClose(1006));
     advance(250);
-    expect(params(FakeWebSocket.last()).get('token')).toBe('tok-new');
-  });
-
-  it('sends no token without one, and keeps none from an older server', () => {
-    const tokens = memoryTokens();
-    setup({ tokens });
     expect(params(FakeWebSocket.last()).has('token')).toBe(false);
-    connect(welcome('general', sam));
-    expect(tokens.value).toBeNull();
+    connect();
+    expect(result.current.state.userId).toBe(sam.id);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
   });
 
-  it('an unauthorized token is forgotten and the client comes back at once as a new guest, once, and says so', () => {
-    const tokens = memoryTokens('tok-expired');
-    const { result } = setup({ tokens });
-    const first = FakeWebSocket.last();
-    act(() => {
-      first.open();
-      first.receive({ type: 'error', code: 'unauthorized', message: 'session expired' });
-      first.serverClose(1008);
-    });
-    expect(tokens.value).toBeNull();
+  it('works as before with an older server (no welcome.user), asking nothing of /api/session', () => {
+    const api = fakeSessionApi();
+    const { result } = setup({ session: browserSession({ fetch: api.fetch }) });
+    connect(welcome('general', sam));
+    expect(result.current.state.status).toBe('online');
+    expect(result.current.state.userId).toBeNull();
+    expect(api.calls).toEqual([]);
+  });
+
+  it('an unauthorized session: the client comes back at once as a new guest, once, and says so', () => {
+    const { result } = setup();
+    refuse();
     expect(FakeWebSocket.instances).toHaveLength(2);
     const second = FakeWebSocket.last();
     expect(params(second).has('token')).toBe(false);
@@ -80,46 +76,206 @@ describe('useChat: the session token', () => {
     expect(result.current.state.fatal).toBeNull();
     expect(result.current.state.toasts).toEqual([]);
     connect(idWelcome('general', { token: 'tok-guest' }, { id: 'guest-1', name: 'Sam' }));
-    expect(tokens.value).toBe('tok-guest');
     expect(result.current.state.toasts.map((t) => t.message)).toEqual([SESSION_EXPIRED]);
     expect(result.current.state.userId).toBe('guest-1');
+    // Later refusals are again first ones: the guest's session can expire too.
+    refuse();
+    expect(FakeWebSocket.instances).toHaveLength(3);
   });
 
-  it('a server that refuses guests too: the second unauthorized (without a token) is final, with its message', () => {
-    const tokens = memoryTokens('tok-expired');
-    const { result } = setup({ tokens });
-    for (const ws of [FakeWebSocket.last(), null]) {
-      const w = ws ?? FakeWebSocket.last();
-      act(() => {
-        w.open();
-        w.receive({ type: 'error', code: 'unauthorized', message: 'sign in through example.com' });
-        w.serverClose(1008);
-      });
-    }
+  it('a server that refuses guests too: the second unauthorized in a row is final, with its message', async () => {
+    const api = fakeSessionApi();
+    const { result } = setup({ session: browserSession({ fetch: api.fetch }) });
+    refuse('sign in through example.com');
+    refuse('sign in through example.com');
     advance(60_000);
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(result.current.state.status).toBe('offline');
     expect(result.current.state.fatal).toEqual({ code: 'unauthorized', message: 'sign in through example.com' });
     expect(result.current.state.toasts).toEqual([]);
 
-    // The host application signs the user in again: "Try again" presents the new token.
-    tokens.value = 'tok-fresh';
+    // The host application signs the user in again: "Try again" exchanges its token first.
+    window.localStorage.setItem(TOKEN_KEY, 'tok-fresh');
     act(() => result.current.actions.reconnectNow());
-    expect(params(FakeWebSocket.last()).get('token')).toBe('tok-fresh');
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(api.calls).toMatchObject([{ method: 'POST', authorization: 'Bearer tok-fresh' }]);
+    await settle();
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(params(FakeWebSocket.last()).has('token')).toBe(false);
+    connect();
+    expect(result.current.state.fatal).toBeNull();
+    expect(result.current.state.toasts).toEqual([]);
   });
 
-  it('a newer token another tab stored meanwhile is tried before becoming a guest', () => {
-    const tokens = memoryTokens('tok-a');
-    setup({ tokens });
+  it('a token the host page stored meanwhile is exchanged before coming back, and no toast says the session expired', async () => {
+    const api = fakeSessionApi();
+    const { result } = setup({ session: browserSession({ fetch: api.fetch }) });
     const ws = FakeWebSocket.last();
-    tokens.value = 'tok-b';
+    window.localStorage.setItem(TOKEN_KEY, 'tok-b');
     act(() => {
       ws.open();
       ws.receive({ type: 'error', code: 'unauthorized', message: 'expired' });
       ws.serverClose(1008);
     });
-    expect(params(FakeWebSocket.last()).get('token')).toBe('tok-b');
-    expect(tokens.value).toBe('tok-b');
+    expect(api.calls).toMatchObject([{ method: 'POST', authorization: 'Bearer tok-b' }]);
+    await settle();
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+    connect();
+    expect(result.current.state.toasts).toEqual([]);
+  });
+});
+
+describe('useChat: a token to exchange for the session cookie', () => {
+  function withToken(script: Parameters<typeof fakeSessionApi>[0] = {}, token = 'tok-old') {
+    window.localStorage.setItem(TOKEN_KEY, token);
+    const api = fakeSessionApi(script);
+    const hook = setup({ session: browserSession({ fetch: api.fetch }) });
+    return { ...hook, api };
+  }
+
+  it('200: exchanged once before the first connect, then gone from localStorage', async () => {
+    const { result, api } = withToken({ post: [200] });
+    expect(api.calls).toEqual([{ method: 'POST', url: '/api/session', authorization: 'Bearer tok-old', credentials: 'same-origin' }]);
+    expect(FakeWebSocket.instances).toHaveLength(0);
+    expect(result.current.state.status).toBe('connecting');
+    await settle();
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(params(FakeWebSocket.last()).has('token')).toBe(false);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+    const ws = connect();
+    expect(result.current.state.toasts).toEqual([]);
+    // Reconnects ask nothing more of /api/session.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(api.calls).toHaveLength(1);
+  });
+
+  it('401: forgotten, the old session ended, and the user told once that they are a new guest', async () => {
+    const { result, api } = withToken({ post: [401] });
+    await settle();
+    expect(api.calls.map((c) => c.method)).toEqual(['POST', 'DELETE']);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    connect(idWelcome('general', {}, { id: 'guest-2', name: 'Sam' }));
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SESSION_EXPIRED]);
+    act(() => FakeWebSocket.last().serverClose(1006));
+    advance(250);
+    connect(idWelcome('general', {}, { id: 'guest-2', name: 'Sam' }));
+    expect(result.current.state.toasts).toHaveLength(1);
+  });
+
+  it('401 where guests are not let in: the refusal that follows is final at once', async () => {
+    const { result } = withToken({ post: [401] });
+    await settle();
+    refuse('sign in first');
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(result.current.state.fatal).toEqual({ code: 'unauthorized', message: 'sign in first' });
+  });
+
+  it('a network error, then success: tried again with the usual backoff before connecting', async () => {
+    const { result, api } = withToken({ post: ['network', 200] });
+    await settle();
+    expect(FakeWebSocket.instances).toHaveLength(0);
+    expect(result.current.state.status).toBe('reconnecting');
+    expect(result.current.state.retryAt).not.toBeNull();
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBe('tok-old');
+    // random() is 0 in these tests: the first retry comes after 250 ms.
+    advance(249);
+    expect(api.calls).toHaveLength(1);
+    advance(1);
+    expect(api.calls).toHaveLength(2);
+    await settle();
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+    connect();
+    expect(result.current.state.toasts).toEqual([]);
+  });
+
+  it(`connects anyway after ${EXCHANGE_TRIES} tries the server does not answer, and tries the token again on the next connect`, async () => {
+    const { api } = withToken({ post: [503, 503, 'network', 200] });
+    for (let i = 1; i < EXCHANGE_TRIES; i++) {
+      await settle();
+      advance(60_000);
+    }
+    await settle();
+    expect(api.calls).toHaveLength(EXCHANGE_TRIES);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBe('tok-old');
+    // That socket fails too (the server is down): the next connect offers the token first.
+    act(() => FakeWebSocket.last().serverClose(1006));
+    advance(60_000);
+    expect(api.calls).toHaveLength(EXCHANGE_TRIES + 1);
+    await settle();
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+  });
+});
+
+describe('useChat: sign-out', () => {
+  function signedIn(script: Parameters<typeof fakeSessionApi>[0] = {}) {
+    const api = fakeSessionApi(script);
+    const hook = setup({ session: browserSession({ fetch: api.fetch }), rooms: ['dev'] });
+    const ws = connect(idWelcome('general', { history: [msg('general', 1, bob)], dms: [{ room: 'dm-k3b0', user: bob }] }));
+    return { ...hook, api, ws };
+  }
+
+  it('ends the session first, then connects as a new guest without the old identity’s conversations', async () => {
+    const { result, api, ws } = signedIn();
+    act(() => result.current.actions.send('general', 'written before signing out'));
+    let done: Promise<boolean> = Promise.resolve(false);
+    act(() => {
+      done = result.current.actions.signOut();
+    });
+    // The old connection is closed and nothing connects until the server has cleared the cookie.
+    expect(ws.closedByClient).not.toBeNull();
+    expect(api.calls.map((c) => c.method)).toEqual(['DELETE']);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    await settle();
+    expect(await done).toBe(true);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const s = result.current.state;
+    expect(s.roomOrder).toEqual(['dev', 'general']);
+    expect(s.rooms['dm-k3b0']).toBeUndefined();
+    expect(s.rooms.general.messages).toEqual([]);
+    expect(s.rooms.general.pending).toEqual([]);
+    const ws2 = connect(idWelcome('general', {}, { id: 'guest-3', name: 'Sam' }));
+    expect(result.current.state.userId).toBe('guest-3');
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SIGNED_OUT]);
+    expect(ws2.framesOfType('join').map((f) => f.room)).toEqual(['dev']);
+    expect(ws2.framesOfType('message')).toEqual([]);
+  });
+
+  it('forgets a token still waiting to be exchanged, which would sign the same person in again', async () => {
+    const { result, api } = signedIn();
+    window.localStorage.setItem(TOKEN_KEY, 'tok-waiting');
+    await act(() => result.current.actions.signOut());
+    await settle();
+    expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
+    expect(api.calls.map((c) => c.method)).toEqual(['DELETE']);
+  });
+
+  it('stays who it was when the server could not be told, and says so', async () => {
+    const { result } = signedIn({ del: ['network'] });
+    let ok = true;
+    await act(async () => {
+      ok = await result.current.actions.signOut();
+    });
+    expect(ok).toBe(false);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['Could not sign out: Failed to fetch']);
+    expect(result.current.state.rooms['dm-k3b0']).toBeDefined();
+    connect();
+    expect(result.current.state.userId).toBe(sam.id);
+  });
+
+  it('on a server that lets no guests in, leads straight to the sign-in screen', async () => {
+    const { result } = signedIn();
+    await act(() => result.current.actions.signOut());
+    refuse('sign in first');
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.state.fatal?.code).toBe('unauthorized');
+    expect(result.current.state.toasts).toEqual([]);
   });
 });
 

@@ -26,6 +26,8 @@ export interface ChatActions {
   loadOlder(room: string): void;
   typing(room: string): void;
   reconnectNow(): void;
+  /** Ends the session and connects again as a new guest; false when the server could not be told. */
+  signOut(): Promise<boolean>;
   dismissToast(id: number): void;
   toast(code: string, message: string): void;
 }
@@ -89,6 +91,7 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       loadOlder: (room) => client.loadOlder(room),
       typing: (room) => client.typing(room),
       reconnectNow: () => client.reconnectNow(true),
+      signOut: () => client.signOut(),
       dismissToast: (id) => client.dismissToast(id),
       toast: (code, message) => client.toast(code, message),
     }),

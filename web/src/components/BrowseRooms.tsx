@@ -31,7 +31,8 @@ export function parseRooms(json: unknown): RoomInfo[] {
 }
 
 export async function fetchRooms(signal?: AbortSignal): Promise<RoomInfo[]> {
-  const res = await fetch('/api/rooms', { signal, headers: { Accept: 'application/json' } });
+  // With the session cookie: a server that admits no guests lists its rooms only to people signed in.
+  const res = await fetch('/api/rooms', { signal, credentials: 'same-origin', headers: { Accept: 'application/json' } });
   if (!res.ok) throw new Error(`The server answered ${res.status}.`);
   return parseRooms(await res.json());
 }

@@ -1,5 +1,5 @@
 import type { KeyboardEvent, ReactNode } from 'react';
-import { useEffect, useRef } from 'react';
+import { Fragment, useEffect, useRef } from 'react';
 import type { Anchor } from './Popover';
 import { Popover } from './Popover';
 
@@ -12,6 +12,8 @@ export interface MenuItem {
   checked?: boolean;
   /** A line under the label. */
   hint?: string;
+  /** A rule above it: the item does something of another kind than the ones before. */
+  separated?: boolean;
   onSelect(): void;
 }
 
@@ -57,33 +59,35 @@ export function Menu({ anchor, label, items, onClose, testId = 'menu', align }: 
     <Popover anchor={anchor} onClose={onClose} className="menu" role="presentation" label={label} testId={testId} align={align}>
       <div ref={list} role="menu" aria-label={label} onKeyDown={onKeyDown}>
         {items.map((item) => (
-          <button
-            key={item.key}
-            type="button"
-            role={item.checked === undefined ? 'menuitem' : 'menuitemcheckbox'}
-            aria-checked={item.checked}
-            tabIndex={-1}
-            className={`menu-item${item.danger ? ' danger' : ''}`}
-            onClick={() => {
-              onClose();
-              item.onSelect();
-            }}
-            data-testid={`menu-${item.key}`}
-          >
-            {item.checked !== undefined ? (
-              <span className={`menu-check${item.checked ? ' on' : ''}`} aria-hidden="true" />
-            ) : (
-              item.icon && (
-                <span className="menu-icon" aria-hidden="true">
-                  {item.icon}
-                </span>
-              )
-            )}
-            <span className="menu-text">
-              <span>{item.label}</span>
-              {item.hint && <span className="menu-hint">{item.hint}</span>}
-            </span>
-          </button>
+          <Fragment key={item.key}>
+            {item.separated && <div role="separator" className="menu-separator" />}
+            <button
+              type="button"
+              role={item.checked === undefined ? 'menuitem' : 'menuitemcheckbox'}
+              aria-checked={item.checked}
+              tabIndex={-1}
+              className={`menu-item${item.danger ? ' danger' : ''}`}
+              onClick={() => {
+                onClose();
+                item.onSelect();
+              }}
+              data-testid={`menu-${item.key}`}
+            >
+              {item.checked !== undefined ? (
+                <span className={`menu-check${item.checked ? ' on' : ''}`} aria-hidden="true" />
+              ) : (
+                item.icon && (
+                  <span className="menu-icon" aria-hidden="true">
+                    {item.icon}
+                  </span>
+                )
+              )}
+              <span className="menu-text">
+                <span>{item.label}</span>
+                {item.hint && <span className="menu-hint">{item.hint}</span>}
+              </span>
+            </button>
+          </Fragment>
         ))}
       </div>
     </Popover>

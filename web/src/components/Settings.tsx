@@ -13,6 +13,8 @@ export interface SettingsMenuProps {
   onRequestPermission(): void;
   /** The server has direct messages (identity): they notify like mentions. */
   dms?: boolean;
+  /** Offers "Sign out" (a server with identity); the caller asks for confirmation. */
+  onSignOut?: () => void;
 }
 
 /** What notifies: mentions, and with a server that has them, every direct message. */
@@ -28,7 +30,7 @@ function notificationHint(permission: Permission, on: boolean): string | undefin
 }
 
 /** A gear button with the notification preferences (kept in localStorage). */
-export function SettingsMenu({ settings, permission, onChange, onRequestPermission, dms = false }: SettingsMenuProps) {
+export function SettingsMenu({ settings, permission, onChange, onRequestPermission, dms = false, onSignOut }: SettingsMenuProps) {
   const [anchor, setAnchor] = useState<Anchor | null>(null);
   const button = useRef<HTMLButtonElement>(null);
   return (
@@ -81,10 +83,21 @@ export function SettingsMenu({ settings, permission, onChange, onRequestPermissi
               checked: settings.sound,
               onSelect: () => onChange({ ...settings, sound: !settings.sound }),
             },
+            ...(onSignOut
+              ? [{ key: 'sign-out', label: 'Sign out', hint: 'Become a new person here', icon: <SignOutIcon />, danger: true, separated: true, onSelect: onSignOut }]
+              : []),
           ]}
         />
       )}
     </>
+  );
+}
+
+function SignOutIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+      <path d="M6.5 2.5h-3a1 1 0 0 0-1 1v9a1 1 0 0 0 1 1h3M10 5l3 3-3 3M13 8H6" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" strokeLinejoin="round" />
+    </svg>
   );
 }
 

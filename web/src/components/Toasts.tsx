@@ -48,6 +48,10 @@ function toastTitle(code: string): string {
       return 'Private conversation';
     case 'session_expired':
       return 'New session';
+    case 'signed_out':
+      return 'Signed out';
+    case 'sign_out_failed':
+      return 'Still signed in';
     case 'offline':
       return 'Offline';
     case 'invalid_room':

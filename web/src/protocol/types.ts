@@ -101,7 +101,10 @@ export interface WelcomeFrame {
    * client then keeps per-connection ids and names (see `isMine`).
    */
   user?: User;
-  /** The signed session token to present on every connect; the latest one replaces the last. */
+  /**
+   * The signed session token, for command-line clients to present on their next connect. The
+   * browser ignores it: the upgrade's response set it as the session cookie.
+   */
   token?: string;
   /** This connection's id. */
   conn?: string;

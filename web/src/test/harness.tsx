@@ -66,3 +66,10 @@ export function openWith(welcomeObject: object): FakeWebSocket {
 export function advance(ms: number): void {
   act(() => vi.advanceTimersByTime(ms));
 }
+
+/** Lets promises settle (a fetch the fake answered) under fake timers. */
+export async function settle(): Promise<void> {
+  await act(async () => {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+  });
+}
