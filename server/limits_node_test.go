@@ -99,7 +99,8 @@ func TestDMsCountApartFromRooms(t *testing.T) {
 	ts := startServer(t, server.Config{RateLimit: 0, MaxRoomsPerConn: 1})
 	a := ts.connect(t, "alice", "general")
 	for i := range 5 {
-		other := ts.connect(t, fmt.Sprint("friend", i), "lobby")
+		other := ts.connect(t, fmt.Sprint("friend", i), "general") // a DM is with someone one shares a room with
+		a.expect("join")
 		ref := fmt.Sprint("d", i)
 		a.sendJSON(map[string]any{"type": "dm", "user": other.welcome.User.ID, "ref": ref})
 		o := a.expectAny("joined", "error")

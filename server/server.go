@@ -78,8 +78,10 @@ type Config struct {
 	MaxRooms        int
 	MaxRoomsPerIP   int
 	MaxRoomsPerUser int
-	HistoryRate     float64
-	HistoryBurst    int
+	// MaxDMs bounds the conversations in one person's list (default 500; hub.Config).
+	MaxDMs       int
+	HistoryRate  float64
+	HistoryBurst int
 	// MaxConnsPerIP bounds the WebSockets open from one address (default 1,000, room for
 	// an office behind one NAT address; negative:
 	// no limit). The address is the peer's, or, behind a proxy listed in TrustedProxies
@@ -204,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 		MaxRooms:        cfg.MaxRooms,
 		MaxRoomsPerIP:   cfg.MaxRoomsPerIP,
 		MaxRoomsPerUser: cfg.MaxRoomsPerUser,
+		MaxDMs:          cfg.MaxDMs,
 		HistoryRate:     cfg.HistoryRate,
 		HistoryBurst:    cfg.HistoryBurst,
 		Version:         cfg.Version,

@@ -100,6 +100,8 @@ type State interface {
 	Update(ctx context.Context, key string, change func(old []byte) []byte) error
 	// List returns the values of the keys that start with prefix (which ends with '.').
 	List(ctx context.Context, prefix string) (map[string][]byte, error)
+	// Delete removes a key (nothing happens when there is none).
+	Delete(ctx context.Context, key string) error
 }
 
 // Stats counts what a node's broker carries.

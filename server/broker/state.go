@@ -135,6 +135,18 @@ func (s stateOf) Update(ctx context.Context, key string, change func([]byte) []b
 	}
 }
 
+func (s stateOf) Delete(ctx context.Context, key string) error {
+	st, err := s.get()
+	if err != nil {
+		return err
+	}
+	// Purge, not Delete: no delete marker stays behind for every key ever removed.
+	if err := st.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: removing %s: %w", ErrUnavailable, key, err)
+	}
+	return nil
+}
+
 func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, error) {
 	st, err := s.get()
 	if err != nil {

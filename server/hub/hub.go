@@ -88,6 +88,9 @@ type Config struct {
 	// limit). Direct-message rooms are not counted.
 	MaxRoomsPerIP   int
 	MaxRoomsPerUser int
+	// MaxDMs bounds the conversations in one person's list (default 500): opening one
+	// more with them, or by them, is refused until they hide one.
+	MaxDMs int
 	// HistoryRate and HistoryBurst limit a connection's history requests, apart from its
 	// other requests (default 5 a second, bursts of 10; a negative rate: no limit).
 	HistoryRate  float64
@@ -119,6 +122,7 @@ const (
 	DefaultMaxRooms         = 10000
 	DefaultMaxRoomsPerIP    = 500
 	DefaultMaxRoomsPerUser  = 100
+	DefaultMaxDMs           = 500
 	DefaultHistoryRate      = 5
 	DefaultHistoryBurst     = 10
 	// MaxRecovery is how many missed messages a join with since replays at most.
@@ -177,6 +181,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRoomsPerUser == 0 {
 		c.MaxRoomsPerUser = DefaultMaxRoomsPerUser
+	}
+	if c.MaxDMs <= 0 {
+		c.MaxDMs = DefaultMaxDMs
 	}
 	if c.HistoryRate == 0 {
 		c.HistoryRate = DefaultHistoryRate

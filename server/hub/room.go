@@ -118,8 +118,9 @@ type op struct {
 	ref     string
 	welcome *protocol.Welcome
 	at      time.Time     // when a join started waiting
-	user    protocol.User // opRename: the person and their new name
+	user    protocol.User // opRename: the person and their new name; opHas: who
 	notice  []byte        // sent right after the welcome
+	present chan<- bool   // opHas: the answer
 }
 
 type opKind int
@@ -130,6 +131,7 @@ const (
 	opTyping
 	opPresence
 	opRename
+	opHas // is user present in the room (here or on another node)?
 )
 
 func newRoom(name string, h *Hub, prev *room) *room {
@@ -149,11 +151,13 @@ func newRoom(name string, h *Hub, prev *room) *room {
 
 func (r *room) stop() { r.stopOnce.Do(func() { close(r.quit) }) }
 
-// post hands an op to the owner goroutine.
-func (r *room) post(o op) {
+// post hands an op to the owner goroutine; false when the room has stopped.
+func (r *room) post(o op) bool {
 	select {
 	case r.ops <- o:
+		return true
 	case <-r.stopped:
+		return false
 	}
 }
 
@@ -229,6 +233,9 @@ func (r *room) handle(o op) {
 		r.leave(o.s)
 	case opTyping:
 		r.typing(o.s)
+	case opHas:
+		p := r.persons[o.user.ID]
+		o.present <- p != nil && p.devices() > 0
 	case opRename:
 		if p := r.persons[o.user.ID]; p != nil {
 			r.renamed(p, o.user.Name, nil)

@@ -373,6 +373,17 @@ func (s *Session) roomLimit(dm bool) *protocol.Error {
 }
 
 func (s *Session) leave(req protocol.Request) {
+	if req.Hide && protocol.IsDM(req.Room) {
+		// Hidden: off the person's list of conversations until one of the two opens it again.
+		ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
+		err := s.hub.hideDM(ctx, s.lu.id, req.Room)
+		cancel()
+		if err != nil {
+			s.hub.storageFailed("hiding a direct-message room", req.Room, err)
+			s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the conversation cannot be hidden right now; try again"}, req.Ref)
+			return
+		}
+	}
 	if r := s.rooms[req.Room]; r != nil {
 		r.post(op{kind: opLeave, s: s})
 		delete(s.rooms, req.Room)
@@ -503,7 +514,9 @@ func (s *Session) rename(req protocol.Request) {
 }
 
 // dm opens the direct-message room of the session's person and another person: it records
-// the room's two people (once), tells the other person's devices, and joins it.
+// the room's two people (once), adds it to both people's lists of conversations, tells the
+// other person's devices, and joins it. One may open a conversation with someone one
+// shares a room with, or reopen one that exists.
 func (s *Session) dm(req protocol.Request) {
 	me := s.me()
 	if req.User == me.ID {
@@ -515,19 +528,35 @@ func (s *Session) dm(req protocol.Request) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 	defer cancel()
 	st := h.broker.State()
-	// The other person's name: as connected here, as the client knows it, as the room was
-	// opened with, or else their id.
+	// The other person's name: as connected here, as the room was opened with, or else
+	// as seen in a room shared with them.
 	other := protocol.User{ID: req.User}
+	shared := s.sharesRoomWith(req.User)
+	var rec []byte
+	var err error
+	if !shared {
+		// Not in a room with them now: only a conversation they had before reopens.
+		if rec, err = st.Get(ctx, dmKey(room)); err == nil && rec == nil {
+			code, msg := protocol.CodeNotFound, "nobody with this id is in a room with you"
+			if h.localUserOf(req.User) != nil {
+				code, msg = protocol.CodeForbidden, "you can write to people you share a room with"
+			}
+			s.fail(&protocol.Error{Code: code, Message: msg}, req.Ref)
+			return
+		}
+	}
 	if u := h.localUserOf(req.User); u != nil {
 		other = u.user()
-	} else if name, ok := protocol.NormalizeName(req.Name); ok {
+	} else if name, ok := protocol.NormalizeName(req.Name); ok && shared {
 		other.Name = name
 	}
-	rec, _ := json.Marshal(dmRecord{Users: [2]protocol.User{me, other}})
-	stored, err := st.Create(ctx, dmKey(room), rec)
+	if err == nil {
+		data, _ := json.Marshal(dmRecord{Users: [2]protocol.User{me, other}})
+		rec, err = st.Create(ctx, dmKey(room), data)
+	}
 	if err == nil && other.Name == "" {
 		var got dmRecord
-		if json.Unmarshal(stored, &got) == nil {
+		if json.Unmarshal(rec, &got) == nil {
 			for _, u := range got.Users {
 				if u.ID == other.ID {
 					other.Name = u.Name
@@ -539,13 +568,15 @@ func (s *Session) dm(req protocol.Request) {
 		other.Name = other.ID
 	}
 	if err == nil {
-		if err = h.addDM(ctx, me.ID, protocol.DMRoom{Room: room, User: other}); err == nil {
-			err = h.addDM(ctx, other.ID, protocol.DMRoom{Room: room, User: me})
+		var perr *protocol.Error
+		if perr, err = h.addDMs(ctx, room, me, other); perr != nil {
+			s.fail(perr, req.Ref)
+			return
 		}
 	}
 	if err != nil {
 		h.storageFailed("opening a direct-message room", room, err)
-		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the direct-message room cannot be opened right now; try again"}, req.Ref)
+		s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the direct-message room cannot be opened right now; try again"}, req.Ref)
 		return
 	}
 	h.cacheDM(room, [2]string{me.ID, other.ID})
@@ -558,16 +589,35 @@ func (s *Session) dm(req protocol.Request) {
 	}
 	h.bus.PublishUser(other.ID, presence.UserEvent{Kind: "dm", Room: room, Other: me})
 	// So do the opener's other devices, here and on the other nodes.
-	if other.ID != me.ID {
-		mine := protocol.Encode(protocol.DMOpened{Type: protocol.TypeDM, Room: room, User: other})
-		for _, d := range h.devices(s.lu) {
-			if d != s {
-				d.conn.Send(mine)
-			}
+	mine := protocol.Encode(protocol.DMOpened{Type: protocol.TypeDM, Room: room, User: other})
+	for _, d := range h.devices(s.lu) {
+		if d != s {
+			d.conn.Send(mine)
 		}
-		h.bus.PublishUser(me.ID, presence.UserEvent{Kind: "dm", Room: room, Other: other})
 	}
+	h.bus.PublishUser(me.ID, presence.UserEvent{Kind: "dm", Room: room, Other: other})
 	s.join(room, nil, req.Ref)
+}
+
+// sharesRoomWith reports whether a person is present (on any node) in one of the rooms
+// this session is in, direct-message rooms aside.
+func (s *Session) sharesRoomWith(userID string) bool {
+	answers := make(chan bool, len(s.rooms))
+	asked := 0
+	for name, r := range s.rooms {
+		if protocol.IsDM(name) {
+			continue
+		}
+		if r.post(op{kind: opHas, user: protocol.User{ID: userID}, present: answers}) {
+			asked++
+		}
+	}
+	for range asked {
+		if <-answers {
+			return true
+		}
+	}
+	return false
 }
 
 // read moves the person's read position in a room (never backwards), for their other

@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -166,8 +169,15 @@ func userKey(id string) string {
 
 func readKey(userID, room string) string { return "read." + userKey(userID) + "." + room }
 func dmKey(room string) string           { return "dm." + room }
-func userDMsKey(userID string) string    { return "dms." + userKey(userID) }
 func topicKey(room string) string        { return "topic." + room }
+
+// A person's conversations are one key each (dmlist.<person>.<room>: the other person),
+// so that opening one writes one small value, never a list that grows with every
+// conversation. Earlier versions kept the whole list in one value (dms.<person>), which is
+// still read, and changed only to hide a conversation.
+func dmListPrefix(userID string) string     { return "dmlist." + userKey(userID) + "." }
+func dmEntryKey(userID, room string) string { return dmListPrefix(userID) + room }
+func legacyDMsKey(userID string) string     { return "dms." + userKey(userID) }
 
 // DMRoom returns the name of the direct-message room of two people: derived from both ids,
 // the same whoever opens it, and not a name anyone picks.
@@ -215,33 +225,83 @@ func (h *Hub) MayJoin(ctx context.Context, room, userID string) (bool, error) {
 	return ok && (ids[0] == userID || ids[1] == userID), err
 }
 
-// DMs lists a person's direct-message rooms and the other person of each: one read of one
-// key (a direct get, which any copy of the state answers).
+// DMs lists a person's direct-message rooms and the other person of each: one watch of
+// their entries (and one read of an earlier version's list).
 func (h *Hub) DMs(ctx context.Context, userID string) ([]protocol.DMRoom, error) {
-	data, err := h.broker.State().Get(ctx, userDMsKey(userID))
-	if err != nil || data == nil {
+	st := h.broker.State()
+	entries, err := st.List(ctx, dmListPrefix(userID))
+	if err != nil {
+		return nil, err
+	}
+	legacy, err := st.Get(ctx, legacyDMsKey(userID))
+	if err != nil {
 		return nil, err
 	}
 	var dms []protocol.DMRoom
-	if err := json.Unmarshal(data, &dms); err != nil {
-		return nil, err
+	seen := map[string]bool{}
+	for _, v := range entries {
+		var d protocol.DMRoom
+		if json.Unmarshal(v, &d) == nil && protocol.IsDM(d.Room) && !seen[d.Room] {
+			seen[d.Room] = true
+			dms = append(dms, d)
+		}
 	}
+	var old []protocol.DMRoom
+	if legacy != nil && json.Unmarshal(legacy, &old) == nil {
+		for _, d := range old {
+			if !seen[d.Room] {
+				seen[d.Room] = true
+				dms = append(dms, d)
+			}
+		}
+	}
+	sort.Slice(dms, func(i, j int) bool { return dms[i].Room < dms[j].Room })
 	return dms, nil
 }
 
-// addDM adds a direct-message room to a person's list, once.
-func (h *Hub) addDM(ctx context.Context, userID string, d protocol.DMRoom) error {
-	return h.broker.State().Update(ctx, userDMsKey(userID), func(old []byte) []byte {
+// addDMs adds a direct-message room to both people's lists (once each), or refuses it when
+// one of the lists holds MaxDMs conversations already.
+func (h *Hub) addDMs(ctx context.Context, room string, me, other protocol.User) (*protocol.Error, error) {
+	st := h.broker.State()
+	for i, who := range []protocol.User{me, other} {
+		have, err := h.DMs(ctx, who.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(have) < h.cfg.MaxDMs || slices.ContainsFunc(have, func(d protocol.DMRoom) bool { return d.Room == room }) {
+			continue
+		}
+		msg := fmt.Sprintf("you have %d conversations, the most (--max-dms): hide one first", h.cfg.MaxDMs)
+		if i == 1 {
+			msg = fmt.Sprintf("%s has %d conversations, the most (--max-dms)", other.Name, h.cfg.MaxDMs)
+		}
+		return &protocol.Error{Code: protocol.CodeLimitExceeded, Message: msg}, nil
+	}
+	mine, _ := json.Marshal(protocol.DMRoom{Room: room, User: other})
+	theirs, _ := json.Marshal(protocol.DMRoom{Room: room, User: me})
+	if err := st.Put(ctx, dmEntryKey(me.ID, room), mine); err != nil {
+		return nil, err
+	}
+	return nil, st.Put(ctx, dmEntryKey(other.ID, room), theirs)
+}
+
+// hideDM takes a direct-message room off a person's list (until one of the two opens it
+// again); the conversation and the other person's entry stay.
+func (h *Hub) hideDM(ctx context.Context, userID, room string) error {
+	st := h.broker.State()
+	if err := st.Delete(ctx, dmEntryKey(userID, room)); err != nil {
+		return err
+	}
+	return st.Update(ctx, legacyDMsKey(userID), func(old []byte) []byte {
 		var dms []protocol.DMRoom
-		if old != nil && json.Unmarshal(old, &dms) != nil {
-			dms = nil
+		if old == nil || json.Unmarshal(old, &dms) != nil {
+			return nil
 		}
-		for _, x := range dms {
-			if x.Room == d.Room {
-				return nil
-			}
+		kept := slices.DeleteFunc(dms, func(d protocol.DMRoom) bool { return d.Room == room })
+		if len(kept) == len(dms) {
+			return nil
 		}
-		v, _ := json.Marshal(append(dms, d))
+		v, _ := json.Marshal(kept)
 		return v
 	})
 }

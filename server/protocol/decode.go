@@ -35,6 +35,8 @@ type Request struct {
 	User string `json:"user"`
 	// Seq is a read position (read).
 	Seq uint64 `json:"seq"`
+	// Hide, on leaving a direct-message room, takes it off the person's list.
+	Hide bool `json:"hide"`
 }
 
 // DecodeFrame splits one client text frame into requests and calls fn for each, in order,

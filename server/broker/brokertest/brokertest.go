@@ -138,6 +138,24 @@ func testState(t *testing.T, b broker.Broker) {
 	if none, err := st.List(c, "z."); err != nil || len(none) != 0 {
 		t.Fatalf("list of nothing: %q, %v", none, err)
 	}
+	// Delete: the key is gone from Get and List; again, or a missing key, is no error.
+	if err := st.Put(c, "d.k", []byte("gone soon")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := st.Delete(c, "d.k"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+	}
+	if v, err := st.Get(c, "d.k"); err != nil || v != nil {
+		t.Fatalf("get after delete: %q, %v", v, err)
+	}
+	if left, err := st.List(c, "d."); err != nil || len(left) != 0 {
+		t.Fatalf("list after delete: %q, %v", left, err)
+	}
+	if v, err := st.Create(c, "d.k", []byte("again")); err != nil || string(v) != "again" {
+		t.Fatalf("create after delete: %q, %v", v, err)
+	}
 	// Update: from nothing, then concurrently from many goroutines, each change counted.
 	var wg sync.WaitGroup
 	for range 10 {
