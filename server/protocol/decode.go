@@ -2,8 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -16,6 +14,7 @@ const (
 )
 
 // Request is one object sent by a client. Room empty means the connection's current room.
+// An object's keys are these JSON names exactly, each at most once (see decodeObject).
 type Request struct {
 	Type   string  `json:"type"`
 	Room   string  `json:"room"`
@@ -42,7 +41,9 @@ type Request struct {
 // ref could be read, so the error can name it).
 //
 // A frame whose first non-space byte is '{' holds one or more JSON objects separated by
-// '\n'. Any other frame is the body of one message to the current room.
+// '\n'. Any other frame is the body of one message to the current room. An object's keys
+// must be Request's JSON names exactly; other keys are ignored, and a key given twice
+// refuses the object (bad_json).
 func DecodeFrame(frame []byte, fn func(Request, *Error)) {
 	trimmed := bytes.TrimLeft(frame, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -68,36 +69,6 @@ func DecodeFrame(frame []byte, fn func(Request, *Error)) {
 		req, err := decodeObject(line)
 		fn(req, err)
 	}
-}
-
-func decodeObject(line []byte) (Request, *Error) {
-	var req Request
-	if line[0] != '{' {
-		return req, &Error{CodeBadJSON, "each line of a JSON frame must be one JSON object"}
-	}
-	if err := json.Unmarshal(line, &req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			req = Request{Ref: refOf(line)}
-			return req, &Error{CodeBadRequest, fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)}
-		}
-		return Request{}, &Error{CodeBadJSON, "invalid JSON: " + err.Error()}
-	}
-	if err := req.validate(); err != nil {
-		return req, err
-	}
-	return req, nil
-}
-
-// refOf recovers the ref of an object whose other fields failed to decode.
-func refOf(line []byte) string {
-	var r struct {
-		Ref string `json:"ref"`
-	}
-	if json.Unmarshal(line, &r) != nil || len(r.Ref) > MaxRefLen {
-		return ""
-	}
-	return r.Ref
 }
 
 // validate checks what can be checked without knowing the connection: type, room syntax,
