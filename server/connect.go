@@ -48,10 +48,9 @@ func (s *Server) accept(conn *ws.Conn, c echo.Context, rawName, room, token stri
 	{
 		var name string
 		if rawName != "" {
-			var ok bool
-			if name, ok = protocol.NormalizeName(rawName); !ok {
-				return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidName,
-					Message: fmt.Sprintf("names are 1-%d printable characters", protocol.MaxNameLen)}, ""), closePolicyViolation
+			var perr *protocol.Error
+			if name, perr = protocol.CheckName(rawName); perr != nil {
+				return nil, protocol.EncodeError(perr, ""), closePolicyViolation
 			}
 		}
 		if room == "" {

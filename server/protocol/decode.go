@@ -89,8 +89,8 @@ func (r *Request) validate() *Error {
 			return &Error{CodeInvalidRoom, "room names are 1-64 characters a-z, 0-9, - and _"}
 		}
 	case TypeRename:
-		if _, ok := NormalizeName(r.Name); !ok {
-			return &Error{CodeInvalidName, fmt.Sprintf("names are 1-%d printable characters", MaxNameLen)}
+		if _, err := CheckName(r.Name); err != nil {
+			return err
 		}
 	case TypeDM:
 		if !ValidUserID(r.User) {
@@ -108,15 +108,20 @@ func (r *Request) validate() *Error {
 		}
 	}
 	if r.Type == TypeReact {
-		if r.Emoji == "" || len(r.Emoji) > MaxEmojiLen || !utf8.ValidString(r.Emoji) || strings.TrimSpace(r.Emoji) != r.Emoji {
-			return &Error{CodeBadRequest, fmt.Sprintf("\"emoji\" must be 1-%d bytes", MaxEmojiLen)}
+		if err := checkEmoji(r.Emoji); err != nil {
+			return err
 		}
 		if r.On == nil {
 			return &Error{CodeBadRequest, "\"on\" must be true (add the reaction) or false (take it back)"}
 		}
 	}
-	if r.Type == TypeTopic && (utf8.RuneCountInString(r.Body) > MaxTopicLen || !utf8.ValidString(r.Body)) {
-		return &Error{CodeTooLong, fmt.Sprintf("a topic is at most %d characters", MaxTopicLen)}
+	if r.Type == TypeTopic {
+		if utf8.RuneCountInString(r.Body) > MaxTopicLen || !utf8.ValidString(r.Body) {
+			return &Error{CodeTooLong, fmt.Sprintf("a topic is at most %d characters", MaxTopicLen)}
+		}
+		if c := bodyControl(r.Body); c >= 0 {
+			return &Error{CodeBadRequest, fmt.Sprintf("a topic cannot contain control characters other than tab and line breaks (%U)", c)}
+		}
 	}
 	if r.Type == TypeHistory {
 		if r.Limit < 0 || r.Limit > MaxHistoryLimit {
@@ -129,7 +134,8 @@ func (r *Request) validate() *Error {
 	return nil
 }
 
-// ValidateBody checks a message body against the server's limit.
+// ValidateBody checks a message body: not blank, at most maxBytes, valid UTF-8, no control
+// characters other than tab, line feed and carriage return.
 func ValidateBody(body string, maxBytes int) *Error {
 	if strings.TrimSpace(body) == "" {
 		return &Error{CodeEmptyBody, "message body is empty"}
@@ -139,6 +145,9 @@ func ValidateBody(body string, maxBytes int) *Error {
 	}
 	if !utf8.ValidString(body) {
 		return &Error{CodeBadRequest, "message body is not valid UTF-8"}
+	}
+	if c := bodyControl(body); c >= 0 {
+		return &Error{CodeBadRequest, fmt.Sprintf("message body cannot contain control characters other than tab and line breaks (%U)", c)}
 	}
 	return nil
 }

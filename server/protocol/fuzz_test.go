@@ -2,12 +2,14 @@ package protocol
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzDecodeFrame checks that no frame panics the decoder, that every decoded request
-// satisfies the validation rules and, for each JSON object, that both decoding paths agree and that what decodes re-encodes to
+// satisfies the validation rules, that errors never carry a control character back, and,
+// for each JSON object, that both decoding paths agree and that what decodes re-encodes to
 // the same request.
 func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range []string{"hello", `{"type":"message","body":"x"}`, "{\"type\":\"typing\"}\n{\"type\":\"join\",\"room\":\"a\",\"since\":1}",
@@ -24,6 +26,9 @@ func FuzzDecodeFrame(f *testing.F) {
 			if e != nil {
 				if e.Code == "" || e.Message == "" {
 					t.Fatalf("error without code or message: %+v", e)
+				}
+				if r, class := refusedRune(e.Message, false); class != "" || !utf8.ValidString(e.Message) {
+					t.Fatalf("error message %q carries %U", e.Message, r)
 				}
 				return
 			}
@@ -55,7 +60,7 @@ func checkAccepted(t *testing.T, r Request) {
 			t.Fatalf("accepted invalid room %q", r.Room)
 		}
 	case TypeRename:
-		if _, ok := NormalizeName(r.Name); !ok {
+		if _, err := CheckName(r.Name); err != nil || strings.ContainsFunc(r.Name, isControl) {
 			t.Fatalf("accepted name %q", r.Name)
 		}
 	case TypeDM:
@@ -78,13 +83,20 @@ func checkAccepted(t *testing.T, r Request) {
 			t.Fatalf("accepted limit %d", r.Limit)
 		}
 	case TypeTopic:
-		if utf8.RuneCountInString(r.Body) > MaxTopicLen {
+		if bodyControl(r.Body) >= 0 || utf8.RuneCountInString(r.Body) > MaxTopicLen {
 			t.Fatalf("accepted topic %q", r.Body)
 		}
 	}
 	if r.Type == TypeReact {
-		if r.Emoji == "" || len(r.Emoji) > MaxEmojiLen || r.On == nil {
+		if checkEmoji(r.Emoji) != nil || strings.ContainsFunc(r.Emoji, isControl) || r.On == nil {
 			t.Fatalf("accepted reaction %q %v", r.Emoji, r.On)
 		}
 	}
+}
+
+// isControl says whether c is a control or a bidirectional control, the characters an
+// attacker sends first (written out again here rather than taken from runeClass).
+func isControl(c rune) bool {
+	return c < 0x20 || c >= 0x7f && c < 0xa0 || c == 0x61c || c == 0x200e || c == 0x200f ||
+		c >= 0x202a && c <= 0x202e || c >= 0x2066 && c <= 0x2069
 }
