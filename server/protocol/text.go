@@ -27,11 +27,11 @@ const (
 	tagCancel = '\U000E007F' // ends a flag's tag sequence
 )
 
-// refusedRune returns the first character of s (valid UTF-8) that names and reactions may
-// not contain, and its class (plural, for messages); class is "" when there is none. With
-// printable, every other character must be printable (unicode.IsPrint, or a space or a
-// joiner), as names must.
-func refusedRune(s string, printable bool) (r rune, class string) {
+// refusedRune returns the first character of s (valid UTF-8) that a reaction, or with
+// name a name, may not contain, and its class (plural, for messages); class is "" when
+// there is none. A name keeps the zero-width non-joiner and must be printable otherwise
+// (unicode.IsPrint, a space or a joiner).
+func refusedRune(s string, name bool) (r rune, class string) {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
@@ -48,7 +48,10 @@ func refusedRune(s string, printable bool) (r rune, class string) {
 		if class := runeClass(r); class != "" {
 			return r, class
 		}
-		if printable && r != zwj && r != zwnj && !unicode.IsPrint(r) {
+		if r == zwnj && !name {
+			return r, "invisible format characters"
+		}
+		if name && r != zwj && r != zwnj && !unicode.IsPrint(r) {
 			return r, "characters that are not printable"
 		}
 	}
@@ -77,7 +80,8 @@ func flagTagsEnd(s string, i int) (int, rune) {
 	return i, last
 }
 
-// runeClass returns the class of a character names and reactions may not contain, or "".
+// runeClass returns the class of a character names and reactions may not contain, or ""
+// (for the joiners too: refusedRune decides on the non-joiner).
 func runeClass(r rune) string {
 	switch {
 	case r < 0x20 || r >= 0x7f && r < 0xa0:

@@ -138,6 +138,7 @@ func TestCheckEmoji(t *testing.T) {
 			t.Errorf("%s refused: %v", e.name, err)
 		}
 	}
+	checkRefused(t, "emoji", "👍\u200c", zwnj, "invisible format characters", checkEmoji, CodeBadRequest)
 	for _, bad := range []string{"", " 👍", "👍 ", "\xff", strings.Repeat("a", MaxEmojiLen+1)} {
 		if err := checkEmoji(bad); err == nil || err.Code != CodeBadRequest {
 			t.Errorf("checkEmoji(%q) = %v", bad, err)
