@@ -3,8 +3,9 @@ package protocol
 import "testing"
 
 // BenchmarkDecodeFrame measures the decoder every client request goes through: a typical
-// chat message, and the frame a client sends when it reconnects (a join with since per
-// room, its read positions, then the message it had pending).
+// chat message, the frame a client sends when it reconnects (a join with since per room,
+// its read positions, then the message it had pending), and a message with a key this
+// server does not know.
 func BenchmarkDecodeFrame(b *testing.B) {
 	frames := []struct {
 		name  string
@@ -17,6 +18,8 @@ func BenchmarkDecodeFrame(b *testing.B) {
 			`{"type":"read","room":"general","seq":1234567}` + "\n" +
 			`{"type":"react","room":"general","id":"1234567","emoji":"👍","on":true,"ref":"r-4"}` + "\n" +
 			`{"type":"message","room":"general","body":"back again, sorry","ref":"c-18"}`},
+		// A key this server does not know sends an object to the slower, key-by-key path.
+		{"unknown-key", `{"type":"message","room":"general","body":"hello everyone, is the deploy done yet?","ref":"c-17","client":"web/1.4"}`},
 	}
 	for _, f := range frames {
 		frame := []byte(f.frame)
