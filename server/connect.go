@@ -59,8 +59,8 @@ func (s *Server) serveWS(c echo.Context) error {
 // identified is who a connection is, decided before its upgrade.
 type identified struct {
 	sess    auth.Session
-	name    string // the display name asked for in the URL, normalised ("" when none)
-	badName bool   // a name was asked for that is not acceptable
+	name    string          // the display name asked for in the URL, normalised ("" when none)
+	badName *protocol.Error // why the name asked for is not acceptable
 	issued  string // the renewed session token
 	expires time.Time
 	err     error
@@ -69,9 +69,7 @@ type identified struct {
 func (s *Server) identify(token, rawName string) identified {
 	var id identified
 	if rawName != "" {
-		var ok bool
-		if id.name, ok = protocol.NormalizeName(rawName); !ok {
-			id.badName = true
+		if id.name, id.badName = protocol.CheckName(rawName); id.badName != nil {
 			return id
 		}
 	}
@@ -86,9 +84,8 @@ func (s *Server) identify(token, rawName string) identified {
 // accept hands a new connection to the hub, or refuses it with an error object and a
 // close code.
 func (s *Server) accept(conn *ws.Conn, r *http.Request, ip, rawName, room string, who identified) (*hub.Session, []byte, int) {
-	if who.badName {
-		return nil, protocol.EncodeError(&protocol.Error{Code: protocol.CodeInvalidName,
-			Message: fmt.Sprintf("names are 1-%d printable characters", protocol.MaxNameLen)}, ""), closePolicyViolation
+	if who.badName != nil {
+		return nil, protocol.EncodeError(who.badName, ""), closePolicyViolation
 	}
 	if room == "" {
 		room = protocol.DefaultRoom

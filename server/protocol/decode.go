@@ -2,8 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -16,6 +14,7 @@ const (
 )
 
 // Request is one object sent by a client. Room empty means the connection's current room.
+// An object's keys are these JSON names exactly, each at most once (see decodeObject).
 type Request struct {
 	Type   string  `json:"type"`
 	Room   string  `json:"room"`
@@ -44,7 +43,9 @@ type Request struct {
 // ref could be read, so the error can name it).
 //
 // A frame whose first non-space byte is '{' holds one or more JSON objects separated by
-// '\n'. Any other frame is the body of one message to the current room.
+// '\n'. Any other frame is the body of one message to the current room. An object's keys
+// must be Request's JSON names exactly; other keys are ignored, and a key given twice
+// refuses the object (bad_json).
 func DecodeFrame(frame []byte, fn func(Request, *Error)) {
 	trimmed := bytes.TrimLeft(frame, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -72,36 +73,6 @@ func DecodeFrame(frame []byte, fn func(Request, *Error)) {
 	}
 }
 
-func decodeObject(line []byte) (Request, *Error) {
-	var req Request
-	if line[0] != '{' {
-		return req, &Error{CodeBadJSON, "each line of a JSON frame must be one JSON object"}
-	}
-	if err := json.Unmarshal(line, &req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			req = Request{Ref: refOf(line)}
-			return req, &Error{CodeBadRequest, fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)}
-		}
-		return Request{}, &Error{CodeBadJSON, "invalid JSON: " + err.Error()}
-	}
-	if err := req.validate(); err != nil {
-		return req, err
-	}
-	return req, nil
-}
-
-// refOf recovers the ref of an object whose other fields failed to decode.
-func refOf(line []byte) string {
-	var r struct {
-		Ref string `json:"ref"`
-	}
-	if json.Unmarshal(line, &r) != nil || len(r.Ref) > MaxRefLen {
-		return ""
-	}
-	return r.Ref
-}
-
 // validate checks what can be checked without knowing the connection: type, room syntax,
 // ref and limit ranges. Body rules depend on server limits and are checked by ValidateBody.
 func (r *Request) validate() *Error {
@@ -120,8 +91,8 @@ func (r *Request) validate() *Error {
 			return &Error{CodeInvalidRoom, "room names are 1-64 characters a-z, 0-9, - and _"}
 		}
 	case TypeRename:
-		if _, ok := NormalizeName(r.Name); !ok {
-			return &Error{CodeInvalidName, fmt.Sprintf("names are 1-%d printable characters", MaxNameLen)}
+		if _, err := CheckName(r.Name); err != nil {
+			return err
 		}
 	case TypeDM:
 		if !ValidUserID(r.User) {
@@ -139,15 +110,20 @@ func (r *Request) validate() *Error {
 		}
 	}
 	if r.Type == TypeReact {
-		if r.Emoji == "" || len(r.Emoji) > MaxEmojiLen || !utf8.ValidString(r.Emoji) || strings.TrimSpace(r.Emoji) != r.Emoji {
-			return &Error{CodeBadRequest, fmt.Sprintf("\"emoji\" must be 1-%d bytes", MaxEmojiLen)}
+		if err := checkEmoji(r.Emoji); err != nil {
+			return err
 		}
 		if r.On == nil {
 			return &Error{CodeBadRequest, "\"on\" must be true (add the reaction) or false (take it back)"}
 		}
 	}
-	if r.Type == TypeTopic && (utf8.RuneCountInString(r.Body) > MaxTopicLen || !utf8.ValidString(r.Body)) {
-		return &Error{CodeTooLong, fmt.Sprintf("a topic is at most %d characters", MaxTopicLen)}
+	if r.Type == TypeTopic {
+		if utf8.RuneCountInString(r.Body) > MaxTopicLen || !utf8.ValidString(r.Body) {
+			return &Error{CodeTooLong, fmt.Sprintf("a topic is at most %d characters", MaxTopicLen)}
+		}
+		if c := bodyControl(r.Body); c >= 0 {
+			return &Error{CodeBadRequest, fmt.Sprintf("a topic cannot contain control characters other than tab and line breaks (%U)", c)}
+		}
 	}
 	if r.Type == TypeHistory {
 		if r.Limit < 0 || r.Limit > MaxHistoryLimit {
@@ -160,7 +136,8 @@ func (r *Request) validate() *Error {
 	return nil
 }
 
-// ValidateBody checks a message body against the server's limit.
+// ValidateBody checks a message body: not blank, at most maxBytes, valid UTF-8, no control
+// characters other than tab, line feed and carriage return.
 func ValidateBody(body string, maxBytes int) *Error {
 	if strings.TrimSpace(body) == "" {
 		return &Error{CodeEmptyBody, "message body is empty"}
@@ -170,6 +147,9 @@ func ValidateBody(body string, maxBytes int) *Error {
 	}
 	if !utf8.ValidString(body) {
 		return &Error{CodeBadRequest, "message body is not valid UTF-8"}
+	}
+	if c := bodyControl(body); c >= 0 {
+		return &Error{CodeBadRequest, fmt.Sprintf("message body cannot contain control characters other than tab and line breaks (%U)", c)}
 	}
 	return nil
 }

@@ -163,22 +163,6 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// NormalizeName trims a display name and reports whether it is acceptable:
-// 1 to MaxNameLen characters, printable, no control characters.
-func NormalizeName(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	n := utf8.RuneCountInString(s)
-	if n == 0 || n > MaxNameLen || !utf8.ValidString(s) {
-		return "", false
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) && r != ' ' {
-			return "", false
-		}
-	}
-	return s, true
-}
-
 // ValidUserID reports whether s can be a user id: 1 to MaxUserIDLen printable characters
 // without spaces.
 func ValidUserID(s string) bool {

@@ -143,43 +143,6 @@ func TestEncodeMessageIsJSONWithType(t *testing.T) {
 	}
 }
 
-// FuzzDecodeFrame checks that no frame panics the decoder and that every decoded request
-// satisfies the validation rules.
-func FuzzDecodeFrame(f *testing.F) {
-	for _, s := range []string{"hello", `{"type":"message","body":"x"}`, "{\"type\":\"typing\"}\n{\"type\":\"join\",\"room\":\"a\",\"since\":1}",
-		`{"type":"history","limit":5}`, `{"type":`, "  {", "{\"ref\":\"\xff\"}"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, frame []byte) {
-		DecodeFrame(frame, func(r Request, e *Error) {
-			if e != nil {
-				if e.Code == "" || e.Message == "" {
-					t.Fatalf("error without code or message: %+v", e)
-				}
-				return
-			}
-			switch r.Type {
-			case TypeMessage, TypeTyping, TypePresence, TypeHistory:
-				if r.Room != "" && !ValidRoom(r.Room) {
-					t.Fatalf("accepted invalid room %q", r.Room)
-				}
-			case TypeJoin, TypeLeave:
-				if !ValidRoom(r.Room) {
-					t.Fatalf("accepted invalid room %q", r.Room)
-				}
-			default:
-				t.Fatalf("accepted unknown type %q", r.Type)
-			}
-			if len(r.Ref) > MaxRefLen {
-				t.Fatalf("accepted long ref")
-			}
-			if r.Type == TypeHistory && (r.Limit < 1 || r.Limit > MaxHistoryLimit) {
-				t.Fatalf("accepted limit %d", r.Limit)
-			}
-		})
-	})
-}
-
 func TestEncodeSplicesPreEncodedArrays(t *testing.T) {
 	online := Encode([]User{{ID: "a", Name: "al"}})
 	history := EncodeArray([][]byte{EncodeMessage(&Message{Room: "r", Seq: 1, Body: "x"})})
