@@ -61,7 +61,7 @@ type identified struct {
 	sess    auth.Session
 	name    string          // the display name asked for in the URL, normalised ("" when none)
 	badName *protocol.Error // why the name asked for is not acceptable
-	issued  string // the renewed session token
+	issued  string          // the renewed session token
 	expires time.Time
 	err     error
 }
