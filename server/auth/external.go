@@ -119,7 +119,7 @@ func (e *External) verify(token string, now func() time.Time) (protocol.User, ti
 		return protocol.User{}, time.Time{}, unauthorized(err)
 	}
 	if !protocol.ValidUserID(c.Subject) {
-		return protocol.User{}, time.Time{}, fmt.Errorf("%w: the token's sub is not a valid user id (1-%d characters, no spaces)", ErrUnauthorized, protocol.MaxUserIDLen)
+		return protocol.User{}, time.Time{}, fmt.Errorf("%w: the token's sub is not a valid user id (1-%d ASCII letters, digits and - . _ ~ @ : + = | /)", ErrUnauthorized, protocol.MaxUserIDLen)
 	}
 	name, _ := protocol.NormalizeName(c.Name)
 	return protocol.User{ID: c.Subject, Name: name}, c.ExpiresAt.Time, nil

@@ -49,7 +49,7 @@ func decodeExact(line []byte) (Request, *Error) {
 	}
 	var (
 		req     Request
-		seen    uint16              // Request's fields given, by their bit (fieldBit)
+		seen    uint64              // Request's fields given, by their bit (fieldBit)
 		others  map[string]struct{} // the other keys given, made when the first one comes
 		skip    json.RawMessage     // where the values of the other keys go
 		typeErr *Error              // the first value of the wrong type
@@ -114,7 +114,7 @@ func refOnly(req Request) Request {
 
 // Bits standing for Request's fields in a set of keys.
 const (
-	bitType uint16 = 1 << iota
+	bitType uint64 = 1 << iota
 	bitRoom
 	bitBody
 	bitRef
@@ -127,11 +127,12 @@ const (
 	bitName
 	bitUser
 	bitSeq
+	bitHide
 )
 
 // fieldBit returns the bit of the Request field whose JSON name is exactly key, or 0.
 // A []byte converted in the switch is not copied.
-func fieldBit[T string | []byte](key T) uint16 {
+func fieldBit[T string | []byte](key T) uint64 {
 	switch string(key) {
 	case "type":
 		return bitType
@@ -159,12 +160,14 @@ func fieldBit[T string | []byte](key T) uint16 {
 		return bitUser
 	case "seq":
 		return bitSeq
+	case "hide":
+		return bitHide
 	}
 	return 0
 }
 
 // field returns a pointer to the field of r that bit stands for.
-func (r *Request) field(bit uint16) any {
+func (r *Request) field(bit uint64) any {
 	switch bit {
 	case bitType:
 		return &r.Type
@@ -192,6 +195,8 @@ func (r *Request) field(bit uint16) any {
 		return &r.User
 	case bitSeq:
 		return &r.Seq
+	case bitHide:
+		return &r.Hide
 	}
 	panic("protocol: no Request field for bit " + fmt.Sprint(bit))
 }
@@ -203,7 +208,7 @@ func (r *Request) field(bit uint16) any {
 // keys, the strings at depth 1 after '{' or ','. Anything it does not expect answers false,
 // which sends the line to decodeExact.
 func plainKeys(line []byte) bool {
-	var seen uint16
+	var seen uint64
 	depth := 0
 	key := false // the next string at depth 1 is a key
 	for i := 0; i < len(line); i++ {

@@ -155,7 +155,7 @@ func TestPlainKeys(t *testing.T) {
 func TestRequestFields(t *testing.T) {
 	var r Request
 	rv := reflect.ValueOf(&r).Elem()
-	var all uint16
+	var all uint64
 	for i := 0; i < rv.NumField(); i++ {
 		name := rv.Type().Field(i).Tag.Get("json")
 		bit := fieldBit(name)

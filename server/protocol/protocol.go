@@ -6,8 +6,6 @@ package protocol
 import (
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Server-to-client and client-to-server object types.
@@ -163,14 +161,17 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// ValidUserID reports whether s can be a user id: 1 to MaxUserIDLen printable characters
-// without spaces.
+// ValidUserID reports whether s can be a user id: 1 to MaxUserIDLen characters of ASCII
+// letters, digits and - . _ ~ @ : + = | / (a guest's "u" and 16 base32 characters, or the
+// sub of a deployment's sign-in: an email address, a UUID, "auth0|123"). Nothing else, so
+// that an id can never be taken for a subject, a wildcard or markup anywhere it goes.
 func ValidUserID(s string) bool {
-	if len(s) == 0 || len(s) > MaxUserIDLen || !utf8.ValidString(s) {
+	if len(s) == 0 || len(s) > MaxUserIDLen {
 		return false
 	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~@:+=|/", c) >= 0) {
 			return false
 		}
 	}

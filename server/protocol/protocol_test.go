@@ -172,3 +172,18 @@ func TestEncodeSplicesPreEncodedArrays(t *testing.T) {
 		t.Fatalf("nil history encodes as %v", jb["history"])
 	}
 }
+
+// TestValidUserID: ids are plain ASCII of the shapes sign-in services use; nothing that
+// could be a subject, a wildcard or markup.
+func TestValidUserID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"u7x2ab3cdefghij4k": true, "employee-42@example.com": true, "auth0|5f1c": true,
+		"0b9e4c8a-1f2d-4e3a-9b7c-6d5e4f3a2b1c": true, "https://login.example.com/u/1": true,
+		"": false, "$JS.API.>": false, "a*": false, "a b": false, "<script>": false, "naïve": false,
+		"quote\"": false, "back\\slash": false, "nul\x00": false, strings.Repeat("a", MaxUserIDLen+1): false,
+	} {
+		if got := ValidUserID(id); got != want {
+			t.Errorf("ValidUserID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
