@@ -1,15 +1,12 @@
 package broker_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,43 +15,12 @@ import (
 	"github.com/distchat/distchat/server/protocol"
 )
 
-// inSmallDisk runs the calling test again in a child process that has a user and mount
-// namespace of its own, where it mounts a tmpfs of size bytes at the returned directory:
-// a real disk that fills up, without privileges. In the parent it returns "" once the
-// child passed (the caller returns); in the child it returns the directory.
-func inSmallDisk(t *testing.T, size int) string {
-	t.Helper()
-	const env = "DISTCHAT_TEST_SMALL_DISK"
-	if dir := os.Getenv(env); dir != "" {
-		if err := brokertest.MountTmpfs(dir, size, false); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
-		return dir
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), env+"="+dir)
-	brokertest.InNamespace(cmd)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	t.Logf("child test in its own mount namespace:\n%s", out.String())
-	if err != nil {
-		t.Fatalf("the child test failed (it needs user namespaces, as `unshare -Urm true` does): %v", err)
-	}
-	if !strings.Contains(out.String(), "--- PASS: "+t.Name()) {
-		t.Fatal("the child test did not run")
-	}
-	return ""
-}
-
 // TestDiskFullStopsAndResumes fills the disk under a running store: nats-server stops
 // JetStream at the first write that fails with ENOSPC, the broker reports it (not ready,
 // saying why) and publishes fail; once space is freed, JetStream starts again by itself,
 // without a restart, the broker is ready and every message stored before is still there.
 func TestDiskFullStopsAndResumes(t *testing.T) {
-	dir := inSmallDisk(t, 96<<20)
+	dir := brokertest.InSmallDisk(t, 96<<20)
 	if dir == "" {
 		return
 	}
