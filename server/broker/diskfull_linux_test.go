@@ -1,14 +1,20 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
@@ -120,4 +126,120 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestMaxStoreBytesCappedToDisk asks for a store far larger than its disk: the stream's
+// limit is lowered to what the disk can hold, and the log names both figures.
+func TestMaxStoreBytesCappedToDisk(t *testing.T) {
+	const size = 8 << 20
+	dir := brokertest.InSmallDisk(t, size)
+	if dir == "" {
+		return
+	}
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	const asked = 1 << 40
+	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), MaxStoreBytes: asked, Logger: log},
+		broker.JetStreamOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	brokertest.WaitReady(t, b)
+	limit := streamMaxBytes(t, b)
+	t.Logf("asked for %d bytes on a %d-byte disk: the stream's MaxBytes is %d", int64(asked), size, limit)
+	if limit <= 0 || limit > size {
+		t.Fatalf("the stream's MaxBytes is %d on a %d-byte disk", limit, size)
+	}
+	for _, want := range []string{"is more than this disk can hold", fmt.Sprint("max_store_bytes=", int64(asked)), fmt.Sprint("store_limit_bytes=", limit)} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// TestAutoStoreBudgetFitsSmallDisk starts a store with no limit set on disks smaller than
+// the automatic budget's usual floor: the limit is below the disk's size, and the store
+// keeps within the disk, taking twice the disk's size in messages (the oldest discarded)
+// and as many writes to the state bucket without a write failing or the node ever counting
+// its disk as full. This checks the block layout that diskLimit counts on.
+func TestAutoStoreBudgetFitsSmallDisk(t *testing.T) {
+	for _, size := range []int{8 << 20, 16 << 20} {
+		t.Run(fmt.Sprint(size>>20, "MiB"), func(t *testing.T) {
+			dir := brokertest.InSmallDisk(t, size)
+			if dir == "" {
+				return
+			}
+			log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), Logger: log},
+				broker.JetStreamOptions{Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			brokertest.WaitReady(t, b)
+			limit := streamMaxBytes(t, b)
+			t.Logf("automatic limit on a %d-byte disk: %d", size, limit)
+			if limit <= 0 || limit >= int64(size) {
+				t.Fatalf("the stream's MaxBytes is %d on a %d-byte disk", limit, size)
+			}
+			body := strings.Repeat("x", 4000)
+			lowest := int64(size)
+			for i := range 2 * size / len(body) {
+				m, _, err := brokertest.Publish(b, protocol.Message{Room: "small", Body: fmt.Sprint(i, body)}, "")
+				if err != nil {
+					t.Fatalf("publish %d (%d bytes so far) on a %d-byte disk: %v", i, i*len(body), size, err)
+				}
+				// Values far larger than read positions, so that the bucket's blocks fill too.
+				if err := b.State().Put(t.Context(), fmt.Sprint("read.u", i%20, ".small"), []byte(fmt.Sprint(m.Seq, body[:1000]))); err != nil {
+					t.Fatalf("state write %d on a %d-byte disk: %v", i, size, err)
+				}
+				if err := b.Ready(); err != nil {
+					t.Fatalf("not ready after %d messages on a %d-byte disk: %v", i+1, size, err)
+				}
+				var st syscall.Statfs_t
+				if err := syscall.Statfs(dir, &st); err == nil {
+					lowest = min(lowest, int64(st.Bavail)*st.Bsize)
+				}
+			}
+			t.Logf("the disk's free space fell to %d bytes at the lowest", lowest)
+			st, err := b.StorageState(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("the stream holds %d messages, %d bytes", st.Messages, st.Bytes)
+		})
+	}
+}
+
+// streamMaxBytes is the message stream's MaxBytes as its leader reports it.
+func streamMaxBytes(t *testing.T, b *broker.JetStream) int64 {
+	t.Helper()
+	js, err := jetstream.New(b.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(t.Context(), broker.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CachedInfo().Config.MaxBytes
+}
+
+// lockedBuffer collects log lines written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

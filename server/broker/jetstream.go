@@ -456,7 +456,8 @@ func (b *JetStream) probe(first bool) {
 	}
 	if e := b.embedded; e != nil {
 		if err := e.failure(); err != nil {
-			b.setNotReady(storageStopped(e, err)) // watchDisk restarts it
+			free, _, known := diskSpace(e.dataDir)
+			b.setNotReady(storageStopped(e, err, free, known)) // watchDisk restarts it
 			return
 		}
 	}
