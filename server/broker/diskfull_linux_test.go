@@ -128,6 +128,108 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// TestDiskFullAtStart covers a full disk that no write has failed on yet, which
+// nats-server does not notice (it reports a full disk only once a write fails). A new
+// store on a full disk is not ready, saying the disk is full, until space is freed; a disk
+// merely low on space leaves the broker ready; one that fills under a running store makes
+// it not ready, saying the disk is full; a store started on a disk that filled while it was
+// stopped is not ready from the start, for the same reason. Once space is freed it is ready
+// again by itself, without a restart, takes messages and still holds every one stored before.
+func TestDiskFullAtStart(t *testing.T) {
+	dir := brokertest.InSmallDisk(t, 8<<20)
+	if dir == "" {
+		return
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	open := func() *broker.JetStream {
+		b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), Logger: log},
+			broker.JetStreamOptions{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var stored []protocol.Message
+	publish := func(b *broker.JetStream, body string) {
+		t.Helper()
+		m, _, err := brokertest.Publish(b, protocol.Message{Room: "disk", Body: body}, "")
+		if err != nil {
+			t.Fatalf("publish %q: %v", body, err)
+		}
+		stored = append(stored, m)
+	}
+	// A new store on a full disk cannot even be set up: not ready, saying why.
+	filler := filepath.Join(dir, "filler")
+	brokertest.FillDisk(t, filler)
+	b := open()
+	waitFor(t, "a new store to report the full disk", func() bool { return diskFull(b.Ready()) })
+	t.Logf("new store on a full disk: %v", b.Ready())
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitReady(t, b)
+	for i := range 20 {
+		publish(b, fmt.Sprint("before ", i))
+	}
+
+	// Low on space, but with more than one write needs: ready, and writes succeed.
+	brokertest.FillDisk(t, filler)
+	leaveFree(t, filler, 3<<20)
+	notFullFor(t, b, 3*time.Second) // three probes
+	publish(b, "while low")
+
+	// The disk fills under the running store: not ready, before any write failed.
+	brokertest.FillDisk(t, filler)
+	waitFor(t, "the broker to report the full disk", func() bool { return diskFull(b.Ready()) })
+	t.Logf("filled under a running store: %v", b.Ready())
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatalf("not ready again after space was freed: %v", err)
+	}
+	b.Close()
+
+	// The disk fills while the store is stopped; it starts on it.
+	brokertest.FillDisk(t, filler)
+	b = open()
+	defer b.Close()
+	for start := time.Now(); time.Since(start) < 3*time.Second || !diskFull(b.Ready()); {
+		err := b.Ready()
+		if err == nil {
+			t.Fatal("ready on a full disk")
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("on a full disk after 30 s: %v, want the full disk as the reason", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("started on a full disk: %v", b.Ready())
+
+	// Space comes back: ready without a restart.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatalf("not ready after space was freed: %v", err)
+	}
+	publish(b, "after")
+	got, _, err := b.After(ctx, "disk", 0, len(stored)+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(stored) {
+		t.Fatalf("the room holds %d messages; %d were acknowledged", len(got), len(stored))
+	}
+	for i := range got {
+		if got[i].Seq != stored[i].Seq || got[i].Body != stored[i].Body {
+			t.Fatalf("message %d is seq %d %q, want seq %d %q", i, got[i].Seq, got[i].Body, stored[i].Seq, stored[i].Body)
+		}
+	}
+}
+
 // TestMaxStoreBytesCappedToDisk asks for a store far larger than its disk: the stream's
 // limit is lowered to what the disk can hold, and the log names both figures.
 func TestMaxStoreBytesCappedToDisk(t *testing.T) {
@@ -209,6 +311,33 @@ func TestAutoStoreBudgetFitsSmallDisk(t *testing.T) {
 			}
 			t.Logf("the stream holds %d messages, %d bytes", st.Messages, st.Bytes)
 		})
+	}
+}
+
+// diskFull reports whether err is readiness's answer for a full disk.
+func diskFull(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "the disk is full (")
+}
+
+// leaveFree shortens filler, which filled its disk, so that n bytes are free.
+func leaveFree(t *testing.T, filler string, n int64) {
+	t.Helper()
+	fi, err := os.Stat(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filler, max(0, fi.Size()-n)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// notFullFor fails if b reports a full disk, or is not ready, at any time during d.
+func notFullFor(t *testing.T, b *broker.JetStream, d time.Duration) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < d; time.Sleep(20 * time.Millisecond) {
+		if err := b.Ready(); err != nil {
+			t.Fatalf("not ready %s into a disk low on space: %v", time.Since(start).Round(time.Millisecond), err)
+		}
 	}
 }
 

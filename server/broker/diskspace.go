@@ -226,6 +226,35 @@ const (
 	maxRestartPause = time.Minute
 )
 
+// diskTrouble reports why the embedded server's store cannot take writes, from one
+// statfs of its disk: a write failed (watchDisk restarts JetStream), or the disk has less
+// free than one write needs (writeNeedBytes), before any write failed: after a restart on
+// a full disk, say. A disk found full counts as full until budget.resume is free, as
+// after a failed write, so that readiness does not flap while something else hovers
+// around the threshold; a node merely low on space stays ready. The caller holds probeMu.
+func (b *JetStream) diskTrouble(e *Embedded) error {
+	free, _, known := diskSpace(e.dataDir)
+	if failure := e.failure(); failure != nil {
+		return storageStopped(e, failure, free, known)
+	}
+	if !known {
+		return nil
+	}
+	if b.diskFull = diskIsFull(free, b.diskFull, e.budget.resume); b.diskFull {
+		return fmt.Errorf("storage stopped: %w", diskFullError(free, e.budget.resume))
+	}
+	return nil
+}
+
+// diskIsFull tells whether a disk with free bytes left is full: it becomes full below
+// writeNeedBytes, and once full (wasFull) stays so below resume.
+func diskIsFull(free int64, wasFull bool, resume int64) bool {
+	if wasFull {
+		return free < resume
+	}
+	return free < writeNeedBytes
+}
+
 // storageStopped explains to /api/ready why storage takes no writes after failure,
 // without the paths and store errors that the log has; free is the disk's free space, if
 // known.
@@ -244,6 +273,15 @@ func storageStopped(e *Embedded, failure error, free int64, known bool) error {
 func diskFullError(free, resume int64) error {
 	return fmt.Errorf("the disk is full (%s free; writes resume by themselves once %s are)",
 		friendlyBytes(free), friendlyBytes(resume))
+}
+
+// startTrouble is why the stream could not be set up on the embedded server: its full
+// disk (nats-server's error says only that it could not create the store), else err.
+func startTrouble(e *Embedded, err error) error {
+	if free, _, known := diskSpace(e.dataDir); known && free < writeNeedBytes {
+		return diskFullError(free, e.budget.resume)
+	}
+	return err
 }
 
 // friendlyBytes writes n in the largest binary unit that keeps it at least 1.

@@ -74,3 +74,26 @@ func TestBudgetFor(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskIsFull: a disk is full below one write's need and, once full, until the resume
+// figure is free; a disk merely low on space is not full.
+func TestDiskIsFull(t *testing.T) {
+	const resume = 16 * mib
+	for _, c := range []struct {
+		free    int64
+		wasFull bool
+		want    bool
+	}{
+		{0, false, true},
+		{writeNeedBytes - 1, false, true},
+		{writeNeedBytes, false, false},
+		{3 * mib, false, false}, // low, not full: stays ready
+		{3 * mib, true, true},   // full until resume is free
+		{resume - 1, true, true},
+		{resume, true, false},
+	} {
+		if got := diskIsFull(c.free, c.wasFull, resume); got != c.want {
+			t.Errorf("%d bytes free, was full %v: full %v, want %v", c.free, c.wasFull, got, c.want)
+		}
+	}
+}
