@@ -89,7 +89,7 @@ func settings(o *options) []setting {
 		{name: "room-max-age", group: groupStorage, arg: "DURATION", value: newDuration(&o.roomMaxAge, 0),
 			usage: "drop messages older than this, e.g. 720h (0: keep forever)"},
 		{name: "max-store-bytes", group: groupStorage, arg: "SIZE", value: newBytes(&o.maxStoreBytes, 0),
-			usage: "size limit of the stored messages (per copy), e.g. 20GiB; past it the oldest are discarded (0: 70% of the disk's free space plus the store's own size; none with --nats-url)"},
+			usage: "size limit of the stored messages (per copy), e.g. 20GiB; past it the oldest are discarded (0: 70% of the disk's free space plus the store's own size; none with --nats-url); the embedded store lowers a limit its disk cannot hold"},
 		{name: "sync-always", group: groupStorage, value: newBool(&o.syncAlways, false),
 			usage: "fsync every message before acknowledging it (survives power loss; slower)"},
 

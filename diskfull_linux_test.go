@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/distchat/distchat/server/broker/brokertest"
-
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/protocol"
 )
 
 // smallDiskEnv asks a distchat process started by a test to mount a tmpfs of the given
@@ -208,5 +211,87 @@ func TestUnusableDataDirFailsAtOnce(t *testing.T) {
 			}
 			t.Logf("%s", strings.TrimSpace(out.String()))
 		})
+	}
+}
+
+// TestDiskFullAtStartProcess restarts the real command on a disk that filled up while it
+// was stopped (no write has failed on it yet, so nats-server has noticed nothing):
+// /api/ready answers 503 naming the full disk from the start and WebSockets are turned
+// away with `unavailable` (close 1013: the node has not been ready since it started); once
+// space is freed it is ready again without a restart, a message is acknowledged and stored,
+// and the messages from before are all there. The first start asks for a store far larger
+// than the disk and says it uses less.
+func TestDiskFullAtStartProcess(t *testing.T) {
+	dir := brokertest.InSmallDisk(t, 8<<20)
+	if dir == "" {
+		return
+	}
+	args := []string{"--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--rate-limit", "0"}
+	s := startRun(t, append(args, "--max-store-bytes", "1TiB")...)
+	s.logs.wait(0, "is more than this disk can hold")
+	waitForReady(t, s.base, http.StatusOK, "")
+	c := dial(t, s.base, "name=ann&room=disk")
+	c.expect("welcome")
+	var sent []string
+	for i := range 5 {
+		sent = append(sent, fmt.Sprint("before ", i))
+		c.send(map[string]any{"type": "message", "body": sent[i], "ref": fmt.Sprint("r", i)})
+		c.expect("ack")
+	}
+	c.conn.Close()
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+
+	filler := filepath.Join(dir, "filler")
+	brokertest.FillDisk(t, filler)
+	s = startRun(t, args...)
+	for start := time.Now(); time.Since(start) < 3*time.Second; time.Sleep(20 * time.Millisecond) {
+		code, body := readyStatus(t, s.base)
+		if code == http.StatusOK {
+			t.Fatalf("/api/ready %s after a start on a full disk: %d %s", time.Since(start).Round(time.Millisecond), code, body)
+		}
+	}
+	_, body := waitForReady(t, s.base, http.StatusServiceUnavailable, "the disk is full (")
+	t.Logf("/api/ready on a full disk: %s", strings.TrimSpace(body))
+	turned := dial(t, s.base, "name=bo&room=disk")
+	if m, err := turned.next(); err != nil || m["type"] != "error" || m["code"] != "unavailable" {
+		t.Fatalf("a WebSocket on a full disk got %v (%v), want an unavailable error", m, err)
+	}
+	if _, err := turned.next(); !websocket.IsCloseError(err, protocol.CloseTryAgain) {
+		t.Fatalf("a WebSocket on a full disk ended with %v, want close %d", err, protocol.CloseTryAgain)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitForReady(t, s.base, http.StatusOK, "")
+	c = dial(t, s.base, "name=ann&room=disk")
+	c.expect("welcome")
+	c.send(map[string]any{"type": "message", "body": "after", "ref": "after"})
+	if a := c.expect("ack"); a["ref"] != "after" {
+		t.Fatalf("ack %v", a)
+	}
+	sent = append(sent, "after")
+	w := dial(t, s.base, "name=cy&room=disk").expect("welcome")
+	if got := bodies(w["history"]); strings.Join(got, "|") != strings.Join(sent, "|") {
+		t.Fatalf("history %q, want %q", got, sent)
+	}
+}
+
+// waitForReady polls /api/ready until it answers code with a body containing substr, for at
+// most 30 s, and returns what it answered.
+func waitForReady(t *testing.T, base string, code int, substr string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, body := readyStatus(t, base)
+		if got == code && strings.Contains(body, substr) {
+			return got, body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/ready answers %d %s after 30 s, want %d with %q", got, body, code, substr)
+		}
+		time.Sleep(50 * time.Millisecond) // polling /api/ready: there is no event to wait for
 	}
 }

@@ -9,5 +9,6 @@ func tryLock(*os.File) (bool, error) { return true, nil }
 
 func unlock(*os.File) error { return nil }
 
-// diskFree is unknown here: the store then has no automatic size limit.
-func diskFree(string) (int64, bool) { return 0, false }
+// diskSpace is unknown here: the store then has no automatic size limit, and readiness
+// does not look at the disk.
+func diskSpace(string) (free, size int64, ok bool) { return 0, 0, false }

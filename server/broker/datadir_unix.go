@@ -21,11 +21,15 @@ func tryLock(f *os.File) (bool, error) {
 
 func unlock(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }
 
-// diskFree is the space left for an unprivileged writer on the file system holding dir.
-func diskFree(dir string) (int64, bool) {
+// diskSpace measures the file system holding dir with one statfs: the space left for an
+// unprivileged writer, and the most such a writer could ever have there (its size, less the
+// blocks kept for root).
+func diskSpace(dir string) (free, size int64, ok bool) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	return int64(st.Bavail) * int64(st.Bsize), true //nolint:unconvert // field types differ per platform
+	// The fields' types differ per platform (signed on some BSDs).
+	bsize, blocks, bfree, bavail := int64(st.Bsize), int64(st.Blocks), int64(st.Bfree), int64(st.Bavail) //nolint:unconvert
+	return bavail * bsize, (blocks - (bfree - bavail)) * bsize, true
 }

@@ -27,15 +27,16 @@ func unlock(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &windows.Overlapped{Offset: lockOffset})
 }
 
-// diskFree is the space left for this process on the volume holding dir.
-func diskFree(dir string) (int64, bool) {
+// diskSpace is the space left for this process on the volume holding dir, and the most it
+// could have there (the volume's size, less quotas).
+func diskSpace(dir string) (free, size int64, ok bool) {
 	p, err := windows.UTF16PtrFromString(dir)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	var free uint64
-	if err := windows.GetDiskFreeSpaceEx(p, &free, nil, nil); err != nil {
-		return 0, false
+	var avail, total uint64
+	if err := windows.GetDiskFreeSpaceEx(p, &avail, &total, nil); err != nil {
+		return 0, 0, false
 	}
-	return int64(free), true
+	return int64(avail), int64(total), true
 }

@@ -33,8 +33,9 @@ type EmbeddedOptions struct {
 	// routes and runs JetStream clustered.
 	Cluster ClusterOptions
 	// MaxStoreBytes bounds the message stream on this node's disk: past it the oldest
-	// messages are discarded. 0 sizes it from the disk (see planStore); a cluster's stream
-	// then takes the smallest of its nodes' sizes.
+	// messages are discarded. 0 sizes it from the disk (see budgetFor); a cluster's stream
+	// then takes the smallest of its nodes' sizes. More than the disk can hold is lowered
+	// to what it can, with a warning.
 	MaxStoreBytes int64
 	// Logger receives the server's warnings and errors.
 	Logger *slog.Logger
@@ -131,10 +132,16 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		return nil, err
 	}
 	budget := planStore(o.DataDir, o.MaxStoreBytes)
-	if !budget.auto && budget.stream > 0 && budget.stream > budget.free+budget.used {
-		if o.Logger != nil {
-			o.Logger.Warn("--max-store-bytes is more than the disk can hold: when the disk fills up, storage stops until space is freed",
-				"max_store_bytes", budget.stream, "disk_free", budget.free, "store", budget.used)
+	if log := o.Logger; log != nil {
+		if budget.requested > 0 {
+			log.Warn(fmt.Sprintf("--max-store-bytes %s is more than this disk can hold: the store may use %s (planned again at every start)",
+				friendlyBytes(budget.requested), friendlyBytes(budget.stream)),
+				"max_store_bytes", budget.requested, "store_limit_bytes", budget.stream,
+				"disk_free_bytes", budget.free, "store_bytes", budget.used)
+		}
+		if budget.fullAtStart {
+			log.Warn("the disk is full: the node is not ready until space is freed; the store's limit is planned from the disk's size this time",
+				"data", o.DataDir, "disk_free_bytes", budget.free, "disk_bytes", budget.room, "store_limit_bytes", budget.stream)
 		}
 	}
 	opts := &server.Options{

@@ -134,6 +134,7 @@ type JetStream struct {
 	leader       atomic.Pointer[string]
 	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
 	behindSince  time.Time  // guarded by probeMu
+	diskFull     bool       // the embedded server's disk was found full (diskTrouble); guarded by probeMu
 
 	state *jsState // set before bootstrapped is closed
 	pubs  sync.Map // *nats.Msg -> *publication, for the async ack callbacks
@@ -344,6 +345,9 @@ func (b *JetStream) bootstrap() {
 		if b.ctx.Err() != nil {
 			return
 		}
+		if b.embedded != nil {
+			err = startTrouble(b.embedded, err)
+		}
 		err = fmt.Errorf("starting: %w", err)
 		b.setNotReady(err)
 		if time.Since(lastLog) >= waitLogEvery {
@@ -487,7 +491,9 @@ func (b *JetStream) probeLoop() {
 // probe asks the stream's leader how the stream is doing. A leader that lost its majority
 // still answers for a while (it steps down only after about ten seconds) but can no longer
 // store, so the copies it has heard from recently are counted; and a node of the cluster
-// that is catching up after a restart is not ready until its own copy is current.
+// that is catching up after a restart is not ready until its own copy is current. The
+// embedded server's disk is looked at first (diskTrouble): a full one is not ready even
+// before a write failed.
 func (b *JetStream) probe(first bool) {
 	b.probeMu.Lock()
 	defer b.probeMu.Unlock()
@@ -496,8 +502,8 @@ func (b *JetStream) probe(first bool) {
 		return
 	}
 	if e := b.embedded; e != nil {
-		if err := e.failure(); err != nil {
-			b.setNotReady(storageStopped(e, err)) // watchDisk restarts it
+		if err := b.diskTrouble(e); err != nil {
+			b.setNotReady(err) // watchDisk restarts JetStream after a failed write
 			return
 		}
 	}

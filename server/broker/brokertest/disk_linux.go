@@ -1,10 +1,12 @@
 package brokertest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -34,6 +36,39 @@ func MountTmpfs(dir string, size int, readOnly bool) error {
 		return fmt.Errorf("mounting a %d-byte tmpfs at %s (this needs user namespaces, as `unshare -Urm true` does): %w", size, dir, err)
 	}
 	return nil
+}
+
+// InSmallDisk runs the calling test again in a child process that has a user and mount
+// namespace of its own, where it mounts a tmpfs of size bytes at the returned directory:
+// a real disk that fills up, without privileges, which outlives the stores the test opens
+// and closes on it. In the parent it returns "" once the child passed (the caller
+// returns); in the child it returns the directory. Where user namespaces cannot be made,
+// the test fails, saying so: it never passes without having run.
+func InSmallDisk(t *testing.T, size int) string {
+	t.Helper()
+	const env = "DISTCHAT_TEST_SMALL_DISK_TEST"
+	if dir := os.Getenv(env); dir != "" {
+		if err := MountTmpfs(dir, size, false); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
+		return dir
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	InNamespace(cmd)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("child test in its own mount namespace:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("the child test failed (it needs user namespaces, as `unshare -Urm true` does): %v", err)
+	}
+	if !strings.Contains(out.String(), "--- PASS: "+t.Name()) {
+		t.Fatal("the child test did not run")
+	}
+	return ""
 }
 
 // FillDisk writes path until its file system has no space left.
