@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/distchat/distchat/server"
@@ -8,7 +9,9 @@ import (
 
 // TestEditsDeletionsAndReactions: members see an edit, a deletion and a reaction live, as
 // events with their own seq; a joiner gets them in its history after the message; only the
-// author may edit or delete; a reaction or an edit of an unknown message is not_found.
+// author may edit or delete; a reaction or an edit of an unknown message is not_found. A
+// deleted message is erased with its edits: a joiner gets the deletion, never the words,
+// and whatever is asked of it afterwards is not_found.
 func TestEditsDeletionsAndReactions(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, server.Config{RateLimit: 0})
@@ -51,23 +54,34 @@ func TestEditsDeletionsAndReactions(t *testing.T) {
 		t.Fatalf("delete event %s", d)
 	}
 
-	// A newcomer's history replays the message and its events, in order.
+	// A newcomer's history replays the events, in order; the message and its edit are gone.
 	carol := ts.connect(t, "carol", "talk")
 	var kinds []string
 	for _, o := range carol.welcome.History {
 		kinds = append(kinds, o.Type)
 	}
-	if got := joinTypes(kinds); got != "message,edit,reaction,delete" {
+	if got := joinTypes(kinds); got != "reaction,delete" {
 		t.Fatalf("history %s", got)
 	}
-	// So does recovery from before the message, and a history page.
+	// So does recovery from before the message, and a history page from storage.
 	carol.sendJSON(map[string]any{"type": "join", "room": "talk", "since": m.Seq - 1, "ref": "j1"})
-	if j := carol.expect("joined", "join"); len(j.History) != 4 || j.History[3].Type != "delete" {
+	if j := carol.expect("joined", "join"); len(j.History) != 2 || j.History[1].Type != "delete" {
 		t.Fatalf("recovery replayed %d entries", len(j.History))
 	}
 	carol.sendJSON(map[string]any{"type": "history", "room": "talk", "ref": "h1"})
-	if h := carol.expect("history"); len(h.Messages) != 4 || h.Messages[1].Type != "edit" || h.Messages[1].Body != "hello" {
+	if h := carol.expect("history"); len(h.Messages) != 2 || h.Messages[0].Type != "reaction" || strings.Contains(h.String(), "hello") || strings.Contains(h.String(), "helo") {
 		t.Fatalf("history page %s", h)
+	}
+	// Nothing more can be done with it.
+	for _, req := range []map[string]any{
+		{"type": "delete", "room": "talk", "id": m.ID, "ref": "again"},
+		{"type": "edit", "room": "talk", "id": m.ID, "body": "back", "ref": "undead"},
+		{"type": "react", "room": "talk", "id": m.ID, "emoji": "👀", "on": true, "ref": "late"},
+	} {
+		alice.sendJSON(req)
+		if err := alice.expect("error", "join", "delete"); err.Code != "not_found" || err.Ref != req["ref"] {
+			t.Fatalf("%v on a deleted message answered %s", req, err)
+		}
 	}
 }
 

@@ -56,6 +56,9 @@ type Broker interface {
 	After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error)
 	// Get reads the entry of room stored at seq, or fails with ErrNotFound.
 	Get(ctx context.Context, room string, seq uint64) (protocol.Message, error)
+	// Erase removes the entry of room stored at seq from storage, its content overwritten
+	// (a deleted message, never to be read again), or fails with ErrNotFound.
+	Erase(ctx context.Context, room string, seq uint64) error
 	// CountAfter returns how many entries of room are stored after seq.
 	CountAfter(ctx context.Context, room string, seq uint64) (uint64, error)
 	// Rooms lists the rooms that have stored messages.

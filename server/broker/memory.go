@@ -167,6 +167,19 @@ func (b *Memory) Get(ctx context.Context, room string, seq uint64) (protocol.Mes
 	return log[i], nil
 }
 
+// Erase implements Broker.
+func (b *Memory) Erase(_ context.Context, room string, seq uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	log := b.rooms[room]
+	i := sort.Search(len(log), func(i int) bool { return log[i].Seq >= seq })
+	if i == len(log) || log[i].Seq != seq {
+		return ErrNotFound
+	}
+	b.rooms[room] = append(log[:i:i], log[i+1:]...)
+	return nil
+}
+
 // CountAfter implements Broker.
 func (b *Memory) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
 	b.mu.Lock()

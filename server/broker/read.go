@@ -310,6 +310,21 @@ func (b *JetStream) Get(ctx context.Context, room string, seq uint64) (protocol.
 	return decodeStored(room, raw.Sequence, raw.Data)
 }
 
+// Erase implements Broker: the message is checked to be room's (one direct get), then
+// deleted with its content overwritten, on every copy of the stream.
+func (b *JetStream) Erase(ctx context.Context, room string, seq uint64) error {
+	if _, err := b.Get(ctx, room, seq); err != nil {
+		return err
+	}
+	if err := b.stream.SecureDeleteMsg(ctx, seq); err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("%w: erasing a message: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // CountAfter implements Broker: one request.
 func (b *JetStream) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
 	_, n, err := b.count(ctx, room, seq+1)

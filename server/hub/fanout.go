@@ -84,10 +84,27 @@ func (r *room) fanout(m *protocol.Message) {
 	if m.Kind == protocol.KindTopic {
 		r.topic = m.Body
 	}
+	if m.Kind == protocol.KindDelete {
+		r.forget(m.Target)
+	}
 	enc := protocol.EncodeMessage(m)
 	r.remember(cached{msg: *m, enc: enc})
 	r.historyEnc = nil
 	r.pending = append(r.pending, enc)
+}
+
+// forget drops a deleted message and its edits from the cache: joiners get the deletion,
+// not the words.
+func (r *room) forget(id string) {
+	kept := r.cache[:0]
+	for _, c := range r.cache {
+		if c.msg.ID != id && (c.msg.Kind != protocol.KindEdit || c.msg.Target != id) {
+			kept = append(kept, c)
+		}
+	}
+	clear(r.cache[len(kept):])
+	r.cache = kept
+	r.historyEnc = nil
 }
 
 func (r *room) remember(c cached) {

@@ -121,6 +121,8 @@ type op struct {
 	user    protocol.User // opRename: the person and their new name; opHas: who
 	notice  []byte        // sent right after the welcome
 	present chan<- bool   // opHas: the answer
+	id      string        // opEdits: the message
+	seqs    chan<- []uint64
 }
 
 type opKind int
@@ -131,7 +133,8 @@ const (
 	opTyping
 	opPresence
 	opRename
-	opHas // is user present in the room (here or on another node)?
+	opHas   // is user present in the room (here or on another node)?
+	opEdits // the seqs of the cached edits of message id
 )
 
 func newRoom(name string, h *Hub, prev *room) *room {
@@ -236,6 +239,14 @@ func (r *room) handle(o op) {
 	case opHas:
 		p := r.persons[o.user.ID]
 		o.present <- p != nil && p.devices() > 0
+	case opEdits:
+		var seqs []uint64
+		for _, c := range r.cache {
+			if c.msg.Kind == protocol.KindEdit && c.msg.Target == o.id {
+				seqs = append(seqs, c.msg.Seq)
+			}
+		}
+		o.seqs <- seqs
 	case opRename:
 		if p := r.persons[o.user.ID]; p != nil {
 			r.renamed(p, o.user.Name, nil)
@@ -362,6 +373,15 @@ func (r *room) admit(o op, history []byte, more bool) {
 		s.conn.Send(j.Encode())
 	}
 	s.joined(r.name)
+}
+
+// editsOf returns the seqs of the room's cached edits of message id.
+func (r *room) editsOf(id string) []uint64 {
+	answer := make(chan []uint64, 1)
+	if !r.post(op{kind: opEdits, id: id, seqs: answer}) {
+		return nil
+	}
+	return <-answer
 }
 
 // otherOf returns, in a direct-message room, the person who is not id.

@@ -208,7 +208,11 @@ func (s *Session) message(req protocol.Request) {
 // publish hands an entry to the broker and returns: publishes are pipelined, and the ack
 // (or error) is sent when storage answers. At most MaxInflight entries of a session wait
 // for storage; a client that sends more waits until one is answered.
-func (s *Session) publish(m protocol.Message) {
+func (s *Session) publish(m protocol.Message) { s.publishThen(m, nil) }
+
+// publishThen is publish, with then run once m is stored (in a goroutine of its own), before
+// the client hears the ack.
+func (s *Session) publishThen(m protocol.Message, then func(stored protocol.Message)) {
 	var dedupe string
 	if m.Ref != "" {
 		// Refs are chosen by clients: scoped to the person, so that two people counting
@@ -227,9 +231,17 @@ func (s *Session) publish(m protocol.Message) {
 			s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message could not be stored; send it again"}, ref)
 			return
 		}
-		s.conn.Send(protocol.Encode(protocol.Ack{
+		ack := protocol.Encode(protocol.Ack{
 			Type: protocol.TypeAck, Ref: ref, Room: stored.Room, Seq: stored.Seq, ID: stored.ID, TS: stored.TS,
-		}))
+		})
+		if then == nil {
+			s.conn.Send(ack)
+			return
+		}
+		go func() {
+			then(stored)
+			s.conn.Send(ack)
+		}()
 	})
 }
 
@@ -267,7 +279,24 @@ func (s *Session) change(req protocol.Request) {
 		s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "only its author may edit or delete a message"}, req.Ref)
 		return
 	}
-	s.publish(m)
+	if m.Kind != protocol.KindDelete {
+		s.publish(m)
+		return
+	}
+	// A deleted message is erased from storage once its deletion is stored, with the
+	// edits this node knows of (those in the room's cache): its words are never sent or
+	// found again, and later edits, reactions or deletions of it find nothing.
+	seqs := append(r.editsOf(req.ID), target.Seq)
+	h, room := s.hub, r.name
+	s.publishThen(m, func(protocol.Message) {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		defer cancel()
+		for _, seq := range seqs {
+			if err := h.broker.Erase(ctx, room, seq); err != nil && !errors.Is(err, broker.ErrNotFound) {
+				h.storageFailed("erasing a deleted message", room, err)
+			}
+		}
+	})
 }
 
 // target reads the message an event is about: a chat message of the room.

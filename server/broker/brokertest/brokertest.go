@@ -35,6 +35,7 @@ func Run(t *testing.T, newBroker Factory) {
 	t.Run("StopEndsDeliveries", func(t *testing.T) { testStop(t, newBroker(t)) })
 	t.Run("EventsKeepTheirKind", func(t *testing.T) { testEvents(t, newBroker(t)) })
 	t.Run("GetAndCountAfter", func(t *testing.T) { testGet(t, newBroker(t)) })
+	t.Run("EraseRemovesOneEntry", func(t *testing.T) { testErase(t, newBroker(t)) })
 	t.Run("StateIsAKeyValueStore", func(t *testing.T) { testState(t, newBroker(t)) })
 	t.Run("CloseRefusesPublish", func(t *testing.T) { testClose(t, newBroker(t)) })
 }
@@ -103,6 +104,37 @@ func testGet(t *testing.T, b broker.Broker) {
 	rooms, err := b.Rooms(ctx(t))
 	if err != nil || len(rooms) != 2 || rooms[1].LastTS < in[4].TS || rooms[1].LastTS > storedBy {
 		t.Fatalf("rooms %+v, %v: want r's last activity in [%d, %d]", rooms, err, in[4].TS, storedBy)
+	}
+}
+
+func testErase(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	var in []protocol.Message
+	for i := range 3 {
+		in = append(in, publish(t, b, "r", fmt.Sprint("words ", i)))
+	}
+	other := publish(t, b, "other", "not r's")
+	if err := b.Erase(ctx(t), "r", other.Seq); !errors.Is(err, broker.ErrNotFound) {
+		t.Fatalf("erasing another room's entry: %v, want ErrNotFound", err)
+	}
+	if err := b.Erase(ctx(t), "r", in[1].Seq); err != nil {
+		t.Fatalf("erase: %v", err)
+	}
+	if _, err := b.Get(ctx(t), "r", in[1].Seq); !errors.Is(err, broker.ErrNotFound) {
+		t.Fatalf("get of an erased entry: %v, want ErrNotFound", err)
+	}
+	if err := b.Erase(ctx(t), "r", in[1].Seq); !errors.Is(err, broker.ErrNotFound) {
+		t.Fatalf("erasing it again: %v, want ErrNotFound", err)
+	}
+	page, more, err := b.Before(ctx(t), "r", 0, 10)
+	if err != nil || more || len(page) != 2 || page[0].Seq != in[0].Seq || page[1].Seq != in[2].Seq {
+		t.Fatalf("the room after an erase: %+v, %v, %v", page, more, err)
+	}
+	if n, err := b.CountAfter(ctx(t), "r", 0); err != nil || n != 2 {
+		t.Fatalf("count after an erase: %d, %v", n, err)
+	}
+	if got, err := b.Get(ctx(t), "other", other.Seq); err != nil || got.Body != "not r's" {
+		t.Fatalf("the other room's entry: %+v, %v", got, err)
 	}
 }
 
