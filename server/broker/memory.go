@@ -335,3 +335,10 @@ func (s *memoryState) List(_ context.Context, prefix string) (map[string][]byte,
 	}
 	return out, nil
 }
+
+func (s *memoryState) Purge(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.kv, key)
+	return nil
+}

@@ -158,6 +158,22 @@ func testState(t *testing.T, b broker.Broker) {
 	if v, _ := st.Get(c, "c.n"); string(v) != "xxxxxxxxxx" {
 		t.Fatalf("an update that changes nothing changed %q", v)
 	}
+	// Purge: the key is gone, for Get and List; it can be created again.
+	if err := st.Purge(c, "a.k2"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(c, "a.k2"); err != nil || v != nil {
+		t.Fatalf("get after purge: %q, %v", v, err)
+	}
+	if all, err := st.List(c, "a."); err != nil || len(all) != 1 || all["a.k2"] != nil {
+		t.Fatalf("list after purge: %q, %v", all, err)
+	}
+	if err := st.Purge(c, "a.never"); err != nil {
+		t.Fatalf("purge of a missing key: %v", err)
+	}
+	if v, err := st.Create(c, "a.k2", []byte("again")); err != nil || string(v) != "again" {
+		t.Fatalf("create after purge: %q, %v", v, err)
+	}
 }
 
 func ctx(t *testing.T) context.Context {
