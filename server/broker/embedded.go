@@ -210,8 +210,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		}
 		user, password := c.Secret.RouteCredentials()
 		secrets = []string{user, password, opts.Authorization}
+		// NoAdvertise: the nodes' client URLs (this loopback port) are nobody's business;
+		// only this process connects, in-process.
 		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port, Advertise: c.Advertise,
-			Username: user, Password: password}
+			Username: user, Password: password, NoAdvertise: true}
 		if c.TLS != nil {
 			opts.Cluster.TLSConfig = c.TLS
 			opts.Cluster.TLSTimeout = routeTLSTimeout.Seconds()
