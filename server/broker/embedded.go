@@ -197,10 +197,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		// account of a server without accounts ($G, which the store's path on disk is
 		// named after, so it stays). So only this process may be a client: the listener
 		// requires a random token that only this process knows (its own connection is
-		// in-process). With Authorization set nats-server requires the token from every
-		// client and has no other user: no Users or Nkeys, no NoAuthUser (an anonymous
-		// one), no other account; none is set here, and with none the token is the only
-		// way in.
+		// in-process). With Authorization set, nats-server requires the token from every
+		// client; the token is the only way in as long as no other user exists: no Users,
+		// Nkeys or Accounts, no NoAuthUser (which would let clients in without anything),
+		// and none is set here. (The system account nats-server makes has no user.)
 		opts.DontListen = false
 		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
 		opts.Authorization = nuid.Next() + nuid.Next()
