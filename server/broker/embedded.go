@@ -151,10 +151,11 @@ func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	return nats.Connect("", opts...)
 }
 
-// StartEmbedded starts a NATS server with JetStream file storage inside this process. It
-// listens on no client port: distchat talks to it in-process. Clustered, it listens for
+// StartEmbedded starts a NATS server with JetStream file storage inside this process.
+// distchat talks to it in-process: alone, it listens on no port. Clustered, it listens for
 // routes on Cluster.Listen, authenticated with the cluster secret (and TLS when
-// Cluster.TLS is set), and connects to the peers. It gives up when ctx ends.
+// Cluster.TLS is set), and connects to the peers; and for clients on loopback, for this
+// process only (see below). It gives up when ctx ends.
 func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("embedded NATS needs a data directory")
