@@ -61,16 +61,20 @@ test-e2e: build ## Playwright end-to-end tests in headless Chromium against bin/
 test: chromium lint test-go test-ui test-e2e ## every test: Go, Vitest, browser end-to-end
 
 # Three nodes on this machine, each with its own data directory, clustered over routes on
-# loopback ports. Every node's output is prefixed with its name; Ctrl-C stops them all.
+# loopback ports, with a cluster secret made once (32 random bytes, base64, mode 0600).
+# Every node's output is prefixed with its name; Ctrl-C stops them all.
 CLUSTER_HTTP   ?= 8081 8082 8083
 CLUSTER_ROUTES ?= 6222 6223 6224
-cluster: build ## three clustered nodes: http://localhost:8081-8083, routes on 6222-6224, data in ./data/node1..3 (Ctrl-C stops them)
-	@http=($(CLUSTER_HTTP)); routes=($(CLUSTER_ROUTES)); peers=; \
+CLUSTER_SECRET ?= data/cluster.secret
+cluster: build ## three clustered nodes: http://localhost:8081-8083, routes on 6222-6224, data in ./data/node1..3, secret in ./data/cluster.secret (Ctrl-C stops them)
+	@mkdir -p $(dir $(CLUSTER_SECRET)); \
+	[ -s $(CLUSTER_SECRET) ] || (umask 077; head -c 32 /dev/urandom | base64 > $(CLUSTER_SECRET)) || exit 1; \
+	http=($(CLUSTER_HTTP)); routes=($(CLUSTER_ROUTES)); peers=; \
 	for r in $${routes[@]}; do peers=$$peers$${peers:+,}127.0.0.1:$$r; done; \
 	pids=; trap 'kill $$pids 2>/dev/null; wait $$pids 2>/dev/null; echo "cluster stopped"' EXIT; trap 'exit 130' INT TERM; \
 	for i in 0 1 2; do n=node$$((i+1)); \
 	  ./$(BIN) --addr :$${http[i]} --node-name $$n --data ./data/$$n \
-	    --cluster-listen 127.0.0.1:$${routes[i]} --cluster-peers $$peers $(ARGS) \
+	    --cluster-listen 127.0.0.1:$${routes[i]} --cluster-peers $$peers --cluster-secret-file $(CLUSTER_SECRET) $(ARGS) \
 	    > >(sed -u "s/^/$$n | /") 2>&1 & pids="$$pids $$!"; \
 	done; \
 	echo "three nodes starting: http://localhost:$${http[0]}  http://localhost:$${http[1]}  http://localhost:$${http[2]}  (Ctrl-C stops them)"; \

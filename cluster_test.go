@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,14 +24,17 @@ import (
 // routes on loopback ports reserved before they start.
 
 // cluster is three nodes with their ports and data directories, so that a node can be
-// killed and started again as itself.
+// killed and started again as itself. Every node gets the cluster's secret in a file.
 type cluster struct {
-	t     *testing.T
-	http  []int
-	route []int
-	data  []string
-	procs []*process
-	args  []string
+	t      *testing.T
+	http   []int
+	route  []int
+	data   []string
+	procs  []*process
+	args   []string
+	secret string // the file with the cluster secret (--cluster-secret-file)
+	// nodeArgs, when set, adds arguments of node i's own (its route certificate).
+	nodeArgs func(i int) []string
 }
 
 // reservePorts finds n free loopback ports. They are released before the nodes start, so
@@ -54,18 +60,53 @@ func reservePorts(t *testing.T, n int) []int {
 // startCluster starts three nodes and waits until every one is ready.
 func startCluster(t *testing.T, args ...string) *cluster {
 	t.Helper()
+	c := newCluster(t, args...)
+	c.startAll()
+	return c
+}
+
+// newCluster prepares three nodes (ports, data directories, a new cluster secret) without
+// starting them.
+func newCluster(t *testing.T, args ...string) *cluster {
+	t.Helper()
 	ports := reservePorts(t, 6)
 	c := &cluster{t: t, http: ports[:3], route: ports[3:], procs: make([]*process, 3), args: args}
 	for range 3 {
 		c.data = append(c.data, t.TempDir())
 	}
+	c.secret = writeSecretFile(t, newSecret(t))
+	return c
+}
+
+// startAll starts every node and waits until every one is ready.
+func (c *cluster) startAll() {
+	c.t.Helper()
 	for i := range 3 {
 		c.start(i)
 	}
 	for i := range 3 {
 		c.waitReady(i, 60*time.Second)
 	}
-	return c
+}
+
+// newSecret returns a random cluster secret (44 characters).
+func newSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// writeSecretFile writes a cluster secret into a file only its owner may read.
+func writeSecretFile(t *testing.T, secret string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cluster.secret")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func (c *cluster) peers() string {
@@ -85,8 +126,12 @@ func (c *cluster) start(i int) {
 		"--node-name", fmt.Sprintf("node%d", i+1),
 		"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", c.route[i]),
 		"--cluster-peers", c.peers(),
+		"--cluster-secret-file", c.secret,
 		"--log-level", "warn",
 	}, c.args...)
+	if c.nodeArgs != nil {
+		args = append(args, c.nodeArgs(i)...)
+	}
 	c.procs[i] = startProcess(c.t, args...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ room-max-age = "720h"
 sync-always = true
 cluster-listen = "127.0.0.1:6222"
 cluster-peers = ["a:6222", "b:6222"]
+cluster-secret = "a secret of thirty-two characters or more"
 allowed-origins = "https://chat.example.com"
 `)
 	o, err := parseOptions([]string{"--config", path, "--rate-burst", "33"}, envOf(map[string]string{
@@ -56,6 +58,7 @@ allowed-origins = "https://chat.example.com"
 		{"room-max-age (file)", o.roomMaxAge, 720 * time.Hour},
 		{"sync-always (file)", o.syncAlways, true},
 		{"cluster-peers (file, list)", o.clusterPeers, "a:6222,b:6222"},
+		{"cluster-secret (file)", o.clusterKey.IsZero(), false},
 		{"allowed-origins (file)", o.allowedOrigins, "https://chat.example.com"},
 		{"send-queue (default)", o.sendQueue, ws.DefaultSendQueue},
 		{"data (default)", o.data, defaultData},
@@ -240,7 +243,8 @@ func TestDocsListEveryFlag(t *testing.T) {
 		"max-rooms-per-conn": true, "max-rooms": true, "max-conns-per-ip": true, "trusted-proxies": true,
 		"history-rate": true, "max-queued-bytes": true, "send-queue": true, "rate-limit": true,
 		"max-message-bytes": true, "max-body-bytes": true, "secret": true, "auth-jwt-key": true,
-		"allow-guests": true, "shutdown-timeout": true,
+		"allow-guests": true, "shutdown-timeout": true, "cluster-secret": true, "cluster-secret-file": true,
+		"cluster-tls-cert": true, "cluster-tls-key": true, "cluster-tls-ca": true,
 	}
 	for _, s := range settings(&options{}) {
 		if !strings.Contains(string(readme), "`--"+s.name+"`") {
@@ -249,5 +253,82 @@ func TestDocsListEveryFlag(t *testing.T) {
 		if operational[s.name] && !strings.Contains(string(ops), "--"+s.name) {
 			t.Errorf("docs/operations.md does not explain --%s", s.name)
 		}
+	}
+}
+
+// TestClusterSecretOptions: a clustered node needs the cluster secret, from a flag, the
+// environment, the config file or a file only its owner reads; route TLS takes three
+// files or none. A refused setting exits with 2 and names the flag.
+func TestClusterSecretOptions(t *testing.T) {
+	const secret = "a secret of thirty-two characters or more"
+	cluster := []string{"--cluster-listen", "127.0.0.1:6222"}
+	with := func(extra ...string) []string { return append(append([]string(nil), cluster...), extra...) }
+	secretFile := func(content string, mode os.FileMode) string {
+		path := filepath.Join(t.TempDir(), "cluster.secret")
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // in the error; "" for none
+	}{
+		{"clustered without a secret", cluster, nil, "--cluster-listen needs --cluster-secret"},
+		{"secret on the command line", with("--cluster-secret", secret), nil, ""},
+		{"secret in the environment", cluster, map[string]string{"DISTCHAT_CLUSTER_SECRET": secret}, ""},
+		{"secret file", with("--cluster-secret-file", secretFile(secret+"\n", 0o600)), nil, ""},
+		{"secret file in the environment", cluster, map[string]string{"DISTCHAT_CLUSTER_SECRET_FILE": secretFile(secret, 0o600)}, ""},
+		{"short secret", with("--cluster-secret", "short"), nil, "--cluster-secret must have at least 32 characters"},
+		{"short secret in a file", with("--cluster-secret-file", secretFile("short\n", 0o600)), nil, "at least 32 characters"},
+		{"secret file others read", with("--cluster-secret-file", secretFile(secret, 0o644)), nil, "chmod 600"},
+		{"missing secret file", with("--cluster-secret-file", filepath.Join(t.TempDir(), "none")), nil, "no such file"},
+		{"both", with("--cluster-secret", secret, "--cluster-secret-file", secretFile(secret, 0o600)), nil, "set one"},
+		{"a secret without a cluster", []string{"--cluster-secret", secret}, nil, "for the nodes of a cluster"},
+		{"a secret for an external NATS", []string{"--nats-url", "nats://127.0.0.1:4222", "--cluster-secret", secret}, nil, ""},
+		{"route TLS", with("--cluster-secret", secret, "--cluster-tls-cert", "c.pem", "--cluster-tls-key", "k.pem", "--cluster-tls-ca", "ca.pem"), nil, ""},
+		{"route TLS without its CA", with("--cluster-secret", secret, "--cluster-tls-cert", "c.pem", "--cluster-tls-key", "k.pem"), nil, "set all three or none"},
+		{"route TLS alone", []string{"--cluster-tls-ca", "ca.pem"}, nil, "set all three or none"},
+		{"route TLS without routes", []string{"--cluster-tls-cert", "c.pem", "--cluster-tls-key", "k.pem", "--cluster-tls-ca", "ca.pem"}, nil, "routes of --cluster-listen"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if runtime.GOOS == "windows" && strings.Contains(tt.want, "chmod") {
+				t.Skip("no group or others' rights on windows")
+			}
+			o, err := parseOptions(tt.args, envOf(tt.env), io.Discard)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if o.clusterKey.IsZero() && o.clusterListen != "" {
+					t.Fatal("no cluster secret read")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q in it", err, tt.want)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("the error shows the secret: %v", err)
+			}
+		})
+	}
+	// The file's secret is its trimmed content: the same credentials as the flag's.
+	a, _ := parseOptions(with("--cluster-secret", secret), noEnv, io.Discard)
+	b, _ := parseOptions(with("--cluster-secret-file", secretFile("  "+secret+"\n\n", 0o600)), noEnv, io.Discard)
+	if ua, _ := a.clusterKey.RouteCredentials(); ua != func() string { u, _ := b.clusterKey.RouteCredentials(); return u }() {
+		t.Fatal("the secret file's content, trimmed, is not the secret")
+	}
+
+	// The command itself: exit status 2, the flag named, nothing started.
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--cluster-listen", "127.0.0.1:0"}, noEnv, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "--cluster-secret") || out.Len() != 0 {
+		t.Fatalf("clustered without a secret: exit %d, stdout %q, stderr %q; want exit 2 naming --cluster-secret", code, out.String(), errOut.String())
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/distchat/distchat/server"
 	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/clustersecret"
 	"github.com/distchat/distchat/server/metrics"
 )
 
@@ -34,52 +35,60 @@ func main() {
 // options are the command's settings. config.go has the one table of their flags,
 // DISTCHAT_* environment variables, config file keys and defaults.
 type options struct {
-	addr            string
-	data            string
-	store           string
-	natsURL         string
-	nodeName        string
-	clusterListen   string
-	clusterPeers    string
-	clusterName     string
-	replicas        int
-	roomMaxMessages int64
-	roomMaxAge      time.Duration
-	maxStoreBytes   int64
-	syncAlways      bool
-	allowedOrigins  string
-	publicURL       string
-	allowedHosts    string
-	maxMessageBytes int64
-	maxBodyBytes    int
-	rateLimit       float64
-	rateBurst       int
-	sendQueue       int
-	flushInterval   time.Duration
-	writeGap        time.Duration
-	shutdownTimeout time.Duration
-	tlsCert         string
-	tlsKey          string
-	historyRate     float64
-	maxRoomsPerConn int
-	maxRooms        int
-	maxRoomsPerIP   int
-	maxRoomsPerUser int
-	maxConnsPerIP   int
-	trustedProxies  string
-	maxQueuedBytes  int64
-	secret          string
-	authJWTKey      string
-	authJWTAudience string
-	authJWTIssuer   string
-	sessionTTL      time.Duration
-	allowGuests     bool
-	logLevel        string
-	logFormat       string
-	debugAddr       string
-	metricsAddr     string
-	configFile      string
-	showVersion     bool
+	addr          string
+	data          string
+	store         string
+	natsURL       string
+	nodeName      string
+	clusterListen string
+	clusterPeers  string
+	clusterName   string
+	// clusterSecret and clusterSecretFile give the cluster secret; parseOptions reads it
+	// into clusterKey.
+	clusterSecret     string
+	clusterSecretFile string
+	clusterKey        clustersecret.Secret
+	clusterTLSCert    string
+	clusterTLSKey     string
+	clusterTLSCA      string
+	replicas          int
+	roomMaxMessages   int64
+	roomMaxAge        time.Duration
+	maxStoreBytes     int64
+	syncAlways        bool
+	allowedOrigins    string
+	publicURL         string
+	allowedHosts      string
+	maxMessageBytes   int64
+	maxBodyBytes      int
+	rateLimit         float64
+	rateBurst         int
+	sendQueue         int
+	flushInterval     time.Duration
+	writeGap          time.Duration
+	shutdownTimeout   time.Duration
+	tlsCert           string
+	tlsKey            string
+	historyRate       float64
+	maxRoomsPerConn   int
+	maxRooms          int
+	maxRoomsPerIP     int
+	maxRoomsPerUser   int
+	maxConnsPerIP     int
+	trustedProxies    string
+	maxQueuedBytes    int64
+	secret            string
+	authJWTKey        string
+	authJWTAudience   string
+	authJWTIssuer     string
+	sessionTTL        time.Duration
+	allowGuests       bool
+	logLevel          string
+	logFormat         string
+	debugAddr         string
+	metricsAddr       string
+	configFile        string
+	showVersion       bool
 }
 
 // parseOptions reads the settings (flag > environment > config file > default) and checks
@@ -110,6 +119,9 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 	if o.clusterListen != "" && o.store == "memory" {
 		return nil, errors.New("--store memory cannot be clustered")
 	}
+	if err := clusterSecurity(o); err != nil {
+		return nil, err
+	}
 	if o.rateLimit < 0 || o.rateBurst < 1 || o.maxMessageBytes < 1 || o.maxBodyBytes < 1 || o.sendQueue < 1 {
 		return nil, errors.New("limits must be positive (rate-limit may be 0 to disable it)")
 	}
@@ -129,6 +141,50 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 		return nil, errors.New("--tls-cert and --tls-key go together: set both or neither")
 	}
 	return o, nil
+}
+
+// clusterSecurity checks the cluster secret and route TLS settings and reads the secret.
+// An embedded cluster needs the secret: without it anyone who reaches a node's route port
+// joins the cluster, and reads and writes everything in it.
+func clusterSecurity(o *options) error {
+	if o.clusterSecret != "" && o.clusterSecretFile != "" {
+		return errors.New("--cluster-secret and --cluster-secret-file are two ways to give the one secret: set one")
+	}
+	given := o.clusterSecret != "" || o.clusterSecretFile != ""
+	if given && o.clusterListen == "" && o.natsURL == "" {
+		return errors.New("--cluster-secret is for the nodes of a cluster (--cluster-listen, or --nats-url)")
+	}
+	switch {
+	case o.clusterSecret != "":
+		s, err := clustersecret.New(o.clusterSecret)
+		if err != nil {
+			return fmt.Errorf("--cluster-secret must have at least %d characters", auth.MinKeyBytes)
+		}
+		o.clusterKey = s
+	case o.clusterSecretFile != "":
+		s, err := clustersecret.ReadFile(o.clusterSecretFile)
+		if err != nil {
+			return fmt.Errorf("--cluster-secret-file: %w", err)
+		}
+		o.clusterKey = s
+	}
+	if o.clusterListen != "" && o.clusterKey.IsZero() {
+		return fmt.Errorf("--cluster-listen needs --cluster-secret (or --cluster-secret-file): the same secret of %d or more characters on every node, "+
+			"without which anyone who reaches the route port joins the cluster", auth.MinKeyBytes)
+	}
+	tlsFiles := 0
+	for _, f := range []string{o.clusterTLSCert, o.clusterTLSKey, o.clusterTLSCA} {
+		if f != "" {
+			tlsFiles++
+		}
+	}
+	if tlsFiles != 0 && tlsFiles != 3 {
+		return errors.New("--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca go together: set all three or none")
+	}
+	if tlsFiles == 3 && o.clusterListen == "" {
+		return errors.New("--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca secure the routes of --cluster-listen")
+	}
+	return nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {

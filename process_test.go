@@ -39,6 +39,7 @@ type process struct {
 	stdin io.WriteCloser // held open for the child's lifetime
 	base  string         // http://127.0.0.1:port
 	exit  chan error
+	logs  *logLines // what it wrote to stderr (also in the test's log)
 }
 
 func startProcess(t *testing.T, args ...string) *process {
@@ -51,7 +52,8 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *process {
 	t.Helper()
 	cmd.Env = append(cmd.Env, os.Environ()...)
 	cmd.Env = append(cmd.Env, "DISTCHAT_TEST_EXEC=1")
-	cmd.Stderr = testLogWriter{t}
+	logs := newLogLines(t)
+	cmd.Stderr = io.MultiWriter(testLogWriter{t}, logs)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, stdin: stdin, exit: make(chan error, 1)}
+	p := &process{cmd: cmd, stdin: stdin, exit: make(chan error, 1), logs: logs}
 	lines := make(chan string, 1)
 	go func() {
 		r := bufio.NewReader(out)

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -104,11 +107,17 @@ func (l *logLines) count() int {
 // wait returns the first line from index from on that contains substr, waiting up to 10 s.
 func (l *logLines) wait(from int, substr string) string {
 	l.t.Helper()
+	return l.waitFor(from, fmt.Sprintf("a log line with %q", substr), func(line string) bool { return strings.Contains(line, substr) })
+}
+
+// waitFor returns the first line from index from on that matches, waiting up to 10 s.
+func (l *logLines) waitFor(from int, what string, match func(line string) bool) string {
+	l.t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		l.mu.Lock()
 		for _, line := range l.lines[min(from, len(l.lines)):] {
-			if strings.Contains(line, substr) {
+			if match(line) {
 				l.mu.Unlock()
 				return line
 			}
@@ -118,8 +127,23 @@ func (l *logLines) wait(from int, substr string) string {
 		select {
 		case <-changed:
 		case <-deadline:
-			l.t.Fatalf("no log line with %q; logs:\n%s", substr, l)
+			l.t.Fatalf("no %s; logs:\n%s", what, l)
 			return ""
 		}
 	}
+}
+
+// readyReason returns /api/ready's reason ("" when ready).
+func readyReason(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/api/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ Reason string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Reason
 }

@@ -38,9 +38,14 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 	default:
 		eo := broker.EmbeddedOptions{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
 		if o.clusterListen != "" {
-			eo.Cluster = broker.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers)}
+			eo.Cluster = broker.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers), Secret: o.clusterKey}
+			if o.clusterTLSCert != "" {
+				if eo.Cluster.TLS, err = broker.RouteTLS(o.clusterTLSCert, o.clusterTLSKey, o.clusterTLSCA); err != nil {
+					return nil, nil, err
+				}
+			}
 			log.Info("message storage: embedded NATS JetStream, clustered", "node", o.nodeName,
-				"routes", o.clusterListen, "nodes", eo.Cluster.Size(), "data", o.data)
+				"routes", o.clusterListen, "route_tls", eo.Cluster.TLS != nil, "nodes", eo.Cluster.Size(), "data", o.data)
 		} else {
 			log.Info("message storage: embedded NATS JetStream", "data", o.data)
 		}

@@ -53,16 +53,21 @@ wait_ready() { # url
   exit 1
 }
 
-# start_nodes N: N nodes (clustered when N > 1); sets URLS (ws URLs, comma-separated) and PIDS.
+# start_nodes N: N nodes (clustered when N > 1, with a new cluster secret); sets URLS (ws
+# URLs, comma-separated) and PIDS.
 start_nodes() {
-  local n=$1 peers= http=() routes=() r i
+  local n=$1 peers= http=() routes=() r i secret
   for i in $(seq "$n"); do http+=("$(free_port)"); routes+=("$(free_port)"); done
   for r in "${routes[@]}"; do peers=$peers${peers:+,}127.0.0.1:$r; done
+  secret=$(mktemp) # mode 0600
+  datas+=("$secret")
+  head -c 32 /dev/urandom | base64 >"$secret"
   URLS= PIDS=
   for i in $(seq 0 $((n - 1))); do
     local d args=()
     d=$(mktemp -d); datas+=("$d")
-    [ "$n" -gt 1 ] && args=(--node-name "node$((i + 1))" --cluster-listen "127.0.0.1:${routes[i]}" --cluster-peers "$peers")
+    [ "$n" -gt 1 ] && args=(--node-name "node$((i + 1))" --cluster-listen "127.0.0.1:${routes[i]}" --cluster-peers "$peers"
+      --cluster-secret-file "$secret")
     bin/distchat --addr "127.0.0.1:${http[i]}" --data "$d" --rate-limit 0 --max-conns-per-ip 0 --max-queued-bytes -1 --log-level warn "${args[@]}" \
       >/dev/null 2>>"$OUT/distchat.err" &
     pids+=($!) PIDS=$PIDS${PIDS:+,}$!

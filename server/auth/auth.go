@@ -66,8 +66,9 @@ type Options struct {
 
 // Authenticator issues and checks tokens. Safe for concurrent use.
 type Authenticator struct {
-	opts Options
-	key  atomic.Pointer[[]byte]
+	opts   Options
+	key    atomic.Pointer[[]byte]
+	failed atomic.Pointer[error] // why there will be no key, if known
 }
 
 // New returns an Authenticator without a session key: SetKey gives it one.
@@ -97,13 +98,30 @@ func (a *Authenticator) SetKey(key []byte) error {
 // GuestsAllowed reports whether people without a token are let in (as new guests).
 func (a *Authenticator) GuestsAllowed() bool { return a.opts.External == nil || a.opts.AllowGuests }
 
+// Fail records why the session key cannot be had (a cluster's stored key that this node
+// cannot open): Ready returns reason, which counts as ErrNotReady, until a key is set.
+func (a *Authenticator) Fail(reason error) {
+	err := error(notReady{reason})
+	a.failed.Store(&err)
+}
+
 // Ready returns nil once the session key is known.
 func (a *Authenticator) Ready() error {
 	if a.key.Load() == nil {
+		if err := a.failed.Load(); err != nil {
+			return *err
+		}
 		return ErrNotReady
 	}
 	return nil
 }
+
+// notReady is ErrNotReady with its reason as its message.
+type notReady struct{ reason error }
+
+func (e notReady) Error() string        { return e.reason.Error() }
+func (e notReady) Unwrap() error        { return e.reason }
+func (e notReady) Is(target error) bool { return target == ErrNotReady }
 
 // sessionClaims are the claims of distchat's session tokens and of a deployment's JWTs.
 type sessionClaims struct {

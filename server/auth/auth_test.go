@@ -175,3 +175,22 @@ func TestExternalJWTs(t *testing.T) {
 		t.Fatalf("with guests allowed: guest %v, %v", guest, err)
 	}
 }
+
+// TestReadyReason: without a key the authenticator is not ready; Fail gives the reason,
+// which still counts as ErrNotReady; a key makes it ready.
+func TestReadyReason(t *testing.T) {
+	a := auth.New(auth.Options{})
+	if err := a.Ready(); !errors.Is(err, auth.ErrNotReady) {
+		t.Fatalf("without a key: %v", err)
+	}
+	a.Fail(errors.New("sealed with another secret"))
+	if err := a.Ready(); !errors.Is(err, auth.ErrNotReady) || err.Error() != "sealed with another secret" {
+		t.Fatalf("after Fail: %v", err)
+	}
+	if _, err := a.Issue(protocol.User{ID: auth.NewUserID(), Name: "x"}); !errors.Is(err, auth.ErrNotReady) {
+		t.Fatalf("a token without a key: %v", err)
+	}
+	if err := a.SetKey(auth.NewKey()); err != nil || a.Ready() != nil {
+		t.Fatalf("with a key: %v, %v", err, a.Ready())
+	}
+}

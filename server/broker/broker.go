@@ -103,8 +103,9 @@ type State interface {
 	Update(ctx context.Context, key string, change func(old []byte) []byte) error
 	// List returns the values of the keys that start with prefix (which ends with '.').
 	List(ctx context.Context, prefix string) (map[string][]byte, error)
-	// Delete removes a key (nothing happens when there is none).
-	Delete(ctx context.Context, key string) error
+	// Purge removes a key together with every earlier value of it the store may keep;
+	// afterwards Get returns nil for it. Purging a missing key is no error.
+	Purge(ctx context.Context, key string) error
 }
 
 // Stats counts what a node's broker carries.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,13 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
+
+	"github.com/distchat/distchat/server/clustersecret"
 )
 
 // EmbeddedOptions configure the NATS server that runs inside distchat.
@@ -52,6 +54,12 @@ type ClusterOptions struct {
 	Advertise string
 	// Peers are the route addresses of all nodes; this node's own may be among them.
 	Peers []string
+	// Secret is the cluster's shared secret (required): routes present and require the
+	// credentials derived from it, so a server without it cannot join.
+	Secret clustersecret.Secret
+	// TLS, when set (see RouteTLS), makes routes mutual TLS: encrypted, and only with a
+	// certificate of the cluster's CA. Without it routes are authenticated, not encrypted.
+	TLS *tls.Config
 }
 
 // Enabled reports whether clustering is on.
@@ -84,6 +92,29 @@ type Embedded struct {
 	// started. Since 2.11 a failed write (a full disk) is latched by the stream, which then
 	// refuses every write until JetStream restarts; the server's log is where it says so.
 	writeFailure atomic.Pointer[string]
+	// refused is the latest refusal of this node's route by another node (the log says so
+	// too), for the readiness reason of a node whose secret differs.
+	refused atomic.Pointer[routeRefused]
+}
+
+// routeRefused is a node that refused this node's route, and when.
+type routeRefused struct {
+	remote string
+	at     time.Time
+}
+
+// refusedRecently bounds how long a refused route explains why a node is not ready: nats
+// retries an explicit route every second.
+const refusedRecently = 10 * time.Second
+
+// routeTrouble says why this node cannot be in its cluster, when other nodes refused its
+// routes recently, or returns "".
+func (e *Embedded) routeTrouble() string {
+	r := e.refused.Load()
+	if r == nil || time.Since(r.at) > refusedRecently {
+		return ""
+	}
+	return fmt.Sprintf("the node at %s refused this node's route: is --cluster-secret the same on every node?", r.remote)
 }
 
 // failure reports why the embedded JetStream cannot take writes, or nil.
@@ -121,9 +152,11 @@ func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	return nats.Connect("", opts...)
 }
 
-// StartEmbedded starts a NATS server with JetStream file storage inside this process. It
-// listens on no client port: distchat talks to it in-process. Clustered, it listens for
-// routes on Cluster.Listen and connects to the peers. It gives up when ctx ends.
+// StartEmbedded starts a NATS server with JetStream file storage inside this process.
+// distchat talks to it in-process: alone, it listens on no port. Clustered, it listens for
+// routes on Cluster.Listen, authenticated with the cluster secret (and TLS when
+// Cluster.TLS is set), and connects to the peers; and for clients on loopback, for this
+// process only (see below). It gives up when ctx ends.
 func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("embedded NATS needs a data directory")
@@ -153,13 +186,29 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		NoSigs:            true,
 		SyncAlways:        o.SyncAlways,
 	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var secrets []string
 	if c := o.Cluster; c.Enabled() {
 		if o.ServerName == "" {
 			return nil, errors.New("a clustered node needs a name")
 		}
+		if c.Secret.IsZero() {
+			return nil, errNoClusterSecret
+		}
 		// nats-server starts its routes only once its client listener is up, so a
-		// clustered server listens for clients, on a random loopback port, behind a
-		// random token that only this process knows (its connection is in-process).
+		// clustered server listens for clients, on a random loopback port. Whoever is a
+		// client of this server reads and writes everything in it: the stream, the state
+		// bucket with the session key, every message as it passes, all of it in the one
+		// account of a server without accounts ($G, which the store's path on disk is
+		// named after, so it stays). So only this process may be a client: the listener
+		// requires a random token that only this process knows (its own connection is
+		// in-process). With Authorization set, nats-server requires the token from every
+		// client; the token is the only way in as long as no other user exists: no Users,
+		// Nkeys or Accounts, no NoAuthUser (which would let clients in without anything),
+		// and none is set here. (The system account nats-server makes has no user.)
 		opts.DontListen = false
 		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
 		opts.Authorization = nuid.Next() + nuid.Next()
@@ -167,7 +216,18 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster listen address %q: %w", c.Listen, err)
 		}
-		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port, Advertise: c.Advertise}
+		user, password := c.Secret.RouteCredentials()
+		secrets = []string{user, password, opts.Authorization}
+		// NoAdvertise: the nodes' client URLs (this loopback port) are nobody's business;
+		// only this process connects, in-process.
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port, Advertise: c.Advertise,
+			Username: user, Password: password, NoAdvertise: true}
+		if c.TLS != nil {
+			opts.Cluster.TLSConfig = c.TLS
+			opts.Cluster.TLSTimeout = routeTLSTimeout.Seconds()
+		} else if !loopbackOnly(c) {
+			log.Warn("routes between nodes are not encrypted: set --cluster-tls-cert/--cluster-tls-key/--cluster-tls-ca")
+		}
 		// JetStream's cluster name is the route cluster's; every node gets the same full
 		// list of routes (its own is recognised and ignored), which also tells a new cluster
 		// how many peers to expect before it elects a leader.
@@ -175,10 +235,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 			if _, _, err := splitHostPort(p); err != nil {
 				return nil, fmt.Errorf("cluster peer %q: %w", p, err)
 			}
-			opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: p})
+			opts.Routes = append(opts.Routes, routeURL(p, user, password))
 		}
 		if len(opts.Routes) == 0 {
-			opts.Routes = []*url.URL{{Scheme: "nats-route", Host: c.Listen}}
+			opts.Routes = []*url.URL{routeURL(c.Listen, user, password)}
 		}
 	}
 	ns, err := server.NewServer(opts)
@@ -186,11 +246,12 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		return nil, fmt.Errorf("configuring embedded NATS: %w", err)
 	}
 	e := &Embedded{Server: ns, token: opts.Authorization, dataDir: o.DataDir, budget: budget}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	ns.SetLoggerV2(natsLogger{log: log, writeFailed: func(msg string) { e.writeFailure.CompareAndSwap(nil, &msg) }}, false, false, false)
+	ns.SetLoggerV2(natsLogger{
+		log:         log,
+		writeFailed: func(msg string) { e.writeFailure.CompareAndSwap(nil, &msg) },
+		refusedBy:   func(remote string) { e.refused.Store(&routeRefused{remote: remote, at: time.Now()}) },
+		secrets:     secrets,
+	}, false, false, false)
 	go ns.Start()
 	// Opening a large store takes a while; a signal meanwhile stops the start.
 	deadline := time.Now().Add(startTimeout)
@@ -238,42 +299,3 @@ func splitHostPort(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
-
-// natsLogger forwards the NATS server's log lines to slog. Notices are debug-level:
-// distchat logs its own start-up. Errors that say a write to the store failed are also
-// passed to writeFailed.
-type natsLogger struct {
-	log         *slog.Logger
-	writeFailed func(msg string)
-}
-
-func (l natsLogger) Noticef(format string, v ...any) {
-	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
-}
-func (l natsLogger) Warnf(format string, v ...any) { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
-func (l natsLogger) Fatalf(format string, v ...any) {
-	l.log.Error("nats: " + fmt.Sprintf(format, v...))
-}
-func (l natsLogger) Errorf(format string, v ...any) {
-	msg := fmt.Sprintf(format, v...)
-	if strings.Contains(msg, "Error trying to connect to route") {
-		// Peers that are not up yet, or down: expected in a cluster, retried by NATS.
-		l.log.Warn("nats: " + msg)
-		return
-	}
-	if l.writeFailed != nil && isWriteFailure(msg) {
-		l.writeFailed(msg)
-	}
-	l.log.Error("nats: " + msg)
-}
-
-// isWriteFailure recognises nats-server's reports of a failed write to its store.
-func isWriteFailure(msg string) bool {
-	return strings.Contains(msg, "critical write error") || strings.Contains(msg, "Critical write error") ||
-		strings.Contains(msg, "no space left on device")
-}
-
-func (l natsLogger) Debugf(format string, v ...any) {
-	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
-}
-func (l natsLogger) Tracef(format string, v ...any) {}

@@ -598,6 +598,12 @@ func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, le
 }
 
 func (b *JetStream) setNotReady(err error) {
+	if e := b.embedded; e != nil {
+		// Other nodes refusing this one's routes explains whatever else went wrong.
+		if why := e.routeTrouble(); why != "" {
+			err = fmt.Errorf("%w; %s", err, why)
+		}
+	}
 	if prev := b.notReady.Swap(&err); prev == nil && b.isBootstrapped() {
 		b.opts.Logger.Warn("message storage unavailable", "reason", err.Error())
 	}

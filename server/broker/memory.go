@@ -337,13 +337,6 @@ func (s *memoryState) Update(_ context.Context, key string, change func([]byte) 
 	return nil
 }
 
-func (s *memoryState) Delete(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.kv, key)
-	return nil
-}
-
 func (s *memoryState) List(_ context.Context, prefix string) (map[string][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -354,4 +347,11 @@ func (s *memoryState) List(_ context.Context, prefix string) (map[string][]byte,
 		}
 	}
 	return out, nil
+}
+
+func (s *memoryState) Purge(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.kv, key)
+	return nil
 }

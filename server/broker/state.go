@@ -9,7 +9,8 @@ import (
 )
 
 // The shared state lives in a JetStream key-value bucket next to the stream, with the same
-// replicas: read positions, direct-message rooms, topics, the session key. It is created
+// replicas: read positions, direct-message rooms, topics, the session key (sealed with the
+// cluster secret: see signin.go). It is created
 // when the stream is (a cluster cannot create replicated assets without a majority, so not
 // later, on demand).
 
@@ -135,18 +136,6 @@ func (s stateOf) Update(ctx context.Context, key string, change func([]byte) []b
 	}
 }
 
-func (s stateOf) Delete(ctx context.Context, key string) error {
-	st, err := s.get()
-	if err != nil {
-		return err
-	}
-	// Purge, not Delete: no delete marker stays behind for every key ever removed.
-	if err := st.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%w: removing %s: %w", ErrUnavailable, key, err)
-	}
-	return nil
-}
-
 func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, error) {
 	st, err := s.get()
 	if err != nil {
@@ -171,6 +160,19 @@ func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, er
 			return nil, s.b.readErr(ctx.Err())
 		}
 	}
+}
+
+// Purge implements State with the bucket's purge: the key's values go, with its history,
+// and a purge marker stays in their place.
+func (s stateOf) Purge(ctx context.Context, key string) error {
+	st, err := s.get()
+	if err != nil {
+		return err
+	}
+	if err := st.kv.Purge(ctx, key); err != nil {
+		return fmt.Errorf("%w: purging %s: %w", ErrUnavailable, key, err)
+	}
+	return nil
 }
 
 type jsState struct {

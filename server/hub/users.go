@@ -289,7 +289,7 @@ func (h *Hub) addDMs(ctx context.Context, room string, me, other protocol.User) 
 // again); the conversation and the other person's entry stay.
 func (h *Hub) hideDM(ctx context.Context, userID, room string) error {
 	st := h.broker.State()
-	if err := st.Delete(ctx, dmEntryKey(userID, room)); err != nil {
+	if err := st.Purge(ctx, dmEntryKey(userID, room)); err != nil {
 		return err
 	}
 	return st.Update(ctx, legacyDMsKey(userID), func(old []byte) []byte {

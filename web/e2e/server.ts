@@ -3,6 +3,7 @@
 
 import { test } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -150,9 +151,13 @@ export async function waitReady(url: string, timeoutMs = 60_000): Promise<void> 
 export async function startCluster(): Promise<DistchatServer[]> {
   const routes = await reservePorts(3);
   const peers = routes.map((p) => `127.0.0.1:${p}`).join(',');
+  const secret = randomBytes(32).toString('base64'); // a cluster needs one (--cluster-secret)
   const nodes = await Promise.all(
     routes.map((port, i) =>
-      DistchatServer.start(['--node-name', `node${i + 1}`, '--cluster-listen', `127.0.0.1:${port}`, '--cluster-peers', peers]),
+      DistchatServer.start([
+        '--node-name', `node${i + 1}`, '--cluster-listen', `127.0.0.1:${port}`, '--cluster-peers', peers,
+        '--cluster-secret', secret,
+      ]),
     ),
   );
   await Promise.all(nodes.map((n) => waitReady(n.url)));

@@ -170,24 +170,6 @@ func testState(t *testing.T, b broker.Broker) {
 	if none, err := st.List(c, "z."); err != nil || len(none) != 0 {
 		t.Fatalf("list of nothing: %q, %v", none, err)
 	}
-	// Delete: the key is gone from Get and List; again, or a missing key, is no error.
-	if err := st.Put(c, "d.k", []byte("gone soon")); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := st.Delete(c, "d.k"); err != nil {
-			t.Fatalf("delete: %v", err)
-		}
-	}
-	if v, err := st.Get(c, "d.k"); err != nil || v != nil {
-		t.Fatalf("get after delete: %q, %v", v, err)
-	}
-	if left, err := st.List(c, "d."); err != nil || len(left) != 0 {
-		t.Fatalf("list after delete: %q, %v", left, err)
-	}
-	if v, err := st.Create(c, "d.k", []byte("again")); err != nil || string(v) != "again" {
-		t.Fatalf("create after delete: %q, %v", v, err)
-	}
 	// Update: from nothing, then concurrently from many goroutines, each change counted.
 	var wg sync.WaitGroup
 	for range 10 {
@@ -207,6 +189,22 @@ func testState(t *testing.T, b broker.Broker) {
 	}
 	if v, _ := st.Get(c, "c.n"); string(v) != "xxxxxxxxxx" {
 		t.Fatalf("an update that changes nothing changed %q", v)
+	}
+	// Purge: the key is gone, for Get and List; it can be created again.
+	if err := st.Purge(c, "a.k2"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(c, "a.k2"); err != nil || v != nil {
+		t.Fatalf("get after purge: %q, %v", v, err)
+	}
+	if all, err := st.List(c, "a."); err != nil || len(all) != 1 || all["a.k2"] != nil {
+		t.Fatalf("list after purge: %q, %v", all, err)
+	}
+	if err := st.Purge(c, "a.never"); err != nil {
+		t.Fatalf("purge of a missing key: %v", err)
+	}
+	if v, err := st.Create(c, "a.k2", []byte("again")); err != nil || string(v) != "again" {
+		t.Fatalf("create after purge: %q, %v", v, err)
 	}
 }
 
