@@ -155,6 +155,8 @@ func settings(o *options) []setting {
 			usage: "with --auth-jwt-key, accept only JWTs whose iss is this (a warning at start when not set)"},
 		{name: "session-ttl", group: groupSignIn, arg: "DURATION", value: newDuration(&o.sessionTTL, 0),
 			usage: "how long a session token lasts after each connect (0: 2160h), and how long a session begun with a JWT of --auth-jwt-key outlives that JWT at most (0: 1h)"},
+		{name: "admin-token", group: groupSignIn, arg: "TOKEN", value: newString(&o.adminToken, ""),
+			usage: "opens the admin API (/api/admin/*, distchat admin) to whoever presents it as Authorization: Bearer (32+ characters); off when empty"},
 		{name: "allow-guests", group: groupSignIn, value: newBool(&o.allowGuests, false),
 			usage: "with --auth-jwt-key, also let people in without a token, as guests"},
 
@@ -310,6 +312,7 @@ Usage:
   distchat backup  --data DIR --out FILE    back up a stopped node's data directory
   distchat restore --data DIR --in FILE     restore a backup into an empty data directory
   distchat export  --data DIR --room NAME   print a room's messages as JSON lines
+  distchat admin   --url URL --token T ...  revoke a person's sessions, rotate the session key
   distchat COMMAND --help                   the flags of a command
 
 Flags can also be set with the environment variable in brackets, or in the --config file

@@ -79,6 +79,7 @@ type options struct {
 	maxQueuedBytes    int64
 	secret            string
 	authJWTKey        string
+	adminToken        string
 	authJWTAudience   string
 	authJWTIssuer     string
 	sessionTTL        time.Duration
@@ -133,6 +134,9 @@ func parseOptions(args []string, getenv func(string) string, helpOut io.Writer) 
 	}
 	if o.sessionTTL < 0 {
 		return nil, errors.New("--session-ttl must not be negative")
+	}
+	if o.adminToken != "" && len(o.adminToken) < auth.MinKeyBytes {
+		return nil, fmt.Errorf("--admin-token must have at least %d characters", auth.MinKeyBytes)
 	}
 	if o.allowGuests && o.authJWTKey == "" {
 		return nil, errors.New("--allow-guests only matters with --auth-jwt-key (without it everyone may be a guest)")
@@ -191,6 +195,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if c, ok := findCommand(args); ok {
 		return runCommand(ctx, c, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
+	}
 	o, err := parseOptions(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -226,7 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("opening message storage", "err", err)
 		return 1
 	}
-	authn, err := openAuth(ctx, o, b, log)
+	authn, sessions, err := openAuth(ctx, o, b, log)
 	if err != nil {
 		b.Close()
 		log.Error("sign-in", "err", err)
@@ -241,6 +248,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Broker:          b,
 		Presence:        bus,
 		Auth:            authn,
+		Sessions:        sessions,
+		AdminToken:      o.adminToken,
 		Node:            o.nodeName,
 		AllowedOrigins:  splitList(o.allowedOrigins),
 		PublicURL:       o.publicURL,
@@ -272,6 +281,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("starting server", "err", err)
 		return 1
 	}
+	sessions.srv = srv
+	sessions.watch(ctx)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		log.Error("listening", "addr", o.addr, "err", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -29,13 +30,17 @@ const (
 // openAuth makes the authenticator: distchat's own session tokens, signed with --secret,
 // or a key made once and kept in the data directory (a node alone) or in the cluster's
 // shared storage (every node signs with the same key), sealed with the cluster secret;
-// and, with --auth-jwt-key, the JWTs of the deployment's own sign-in.
-func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger) (*auth.Authenticator, error) {
-	opts := auth.Options{AllowGuests: o.allowGuests, TTL: o.sessionTTL, ExternalWindow: o.sessionTTL}
+// and, with --auth-jwt-key, the JWTs of the deployment's own sign-in. The sessions it
+// returns end sessions (revocations, a new key); they start watching once the server is
+// made (sessions.srv, sessions.watch).
+func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger) (*auth.Authenticator, *sessions, error) {
+	ttl := cmp.Or(o.sessionTTL, auth.DefaultTTL)
+	revoked := auth.NewRevocations(ttl)
+	opts := auth.Options{AllowGuests: o.allowGuests, TTL: o.sessionTTL, ExternalWindow: o.sessionTTL, Revoked: revoked.Revoked}
 	if o.authJWTKey != "" {
 		ext, err := auth.LoadExternal(o.authJWTKey)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ext.Bind(o.authJWTAudience, o.authJWTIssuer)
 		opts.External = ext
@@ -46,12 +51,15 @@ func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger
 		}
 	}
 	a := auth.New(opts)
+	ss := &sessions{auth: a, revoked: revoked, state: b.State(), log: log}
 	switch {
 	case o.secret != "":
-		return a, a.SetKey([]byte(o.secret))
+		ss.fixed = true
+		return a, ss, a.SetKey([]byte(o.secret))
 	case o.store == "memory":
 		log.Warn("session tokens are signed with a key kept in memory: people are new guests after a restart")
-		return a, a.SetKey(auth.NewKey())
+		ss.fixed = true
+		return a, ss, a.SetKey(auth.NewKey())
 	case o.clusterListen != "" || o.natsURL != "":
 		// An embedded cluster always has the secret (parseOptions); an external NATS
 		// may not.
@@ -59,15 +67,16 @@ func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger
 			log.Warn("the session key is stored unencrypted in the external NATS (the state bucket): whoever can read it can sign session tokens; set --cluster-secret to store it sealed")
 		}
 		// Shared through storage, once it is ready; the node is not ready until then.
-		k := sessionKeys{state: b.State(), secret: o.clusterKey, external: o.natsURL != "", log: log}
-		go k.share(ctx, a)
-		return a, nil
+		ss.keys = &sessionKeys{state: b.State(), secret: o.clusterKey, external: o.natsURL != "", log: log}
+		go ss.keys.share(ctx, a)
+		return a, ss, nil
 	default:
-		key, err := auth.LoadOrCreateKey(filepath.Join(o.data, auth.KeyFile))
+		ss.keyFile = filepath.Join(o.data, auth.KeyFile)
+		key, err := auth.LoadOrCreateKey(ss.keyFile)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return a, a.SetKey(key)
+		return a, ss, a.SetKey(key)
 	}
 }
 
@@ -166,6 +175,45 @@ func (k sessionKeys) load(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
+// replace stores a new session key in the shared state (sealed, when there is a secret).
+// Every node's watch then starts signing with it.
+func (k *sessionKeys) replace(ctx context.Context, key []byte) error {
+	if k.secret.IsZero() {
+		return k.state.Put(ctx, plainKeyState, []byte(hex.EncodeToString(key)))
+	}
+	sealed, err := k.secret.SealSessionKey(key)
+	if err != nil {
+		return err
+	}
+	return k.state.Put(ctx, sealedKeyState, []byte(sealed))
+}
+
+// watch calls fn with the stored session key whenever it changes (and once with the key as
+// it is), until ctx ends.
+func (k *sessionKeys) watch(ctx context.Context, fn func(key []byte)) error {
+	want := sealedKeyState
+	if k.secret.IsZero() {
+		want = plainKeyState
+	}
+	return k.state.Watch(ctx, "meta.", func(name string, v []byte) {
+		if name != want || v == nil {
+			return
+		}
+		var key []byte
+		var err error
+		if k.secret.IsZero() {
+			key, err = decodePlainKey(v)
+		} else {
+			key, err = k.secret.OpenSessionKey(string(v))
+		}
+		if err != nil {
+			k.log.Error("the cluster's new session key cannot be opened; signing with the one before", "err", err)
+			return
+		}
+		fn(key)
+	})
+}
+
 // warnExposed tells the operator that the key was readable until now.
 func (k sessionKeys) warnExposed() {
 	who := "anyone who could reach a node's route port (--cluster-listen accepted routes without credentials before this version)"
@@ -173,7 +221,7 @@ func (k sessionKeys) warnExposed() {
 		who = "anyone who could read the external NATS's state bucket"
 	}
 	k.log.Warn("the session key had been stored unencrypted: it is sealed with the cluster secret now and the plain copy deleted, "+
-		"but until now "+who+" could read it and sign session tokens for anyone; rotate the session key once distchat can",
+		"but until now "+who+" could read it and sign session tokens for anyone; once every node runs this version, make a new one (distchat admin rotate-key)",
 		"state_key", plainKeyState)
 }
 

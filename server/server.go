@@ -70,6 +70,10 @@ type Config struct {
 	Auth *auth.Authenticator
 	// Node is this node's name, reported by /api/health.
 	Node string
+	// AdminToken, when set, opens the admin API (/api/admin/*) to requests that present it
+	// as Authorization: Bearer; Sessions carries out what it asks.
+	AdminToken string
+	Sessions   SessionControl
 	// ReadTimeout bounds one storage read (default 5 s).
 	ReadTimeout time.Duration
 	// MaxRoomsPerConn, MaxRooms, MaxRoomsPerIP, MaxRoomsPerUser, HistoryRate and
@@ -298,6 +302,9 @@ func (s *Server) routes() *echo.Echo {
 	api.GET("/rooms", s.rooms, s.signedInOnly)
 	api.POST("/session", s.createSession)
 	api.DELETE("/session", s.deleteSession)
+	admin := api.Group("/admin", s.adminOnly)
+	admin.POST("/revoke", s.adminRevoke)
+	admin.POST("/rotate-key", s.adminRotateKey)
 	api.Any("/*", func(c echo.Context) error {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + c.Request().URL.Path})
 	})

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -136,11 +137,27 @@ func (s *Server) createSession(c echo.Context) error {
 }
 
 // deleteSession (DELETE /api/session) forgets this browser's session: its next connect
-// makes a new guest (or asks to sign in).
+// makes a new guest (or asks to sign in). With ?everywhere=true it ends every session of
+// the person, on every device and node (their connections are closed).
 func (s *Server) deleteSession(c echo.Context) error {
 	r := c.Request()
 	if !s.ws.AllowsOrigin(r) {
 		return c.JSON(http.StatusForbidden, apiError(protocol.CodeForbidden, "requests from another site's pages are refused"))
+	}
+	if c.QueryParam("everywhere") == "true" {
+		sess, err := s.apiSession(r)
+		if err != nil {
+			return s.refuseSession(c, err)
+		}
+		if s.cfg.Sessions == nil {
+			return c.JSON(http.StatusNotFound, apiError(protocol.CodeNotFound, "this server cannot end sessions elsewhere"))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		if err := s.cfg.Sessions.Revoke(ctx, sess.User.ID); err != nil {
+			s.log.Warn("signing out everywhere", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, apiError(protocol.CodeUnavailable, "storage is unavailable right now; try again"))
+		}
 	}
 	http.SetCookie(c.Response(), s.sessionCookie(r, "", time.Time{}))
 	return c.NoContent(http.StatusNoContent)

@@ -8,10 +8,12 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +97,44 @@ func (a *Authenticator) SetKey(key []byte) error {
 	return nil
 }
 
+// Revocations remembers, per person, when their sessions were last ended: tokens issued
+// before then are refused (Options.Revoked). Entries older than the TTL are forgotten, since
+// every token issued before them has expired. Safe for concurrent use.
+type Revocations struct {
+	ttl    time.Duration
+	mu     sync.Mutex
+	before map[string]time.Time
+}
+
+// NewRevocations returns an empty set for tokens that live ttl.
+func NewRevocations(ttl time.Duration) *Revocations {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	return &Revocations{ttl: ttl, before: make(map[string]time.Time)}
+}
+
+// Set ends the sessions of userID issued before t (the zero time forgets an entry).
+func (r *Revocations) Set(userID string, t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.IsZero() || time.Since(t) > r.ttl {
+		delete(r.before, userID)
+		return
+	}
+	r.before[userID] = t
+}
+
+// Revoked reports whether a token of userID issued at issuedAt was ended since.
+func (r *Revocations) Revoked(userID string, issuedAt time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.before[userID]
+	// Tokens carry whole seconds: one issued in the second of the revocation counts as
+	// before it.
+	return ok && !issuedAt.After(t.Truncate(time.Second))
+}
+
 // GuestsAllowed reports whether people without a token are let in (as new guests).
 func (a *Authenticator) GuestsAllowed() bool { return a.opts.External == nil || a.opts.AllowGuests }
 
@@ -103,6 +143,12 @@ func (a *Authenticator) GuestsAllowed() bool { return a.opts.External == nil || 
 func (a *Authenticator) Fail(reason error) {
 	err := error(notReady{reason})
 	a.failed.Store(&err)
+}
+
+// HasKey reports whether key is the session key in use.
+func (a *Authenticator) HasKey(key []byte) bool {
+	k := a.key.Load()
+	return k != nil && subtle.ConstantTimeCompare(*k, key) == 1
 }
 
 // Ready returns nil once the session key is known.

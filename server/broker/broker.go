@@ -106,6 +106,11 @@ type State interface {
 	// Purge removes a key together with every earlier value of it the store may keep;
 	// afterwards Get returns nil for it. Purging a missing key is no error.
 	Purge(ctx context.Context, key string) error
+	// Watch calls fn with the current value of every key that starts with prefix (which
+	// ends with '.'), then with every change made afterwards on any node (value nil: the
+	// key was removed), one call at a time, in order, until ctx ends. It returns ctx's
+	// error then, or an error sooner when storage cannot be watched (try again).
+	Watch(ctx context.Context, prefix string, fn func(key string, value []byte)) error
 }
 
 // Stats counts what a node's broker carries.

@@ -290,8 +290,72 @@ func (s *memorySub) stop() {
 
 // memoryState is State in this process.
 type memoryState struct {
-	mu sync.Mutex
-	kv map[string][]byte
+	mu       sync.Mutex
+	kv       map[string][]byte
+	watchers map[*memoryWatch]bool
+}
+
+// memoryWatch is one Watch: the changes for it, queued under the state's lock, handed to
+// its fn by the watching goroutine.
+type memoryWatch struct {
+	prefix  string
+	changes []keyValue
+	wake    chan struct{}
+}
+
+type keyValue struct {
+	key   string
+	value []byte
+}
+
+// changed queues a change for the watchers of its key. s.mu is held.
+func (s *memoryState) changed(key string, value []byte) {
+	for w := range s.watchers {
+		if strings.HasPrefix(key, w.prefix) {
+			if value != nil {
+				value = append(make([]byte, 0, len(value)), value...)
+			}
+			w.changes = append(w.changes, keyValue{key, value})
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (s *memoryState) Watch(ctx context.Context, prefix string, fn func(key string, value []byte)) error {
+	w := &memoryWatch{prefix: prefix, wake: make(chan struct{}, 1)}
+	s.mu.Lock()
+	if s.watchers == nil {
+		s.watchers = make(map[*memoryWatch]bool)
+	}
+	s.watchers[w] = true
+	for k, v := range s.kv {
+		if strings.HasPrefix(k, prefix) {
+			w.changes = append(w.changes, keyValue{k, append(make([]byte, 0, len(v)), v...)})
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.watchers, w)
+		s.mu.Unlock()
+	}()
+	for {
+		s.mu.Lock()
+		changes := w.changes
+		w.changes = nil
+		s.mu.Unlock()
+		for _, c := range changes {
+			fn(c.key, c.value)
+		}
+		select {
+		case <-w.wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (s *memoryState) Get(_ context.Context, key string) ([]byte, error) {
@@ -310,6 +374,7 @@ func (s *memoryState) Create(_ context.Context, key string, value []byte) ([]byt
 		s.kv = make(map[string][]byte)
 	}
 	s.kv[key] = append([]byte(nil), value...)
+	s.changed(key, value)
 	return value, nil
 }
 
@@ -320,6 +385,7 @@ func (s *memoryState) Put(_ context.Context, key string, value []byte) error {
 		s.kv = make(map[string][]byte)
 	}
 	s.kv[key] = append([]byte(nil), value...)
+	s.changed(key, value)
 	return nil
 }
 
@@ -334,6 +400,7 @@ func (s *memoryState) Update(_ context.Context, key string, change func([]byte) 
 		s.kv = make(map[string][]byte)
 	}
 	s.kv[key] = append([]byte(nil), v...)
+	s.changed(key, v)
 	return nil
 }
 
@@ -352,6 +419,9 @@ func (s *memoryState) List(_ context.Context, prefix string) (map[string][]byte,
 func (s *memoryState) Purge(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.kv, key)
+	if _, ok := s.kv[key]; ok {
+		delete(s.kv, key)
+		s.changed(key, nil)
+	}
 	return nil
 }

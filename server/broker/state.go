@@ -162,6 +162,35 @@ func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, er
 	}
 }
 
+// Watch implements State with a watcher of the bucket.
+func (s stateOf) Watch(ctx context.Context, prefix string, fn func(key string, value []byte)) error {
+	st, err := s.get()
+	if err != nil {
+		return err
+	}
+	w, err := st.kv.Watch(ctx, prefix+">")
+	if err != nil {
+		return s.b.readErr(err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return s.b.readErr(errors.New("the watch of the state ended"))
+			case e == nil: // the current values are all delivered
+			case e.Operation() == jetstream.KeyValuePut:
+				fn(e.Key(), e.Value())
+			default:
+				fn(e.Key(), nil)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Purge implements State with the bucket's purge: the key's values go, with its history,
 // and a purge marker stays in their place.
 func (s stateOf) Purge(ctx context.Context, key string) error {

@@ -25,6 +25,7 @@ type Session struct {
 	conn           Conn
 	id             string     // the connection's id
 	addr           string     // the client's address
+	since          time.Time  // when it connected
 	lu             *localUser // the person
 	rooms          map[string]*room
 	current        string
@@ -62,7 +63,7 @@ type Identity struct {
 // soon as it can (at once when it is loaded already).
 func (h *Hub) Connect(conn Conn, id Identity, roomName string) (*Session, error) {
 	s := &Session{
-		hub: h, conn: conn, id: id.Conn, addr: id.Addr, rooms: make(map[string]*room),
+		hub: h, conn: conn, id: id.Conn, addr: id.Addr, since: time.Now(), rooms: make(map[string]*room),
 		inflight: make(chan struct{}, h.cfg.MaxInflight),
 		reads:    make(chan struct{}, h.cfg.MaxReads),
 	}

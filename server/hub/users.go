@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
@@ -93,6 +94,32 @@ func (h *Hub) detach(s *Session) {
 		u.stopWatch()
 	}
 }
+
+// Disconnect closes the connections opened before `before` of the people whose ids match
+// (everyone's when match is nil) with error unauthorized and close code 1008: their
+// sessions were ended.
+func (h *Hub) Disconnect(match func(userID string) bool, before time.Time, reason string) {
+	h.usersMu.Lock()
+	var ss []*Session
+	for id, u := range h.users {
+		if match == nil || match(id) {
+			for s := range u.sessions {
+				if s.since.Before(before) {
+					ss = append(ss, s)
+				}
+			}
+		}
+	}
+	h.usersMu.Unlock()
+	obj := protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: reason}, "")
+	for _, s := range ss {
+		s.conn.Send(obj)
+		s.conn.Close(closePolicyViolation, "session ended")
+	}
+}
+
+// closePolicyViolation closes a connection whose session was ended (1008).
+const closePolicyViolation = 1008
 
 // devices returns the person's sessions on this node.
 func (h *Hub) devices(u *localUser) []*Session {

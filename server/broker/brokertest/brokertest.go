@@ -37,6 +37,7 @@ func Run(t *testing.T, newBroker Factory) {
 	t.Run("GetAndCountAfter", func(t *testing.T) { testGet(t, newBroker(t)) })
 	t.Run("EraseRemovesOneEntry", func(t *testing.T) { testErase(t, newBroker(t)) })
 	t.Run("StateIsAKeyValueStore", func(t *testing.T) { testState(t, newBroker(t)) })
+	t.Run("StateWatchSeesEveryChange", func(t *testing.T) { testStateWatch(t, newBroker(t)) })
 	t.Run("CloseRefusesPublish", func(t *testing.T) { testClose(t, newBroker(t)) })
 }
 
@@ -135,6 +136,56 @@ func testErase(t *testing.T, b broker.Broker) {
 	}
 	if got, err := b.Get(ctx(t), "other", other.Seq); err != nil || got.Body != "not r's" {
 		t.Fatalf("the other room's entry: %+v, %v", got, err)
+	}
+}
+
+func testStateWatch(t *testing.T, b broker.Broker) {
+	closeBroker(t, b)
+	st := b.State()
+	c := ctx(t)
+	if err := st.Put(c, "w.before", []byte("there")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(c, "x.other", []byte("not watched")); err != nil {
+		t.Fatal(err)
+	}
+	type change struct{ key, value string }
+	seen := make(chan change, 16)
+	wctx, stop := context.WithCancel(c)
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Watch(wctx, "w.", func(k string, v []byte) {
+			if v == nil {
+				seen <- change{k, "<removed>"}
+				return
+			}
+			seen <- change{k, string(v)}
+		})
+	}()
+	next := func() change {
+		select {
+		case ch := <-seen:
+			return ch
+		case <-time.After(5 * time.Second):
+			t.Fatal("no change seen within 5 s")
+			return change{}
+		}
+	}
+	if ch := next(); ch != (change{"w.before", "there"}) {
+		t.Fatalf("first: %+v, want the value that was there", ch)
+	}
+	_ = st.Put(c, "w.a", []byte("1"))
+	_ = st.Put(c, "x.other", []byte("still not"))
+	_ = st.Update(c, "w.a", func([]byte) []byte { return []byte("2") })
+	_ = st.Purge(c, "w.before")
+	for _, want := range []change{{"w.a", "1"}, {"w.a", "2"}, {"w.before", "<removed>"}} {
+		if ch := next(); ch != want {
+			t.Fatalf("got %+v, want %+v", ch, want)
+		}
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Watch returned %v after its context ended", err)
 	}
 }
 
