@@ -82,4 +82,6 @@ func (s *Server) DisconnectUser(userID string, before time.Time, reason string) 
 
 // DisconnectAll closes every connection on this node opened before `before`, telling them
 // why.
-func (s *Server) DisconnectAll(before time.Time, reason string) { s.hub.Disconnect(nil, before, reason) }
+func (s *Server) DisconnectAll(before time.Time, reason string) {
+	s.hub.Disconnect(nil, before, reason)
+}
