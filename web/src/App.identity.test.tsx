@@ -145,6 +145,57 @@ describe('App with identity: direct messages', () => {
     expect(within(link).getByTestId('dm-unread').textContent).toBe('1');
   });
 
+  it('hides the conversation shown with its button: gone from the list at once, and #general shown', async () => {
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }, { room: 'dm-3f', user: otherSam }] });
+    fireEvent.click(screen.getAllByTestId('dm-link').find((a) => a.dataset.room === 'dm-k3b0')!);
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    const hide = screen.getByLabelText('Hide conversation with Bob');
+    expect(hide.dataset.testid).toBe('dm-hide');
+    fireEvent.click(hide);
+    expect(ws.framesOfType('leave')).toMatchObject([{ type: 'leave', room: 'dm-k3b0', hide: true }]);
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room)).toEqual(['dm-3f']);
+    expect(window.location.pathname).toBe('/r/general');
+    expect(screen.getByTestId('room-title').textContent).toBe('#general');
+    // Undone by opening it again from the online list.
+    fireEvent.click(screen.getAllByTestId('online-person').find((b) => b.textContent?.includes('Bob'))!);
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    expect(f).toMatchObject({ user: bob.id });
+    act(() => ws.receive({ type: 'left', room: 'dm-k3b0', ref: ws.framesOfType('leave')[0].ref }, { type: 'joined', room: 'dm-k3b0', dm: bob, online: [sam, bob], history: [], ref: f.ref }));
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room).sort()).toEqual(['dm-3f', 'dm-k3b0']);
+  });
+
+  it('hides a conversation from its menu (right click, the menu key, or a long press on touch) without leaving the room shown', async () => {
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }, { room: 'dm-3f', user: otherSam }] });
+    const link = () => screen.getAllByTestId('dm-link').find((a) => a.dataset.room === 'dm-3f')!;
+    fireEvent.contextMenu(link());
+    expect(screen.getByTestId('dm-menu').getAttribute('aria-label')).toBe('Sam · 3f');
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    expect(screen.queryByTestId('dm-menu')).toBeNull();
+    fireEvent.keyDown(link(), { key: 'F10', shiftKey: true });
+    expect(screen.getByTestId('dm-menu')).toBeTruthy();
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+
+    vi.useFakeTimers();
+    try {
+      fireEvent.touchStart(link(), { touches: [{ clientX: 10, clientY: 10 }] });
+      act(() => vi.advanceTimersByTime(300));
+      expect(screen.queryByTestId('dm-menu')).toBeNull();
+      act(() => vi.advanceTimersByTime(300));
+      fireEvent.touchEnd(link());
+      // The tap that ends the long press opens nothing.
+      fireEvent.click(link());
+      expect(window.location.pathname).toBe('/');
+      fireEvent.click(screen.getByTestId('menu-hide'));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(ws.framesOfType('leave')).toMatchObject([{ room: 'dm-3f', hide: true }]);
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room)).toEqual(['dm-k3b0']);
+    expect(screen.getByTestId('room-title').textContent).toBe('#general');
+  });
+
   it('says a DM that is not yours is private, and keeps it out of the sidebar', async () => {
     window.localStorage.setItem('distchat.name', 'Sam');
     window.history.replaceState(null, '', '/r/dm-theirs');

@@ -126,6 +126,14 @@ function ChatApp({ name }: { name: string }) {
     [actions, navigate, room, state.roomOrder],
   );
 
+  // Hiding the conversation shown goes to #general: staying on its address would show it again.
+  const hideDm = useCallback(
+    (r: string) => {
+      if (actions.hideDm(r) && r === room) navigate(DEFAULT_ROOM, true);
+    },
+    [actions, navigate, room],
+  );
+
   // "Message privately": the DM room the user has, or the one the server opens (its `joined`
   // names the other person; the room is opened once it is there).
   const startDm = useCallback(
@@ -272,7 +280,7 @@ function ChatApp({ name }: { name: string }) {
           </button>
         </div>
         <div className="sidebar-scroll">
-          <RoomList rooms={rooms} current={invalid === null ? room : ''} onOpen={openRoom} onLeave={leaveRoom} onBrowse={() => setBrowsing(true)} people={identity ? people : undefined} />
+          <RoomList rooms={rooms} current={invalid === null ? room : ''} onOpen={openRoom} onLeave={leaveRoom} onBrowse={() => setBrowsing(true)} people={identity ? people : undefined} onHide={identity ? hideDm : undefined} />
           {invalid === null && forbidden === null && (
             <OnlineList
               users={current.online}

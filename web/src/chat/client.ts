@@ -7,12 +7,12 @@ import { newRef } from '../lib/ids';
 import type { Exchange, Session } from '../lib/session';
 import { browserSession } from '../lib/session';
 import { encodeFrame, parseFrame } from '../protocol/frames';
-import type { ClientFrame, ServerFrame } from '../protocol/types';
+import type { ClientFrame, ServerFrame, User } from '../protocol/types';
 import { CloseCode, DEFAULT_ROOM, DM_PREFIX } from '../protocol/types';
 import type { Attempt, Paced } from './pacer';
 import { Pacer } from './pacer';
 import type { Action, ChatState, Op, RequestInfo } from './state';
-import { hasIdentity, initialState, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
+import { hasIdentity, initialState, isDmRoom, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
 
 /** What goes through the pacer: everything the server counts against its rate limit. */
 type Outgoing =
@@ -108,6 +108,12 @@ export class ChatClient {
   private signingOut = false;
   /** A new name that could not be sent yet (offline): asked for after the next welcome. */
   private pendingRename: string | null = null;
+  /**
+   * Direct-message rooms the user hid that the server has not confirmed (its `left`), with
+   * the other person: asked for again after the next welcome (which may still list them),
+   * put back in the list when the server cannot hide them.
+   */
+  private readonly hiding = new Map<string, User | null>();
   /** The last read position sent per room, and when. */
   private readonly readSent = new Map<string, { seq: number; at: number }>();
   private readonly readTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -244,6 +250,7 @@ export class ChatClient {
       this.lastTypingSent.clear();
       this.lastPresenceAsked.clear();
       this.pendingRename = null;
+      this.hiding.clear();
       this.noSession = true;
       this.expiredSession = false;
       this.signedOut = true;
@@ -508,6 +515,21 @@ export class ChatClient {
       case 'typing':
         this.scheduleTypingExpiry();
         break;
+      case 'joined':
+        if (this.hiding.has(frame.room)) {
+          // A join sent before the user hid the room: the leave that follows it undoes it. A
+          // `dm` (the user opened the conversation again) brings it back.
+          if (request?.kind !== 'dm') return;
+          this.hiding.delete(frame.room);
+        }
+        break;
+      case 'left':
+        if (request?.hide) this.hiding.delete(frame.room);
+        break;
+      case 'dm':
+        // The other person opened it again: it is back, and a reconnect must not hide it again.
+        this.hiding.delete(frame.room);
+        break;
     }
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
     switch (frame.type) {
@@ -517,6 +539,14 @@ export class ChatClient {
         break;
       case 'online_count':
         this.refreshPresence(frame.room, frame.count);
+        break;
+      case 'error':
+        if (request?.kind === 'leave' && request.hide) {
+          // Not hidden: the conversation is back in the list (the reducer), and this
+          // connection is still in the room on the server; the join replays it.
+          this.hiding.delete(request.room);
+          if (this.state.rooms[request.room] && this.state.status === 'online' && !this.joining(request.room)) this.join(request.room, maxSeq(this.state.rooms[request.room]));
+        }
         break;
       case 'dm': {
         // Someone opened a conversation with this user: be in it, to hear from them.
@@ -585,7 +615,12 @@ export class ChatClient {
     this.readSent.clear();
     this.readHeld.clear();
     this.readHeld.set(frame.room, this.now());
+    // Another person now (a new guest after a refused session): what the old one hid is not theirs to hide.
+    if (this.state.userId !== null && frame.user?.id !== this.state.userId) this.hiding.clear();
     this.dispatch({ type: 'frame', frame, now: this.now() });
+    // Hidden while offline, or the answer was lost with the last connection: the server may
+    // not have heard of it (then the welcome lists it). Asked for again below.
+    for (const room of this.hiding.keys()) if (this.state.rooms[room]) this.dispatch({ type: 'removeRoom', room });
     if (this.expiredSession) {
       this.expiredSession = false;
       this.dispatch({ type: 'toast', code: 'session_expired', message: SESSION_EXPIRED });
@@ -600,6 +635,7 @@ export class ChatClient {
     // go again, before the ones it never sent).
     this.pacer.clear();
     this.pacer.setLimits(this.state.limits.rate, this.state.limits.burst);
+    for (const [room, partner] of this.hiding) this.sendHide(room, partner);
     for (const room of this.state.roomOrder) {
       const s = since.get(room);
       if (room === frame.room && s === undefined) continue; // the welcome carried its history
@@ -789,13 +825,42 @@ export class ChatClient {
   }
 
   leaveRoom(room: string): void {
-    // The last position goes before the leave (which, being a request, would pass a queued one).
+    this.flushBeforeLeaving(room);
+    if (this.state.rooms[room]?.joined) this.control({ type: 'leave', room, ref: newRef('l') }, { kind: 'leave', room });
+    this.forgetRoom(room);
+  }
+
+  /**
+   * Hides a direct-message room (a server with identity): it leaves the list at once, here and
+   * in the person's next welcome on every device; the other person keeps it, and opening it
+   * again from either side brings it back. Offline, the server is told after the next
+   * welcome. Returns false for a room that is not a direct-message room of the user.
+   */
+  hideDm(room: string): boolean {
+    const r = this.state.rooms[room];
+    if (!r || !hasIdentity(this.state) || !isDmRoom(r)) return false;
+    this.flushBeforeLeaving(room);
+    this.hiding.set(room, r.dm);
+    if (this.state.status === 'online') this.sendHide(room, r.dm);
+    this.forgetRoom(room);
+    return true;
+  }
+
+  private sendHide(room: string, partner: User | null): void {
+    this.control({ type: 'leave', room, hide: true, ref: newRef('l') }, { kind: 'leave', room, hide: { partner } });
+  }
+
+  /** The last read position goes before a leave (which, being a request, would pass a queued one). */
+  private flushBeforeLeaving(room: string): void {
     const r = this.state.rooms[room];
     const sent = this.readSent.get(room);
     if (r?.joined && r.readSeq !== null && hasIdentity(this.state) && (!sent || sent.seq < r.readSeq) && this.send({ type: 'read', room, seq: r.readSeq })) {
       this.readSent.set(room, { seq: r.readSeq, at: this.now() });
     }
-    if (this.state.rooms[room]?.joined) this.control({ type: 'leave', room, ref: newRef('l') }, { kind: 'leave', room });
+  }
+
+  /** Out of the sidebar, with what was waiting to be sent there. */
+  private forgetRoom(room: string): void {
     const refs = new Set([...(this.state.rooms[room]?.pending ?? []), ...(this.state.rooms[room]?.ops ?? [])].map((p) => p.ref));
     this.pacer.remove((item) => refs.has(item.key));
     this.dispatch({ type: 'removeRoom', room });

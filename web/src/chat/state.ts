@@ -191,11 +191,14 @@ export interface RequestInfo {
   /** The room asked about ('' for rename and dm). */
   room: string;
   since?: number;
-  /** rename: the new name; dm: the other person's user id. */
+  /** rename: the new name. */
   name?: string;
+  /** dm: the other person's user id. */
   user?: string;
   /** join: a room the user has not seen (a direct-message room someone opened): its messages are unread. */
   unseen?: boolean;
+  /** leave: a direct-message room the user hid, with the other person (to put it back if the server cannot). */
+  hide?: { partner: User | null };
 }
 
 export type Action =
@@ -692,6 +695,23 @@ function addDms(state: ChatState, dms: unknown): ChatState {
 }
 
 /**
+ * The welcome lists every conversation the person has: a direct-message room this page still
+ * holds that it does not list was hidden (on another device, or here before a reload), or was
+ * someone else's who used this browser before. It goes, except the room shown: the person
+ * asked for it by its address, and joining it tells whether it is theirs.
+ */
+function keepListedDms(state: ChatState, dms: unknown): ChatState {
+  const listed = new Set<string>();
+  if (Array.isArray(dms)) for (const d of dms as { room?: unknown }[]) if (d && typeof d.room === 'string') listed.add(d.room);
+  let s = state;
+  for (const name of state.roomOrder) {
+    const r = state.rooms[name];
+    if (r && isDmRoom(r) && !listed.has(name) && name !== state.currentRoom) s = reduce(s, { type: 'removeRoom', room: name });
+  }
+  return s;
+}
+
+/**
  * The user's read position in a room, from the server: after welcome/joined (so unread counts
  * survive a reload and follow the user to another device), and when another device moves it.
  * A position older than one this client already has is stale: the count then comes from the
@@ -913,6 +933,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         true,
       );
       if (user) s = addDms(s, frame.dms);
+      if (user && frame.dms !== undefined) s = keepListedDms(s, frame.dms);
       return s;
     }
 
@@ -1079,6 +1100,12 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
       if (request?.kind === 'rename') {
         const r = state.rename;
         return r && r.ref === frame.ref ? { ...state, rename: { ...r, status: 'failed', error: text } } : addToast(state, frame.code, text);
+      }
+      if (request?.kind === 'leave' && request.hide) {
+        // Not hidden (the server could not store it): the conversation is back in the list.
+        const partner = request.hide.partner;
+        const s = withRoom(state, request.room, (r) => (partner && !r.dm ? { ...r, dm: partner } : r), true);
+        return addToast(s, frame.code, text);
       }
       if (request?.kind === 'join' && frame.code === 'forbidden') {
         // Another pair's direct messages: out of the sidebar, and said so where it was asked for.

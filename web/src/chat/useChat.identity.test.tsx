@@ -405,6 +405,113 @@ describe('useChat: direct messages', () => {
     expect(result.current.state.roomOrder).toEqual(['general']);
   });
 
+  it('hides a conversation: the leave says hide, and it is gone at once, after the ack and after a reconnect', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    const [j] = ws.framesOfType('join');
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [msg('dm-1', 3, bob, 'hi')], ref: j.ref }));
+    let ok = false;
+    act(() => {
+      ok = result.current.actions.hideDm('dm-1');
+    });
+    expect(ok).toBe(true);
+    const [leave] = ws.framesOfType('leave');
+    expect(leave).toEqual({ type: 'leave', room: 'dm-1', hide: true, ref: leave.ref });
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    act(() => ws.receive({ type: 'left', room: 'dm-1', ref: leave.ref }));
+    expect(result.current.state.rooms['dm-1']).toBeUndefined();
+    // The next welcome does not list it: nothing to join, nothing to hide again.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    const ws2 = connect(idWelcome('general', { dms: null }));
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    expect(ws2.framesOfType('join')).toEqual([]);
+    expect(ws2.framesOfType('leave')).toEqual([]);
+    // Not a room of the user's any more, nor a channel.
+    expect(result.current.actions.hideDm('general')).toBe(false);
+  });
+
+  it('hides a conversation while offline: the server is told after the next welcome, which may still list it', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    act(() => ws.serverClose(1006));
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+    });
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    advance(250);
+    const ws2 = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    expect(ws2.framesOfType('leave')).toMatchObject([{ type: 'leave', room: 'dm-1', hide: true }]);
+    expect(ws2.framesOfType('join')).toEqual([]);
+  });
+
+  it('ignores the answer to a join sent before the hide, and asks again after a lost answer', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    const [j] = ws.framesOfType('join');
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+    });
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [], ref: j.ref }));
+    expect(result.current.state.rooms['dm-1']).toBeUndefined();
+    // The connection drops before the server's `left`: hidden again on the next one.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    const ws2 = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    expect(result.current.state.rooms['dm-1']).toBeUndefined();
+    const [again] = ws2.framesOfType('leave');
+    expect(again).toMatchObject({ room: 'dm-1', hide: true });
+    act(() => ws2.receive({ type: 'left', room: 'dm-1', ref: again.ref }));
+    act(() => ws2.serverClose(1006));
+    advance(30_000);
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    const ws3 = connect(idWelcome('general', { dms: null }));
+    expect(ws3.framesOfType('leave')).toEqual([]);
+  });
+
+  it('puts a conversation the server could not hide back, with a toast, and joins it again', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    const [j] = ws.framesOfType('join');
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [], ref: j.ref }));
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+    });
+    const [leave] = ws.framesOfType('leave');
+    act(() => ws.receive({ type: 'error', code: 'unavailable', message: 'the conversation cannot be hidden right now; try again', ref: leave.ref }));
+    expect(result.current.state.rooms['dm-1']).toMatchObject({ dm: bob });
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['the conversation cannot be hidden right now; try again']);
+    expect(ws.framesOfType('join').map((f) => f.room)).toEqual(['dm-1', 'dm-1']);
+  });
+
+  it('opening a hidden conversation again asks the server (dm) and brings it back', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+      result.current.actions.openDm(bob.id);
+    });
+    const [f] = ws.framesOfType('dm');
+    expect(f).toMatchObject({ user: bob.id });
+    act(() => ws.receive({ type: 'left', room: 'dm-1', ref: ws.framesOfType('leave')[0].ref }, { type: 'joined', room: 'dm-1', dm: bob, history: [], ref: f.ref }));
+    expect(result.current.state.rooms['dm-1']).toMatchObject({ dm: bob, joined: true });
+    // Not hidden again after a reconnect.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const ws2 = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    expect(ws2.framesOfType('leave')).toEqual([]);
+    expect(result.current.state.rooms['dm-1']).toBeDefined();
+  });
+
+  it('drops a conversation the welcome no longer lists (hidden on another device), but not the one shown', () => {
+    const { result } = setup({ room: 'dm-2', rooms: ['general', 'dm-1'] });
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-3', user: bob }] }));
+    expect(result.current.state.roomOrder).toEqual(['general', 'dm-2', 'dm-3']);
+    expect(ws.framesOfType('join').map((f) => f.room).sort()).toEqual(['dm-2', 'dm-3']);
+  });
+
   it('has no DMs with an older server', () => {
     const { result } = setup();
     const ws = connect(welcome('general', sam));

@@ -14,6 +14,8 @@ export interface ChatActions {
   clearRename(): void;
   /** Opens a direct-message room with a person; false when it cannot be asked now. */
   openDm(userId: string): boolean;
+  /** Hides a direct-message room: off the list until one of the two opens it again. */
+  hideDm(room: string): boolean;
   /** The shown room is seen up to its newest message. */
   markRead(room: string): void;
   edit(room: string, id: string, body: string): string;
@@ -80,6 +82,7 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       rename: (name) => client.rename(name),
       clearRename: () => client.clearRename(),
       openDm: (userId) => client.openDm(userId),
+      hideDm: (room) => client.hideDm(room),
       markRead: (room) => client.markRead(room),
       edit: (room, id, body) => client.editMessage(room, id, body),
       deleteMessage: (room, id) => client.deleteMessage(room, id),
