@@ -196,6 +196,41 @@ describe('App with identity: direct messages', () => {
     expect(screen.getByTestId('room-title').textContent).toBe('#general');
   });
 
+  it('says next to the person why a DM cannot be opened, and leaves nothing waiting', async () => {
+    const carol = { id: 'c4r01000', name: 'Carol' };
+    const { ws } = await online([msg('general', 1, carol, 'I was here')]);
+    // Carol wrote here, but has left every room the user is in.
+    fireEvent.click(within(screen.getAllByTestId('message')[0]).getByTestId('message-author'));
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    act(() => ws.receive({ type: 'error', code: 'forbidden', message: 'you can write to people you share a room with', ref: f.ref }));
+    const note = screen.getByTestId('dm-note');
+    expect(note.getAttribute('role')).toBe('status');
+    expect(note.getAttribute('aria-label')).toBe('Cannot message Carol');
+    expect(screen.getByTestId('dm-note-text').textContent).toBe('Carol is not in a room with you right now. You can message people who share a room with you.');
+    expect(screen.queryByTestId('toast')).toBeNull();
+    fireEvent.click(screen.getByTestId('dm-note-dismiss'));
+    expect(screen.queryByTestId('dm-note')).toBeNull();
+    // Nothing waits for the conversation: when Carol opens one later, the view stays.
+    act(() => ws.receive({ type: 'dm', room: 'dm-c4', user: carol }));
+    const j = ws.framesOfType('join').find((x) => x.room === 'dm-c4')!;
+    act(() => ws.receive({ type: 'joined', room: 'dm-c4', dm: carol, history: [], ref: j.ref }));
+    expect(window.location.pathname).toBe('/');
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room)).toEqual(['dm-c4']);
+  });
+
+  it('says the server’s words when a list of conversations is full', async () => {
+    const { ws } = await online();
+    fireEvent.click(screen.getAllByTestId('online-person').find((b) => b.textContent?.includes('Bob'))!);
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    act(() => ws.receive({ type: 'error', code: 'limit_exceeded', message: 'Bob has 500 conversations, the most (--max-dms)', ref: f.ref }));
+    expect(screen.getByTestId('dm-note-text').textContent).toBe('Bob has 500 conversations, the most (--max-dms)');
+    // Escape closes it.
+    fireEvent.keyDown(document.body, { key: 'Escape' });
+    expect(screen.queryByTestId('dm-note')).toBeNull();
+  });
+
   it('says a DM that is not yours is private, and keeps it out of the sidebar', async () => {
     window.localStorage.setItem('distchat.name', 'Sam');
     window.history.replaceState(null, '', '/r/dm-theirs');

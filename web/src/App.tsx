@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { latestNames, makeDirectory } from './chat/people';
-import type { ChatState } from './chat/state';
+import type { ChatState, DmRefusal } from './chat/state';
 import { emptyRoom, hasIdentity, isDmRoom, isMine, isPartial } from './chat/state';
 import { buildTimeline } from './chat/timeline';
 import { useChat } from './chat/useChat';
@@ -14,6 +14,7 @@ import { Menu } from './components/Menu';
 import { Logo, NameDialog } from './components/NameDialog';
 import { OnlineList } from './components/OnlineList';
 import type { Anchor } from './components/Popover';
+import { Popover } from './components/Popover';
 import { RoomList } from './components/RoomList';
 import { RoomTopic } from './components/RoomTopic';
 import { NotificationBanner, SettingsMenu } from './components/Settings';
@@ -79,6 +80,8 @@ function ChatApp({ name }: { name: string }) {
   const [scrollMemory] = useState(() => new Map<string, ScrollPlace>());
   const [personMenu, setPersonMenu] = useState<{ user: User; anchor: Anchor; trigger: HTMLElement | null } | null>(null);
   const [dmTarget, setDmTarget] = useState<string | null>(null);
+  /** The person a direct message was last asked for, and where they were on the screen: a refusal is said there. */
+  const [dmAsked, setDmAsked] = useState<{ user: User; anchor: Anchor } | null>(null);
 
   const identity = hasIdentity(state);
   const current = state.rooms[room] ?? emptyRoom(room);
@@ -137,14 +140,29 @@ function ChatApp({ name }: { name: string }) {
   // "Message privately": the DM room the user has, or the one the server opens (its `joined`
   // names the other person; the room is opened once it is there).
   const startDm = useCallback(
-    (user: User) => {
+    (user: User, anchor: Anchor) => {
       const existing = state.roomOrder.find((r) => state.rooms[r]?.dm?.id === user.id);
       if (existing) openRoom(existing);
-      else if (actions.openDm(user.id)) setDmTarget(user.id);
-      else actions.toast('offline', 'You are offline: direct messages can be opened once the connection is back.');
+      else if (actions.openDm(user.id)) {
+        setDmTarget(user.id);
+        setDmAsked({ user, anchor });
+      } else actions.toast('offline', 'You are offline: direct messages can be opened once the connection is back.');
     },
     [actions, openRoom, state.roomOrder, state.rooms],
   );
+  // Refused (no room shared with them, a full list of conversations): nothing is waiting any
+  // more; the note next to the person says why.
+  const { dmRefusal } = state;
+  useEffect(() => {
+    if (dmRefusal) setDmTarget((t) => (t === dmRefusal.user ? null : t));
+  }, [dmRefusal]);
+  const dmNote = dmRefusal && dmAsked && dmAsked.user.id === dmRefusal.user ? { refusal: dmRefusal, ...dmAsked } : null;
+  const { clearDmRefusal } = actions;
+  const closeDmNote = useCallback(() => {
+    setDmAsked(null);
+    clearDmRefusal();
+  }, [clearDmRefusal]);
+  useEffect(() => closeDmNote(), [room, closeDmNote]);
   useEffect(() => {
     if (dmTarget === null) return;
     const found = state.roomOrder.find((r) => state.rooms[r]?.dm?.id === dmTarget);
@@ -419,8 +437,25 @@ function ChatApp({ name }: { name: string }) {
           label={people.label(personMenu.user)}
           testId="person-menu"
           onClose={closePerson}
-          items={[{ key: 'dm', label: 'Message privately', hint: people.label(personMenu.user), icon: <MessageIcon />, onSelect: () => startDm(personMenu.user) }]}
+          items={[{ key: 'dm', label: 'Message privately', hint: people.label(personMenu.user), icon: <MessageIcon />, onSelect: () => startDm(personMenu.user, personMenu.anchor) }]}
         />
+      )}
+
+      {dmNote && (
+        <Popover anchor={dmNote.anchor} align="start" onClose={closeDmNote} className="dm-note" role="status" label={`Cannot message ${people.label(dmNote.user)}`} testId="dm-note">
+          <div className="dm-note-head">
+            <Avatar name={people.name(dmNote.user)} color={people.color(dmNote.user)} size="sm" />
+            <strong className="dm-note-name">{people.label(dmNote.user)}</strong>
+            <button type="button" className="icon-button dm-note-close" aria-label="Dismiss" onClick={closeDmNote} data-testid="dm-note-dismiss">
+              <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+                <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+              </svg>
+            </button>
+          </div>
+          <p className="dm-note-text" data-testid="dm-note-text">
+            {dmRefusalText(dmNote.refusal, people.name(dmNote.user))}
+          </p>
+        </Popover>
       )}
 
       {confirmDelete && (
@@ -487,6 +522,18 @@ function ChatApp({ name }: { name: string }) {
       )}
     </div>
   );
+}
+
+/** Why a direct message could not be opened, in the person's terms. */
+function dmRefusalText(r: DmRefusal, name: string): string {
+  switch (r.code) {
+    case 'forbidden':
+    case 'not_found':
+      return `${name} is not in a room with you right now. You can message people who share a room with you.`;
+    default:
+      // A full list of conversations (the server says whose), or storage busy.
+      return r.message ? r.message.charAt(0).toUpperCase() + r.message.slice(1) : 'The conversation cannot be opened right now; try again.';
+  }
 }
 
 function focusComposer(): void {

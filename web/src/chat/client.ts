@@ -759,8 +759,14 @@ export class ChatClient {
     if (this.state.status !== 'online') return false;
     for (const r of this.requests.values()) if (r.kind === 'dm' && r.user === userId) return true;
     const ref = newRef('d');
+    this.dispatch({ type: 'dmRefusalClear' });
     this.control({ type: 'dm', user: userId, ref }, { kind: 'dm', room: '', user: userId });
     return true;
+  }
+
+  /** Forgets the refusal of the last direct message asked for (its note was closed). */
+  clearDmRefusal(): void {
+    this.dispatch({ type: 'dmRefusalClear' });
   }
 
   /**

@@ -151,6 +151,16 @@ export interface Fatal {
   message: string;
 }
 
+/** The server would not open a direct-message room with someone (`dm` answered with an error). */
+export interface DmRefusal {
+  /** The other person's user id. */
+  user: string;
+  /** `forbidden` (connected, but in no room with the user), `not_found` (in no room with them at all), `limit_exceeded` (a list of conversations is full), or another error. */
+  code: string;
+  /** The server's words. */
+  message: string;
+}
+
 export interface ChatState {
   status: ConnStatus;
   /** When reconnecting: the time of the next attempt. */
@@ -171,6 +181,8 @@ export interface ChatState {
   rename: RenameRequest | null;
   /** Rooms the server refused to let this user into (another pair's direct messages), with why. */
   forbidden: Record<string, string>;
+  /** The last direct-message room the server would not open, until the user moves on. */
+  dmRefusal: DmRefusal | null;
   limits: Limits;
   version: string | null;
   currentRoom: string;
@@ -228,7 +240,9 @@ export type Action =
   | { type: 'renameLocal'; name: string }
   | { type: 'renameClear' }
   /** The user signed out: a new person from the next welcome on. */
-  | { type: 'signedOut' };
+  | { type: 'signedOut' }
+  /** The user moved on from a refused direct message (dismissed it, or asked again). */
+  | { type: 'dmRefusalClear' };
 
 export const TYPING_TTL_MS = 4000;
 
@@ -275,6 +289,7 @@ export function initialState(room: string, otherRooms: string[] = []): ChatState
     names: {},
     rename: null,
     forbidden: {},
+    dmRefusal: null,
     limits: DEFAULT_LIMITS,
     version: null,
     currentRoom: room,
@@ -857,6 +872,9 @@ export function reduce(state: ChatState, action: Action): ChatState {
 
     case 'signedOut':
       return signedOut(state);
+
+    case 'dmRefusalClear':
+      return state.dmRefusal === null ? state : { ...state, dmRefusal: null };
   }
 }
 
@@ -943,6 +961,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         const { [frame.room]: _, ...forbidden } = s.forbidden;
         s = { ...s, forbidden };
       }
+      if (s.dmRefusal && isUser(frame.dm) && frame.dm.id === s.dmRefusal.user) s = { ...s, dmRefusal: null };
       return withRoom(
         s,
         frame.room,
@@ -1100,6 +1119,10 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
       if (request?.kind === 'rename') {
         const r = state.rename;
         return r && r.ref === frame.ref ? { ...state, rename: { ...r, status: 'failed', error: text } } : addToast(state, frame.code, text);
+      }
+      if (request?.kind === 'dm') {
+        // Said next to the person it was asked for (App), not as a failure of the page.
+        return { ...state, dmRefusal: { user: request.user ?? '', code: frame.code, message: text } };
       }
       if (request?.kind === 'leave' && request.hide) {
         // Not hidden (the server could not store it): the conversation is back in the list.

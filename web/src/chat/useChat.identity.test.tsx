@@ -512,6 +512,32 @@ describe('useChat: direct messages', () => {
     expect(ws.framesOfType('join').map((f) => f.room).sort()).toEqual(['dm-2', 'dm-3']);
   });
 
+  it.each([
+    ['forbidden', 'you can write to people you share a room with'],
+    ['not_found', 'nobody with this id is in a room with you'],
+    ['limit_exceeded', 'you have 500 conversations, the most (--max-dms): hide one first'],
+  ])('keeps a %s refusal of a dm as the refusal of that person, with no toast and nothing left waiting', (code, message) => {
+    const { result } = setup();
+    const ws = connect();
+    act(() => {
+      result.current.actions.openDm(bob.id);
+    });
+    const [f] = ws.framesOfType('dm');
+    act(() => ws.receive({ type: 'error', code, message, ref: f.ref }));
+    expect(result.current.state.dmRefusal).toEqual({ user: bob.id, code, message });
+    expect(result.current.state.toasts).toEqual([]);
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    // Asking again is a new request (none is pending), and forgets the refusal until answered.
+    act(() => {
+      result.current.actions.openDm(bob.id);
+    });
+    expect(ws.framesOfType('dm')).toHaveLength(2);
+    expect(result.current.state.dmRefusal).toBeNull();
+    act(() => ws.receive({ type: 'error', code, message, ref: ws.framesOfType('dm')[1].ref }));
+    act(() => result.current.actions.clearDmRefusal());
+    expect(result.current.state.dmRefusal).toBeNull();
+  });
+
   it('has no DMs with an older server', () => {
     const { result } = setup();
     const ws = connect(welcome('general', sam));

@@ -16,6 +16,8 @@ export interface ChatActions {
   openDm(userId: string): boolean;
   /** Hides a direct-message room: off the list until one of the two opens it again. */
   hideDm(room: string): boolean;
+  /** Forgets the refusal of the last direct message asked for (the note was closed). */
+  clearDmRefusal(): void;
   /** The shown room is seen up to its newest message. */
   markRead(room: string): void;
   edit(room: string, id: string, body: string): string;
@@ -83,6 +85,7 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       clearRename: () => client.clearRename(),
       openDm: (userId) => client.openDm(userId),
       hideDm: (room) => client.hideDm(room),
+      clearDmRefusal: () => client.clearDmRefusal(),
       markRead: (room) => client.markRead(room),
       edit: (room, id, body) => client.editMessage(room, id, body),
       deleteMessage: (room, id) => client.deleteMessage(room, id),
