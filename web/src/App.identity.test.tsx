@@ -5,7 +5,7 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { SIGNED_OUT } from './chat/client';
+import { SESSION_ENDED, SIGNED_OUT, SIGNED_OUT_EVERYWHERE } from './chat/client';
 import { fakeSessionApi } from './test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
 import { socket, stubWebSocketInEachTest } from './test/harness';
@@ -350,6 +350,52 @@ describe('App: the session', () => {
     expect(screen.getByTestId('dm-empty')).toBeTruthy();
   });
 
+  it('signs out everywhere from the settings after a confirmation that says it ends every device’s session', async () => {
+    const api = fakeSessionApi();
+    vi.stubGlobal('fetch', api.fetch);
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(screen.getByTestId('settings-button'));
+    expect(screen.getByTestId('menu-sign-out-everywhere').textContent).toBe('Sign out everywhereEnd your session on every device');
+    fireEvent.click(screen.getByTestId('menu-sign-out-everywhere'));
+    const dialog = screen.getByTestId('confirm-dialog');
+    expect(within(dialog).getByRole('heading').textContent).toBe('Sign out everywhere?');
+    expect(dialog.textContent).toContain('This ends your session on every device and browser where you are Sam, this one included. Each of them continues as a new guest.');
+    expect(document.activeElement).toBe(screen.getByTestId('confirm-cancel'));
+    expect(screen.getByTestId('confirm-ok').textContent).toBe('Sign out everywhere');
+    fireEvent.click(screen.getByTestId('confirm-ok'));
+    const ws2 = await socket(2);
+    expect(api.calls.map((c) => `${c.method} ${c.url}`)).toEqual(['DELETE /api/session?everywhere=true']);
+    expect(ws.closedByClient).not.toBeNull();
+    const guest = { id: 'g-2', name: 'Sam' };
+    act(() => {
+      ws2.open();
+      ws2.receive(welcome('general', guest, [], { user: guest, online: [{ ...guest, devices: 1 }], dms: null }));
+    });
+    expect(screen.getByTestId('toast').textContent).toBe(`!Signed out${SIGNED_OUT_EVERYWHERE}`);
+    expect(screen.getByTestId('dm-empty')).toBeTruthy();
+  });
+
+  it('a session the server ends while a conversation is shown: #general, a new guest, and one toast that says it was ended', async () => {
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(screen.getByTestId('dm-link'));
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    act(() => {
+      ws.receive({ type: 'error', code: 'unauthorized', message: 'your sessions were ended; sign in again' });
+      ws.serverClose(1008);
+    });
+    expect(window.location.pathname).toBe('/r/general');
+    expect(screen.queryByTestId('dm-link')).toBeNull();
+    const ws2 = await socket(2);
+    expect(new URL(ws2.url).searchParams.get('room')).toBe('general');
+    const guest = { id: 'g-3', name: 'Sam' };
+    act(() => {
+      ws2.open();
+      ws2.receive(welcome('general', guest, [], { user: guest, online: [{ ...guest, devices: 1 }], dms: null }));
+    });
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent)).toEqual([`!Session ended${SESSION_ENDED}`]);
+    expect(screen.queryByTestId('signin-needed')).toBeNull();
+  });
+
   it('offers no sign-out with an older server (no identity, no session)', async () => {
     window.localStorage.setItem('distchat.name', 'Sam');
     render(<App />);
@@ -361,6 +407,7 @@ describe('App: the session', () => {
     fireEvent.click(screen.getByTestId('settings-button'));
     expect(screen.getByTestId('settings-menu')).toBeTruthy();
     expect(screen.queryByTestId('menu-sign-out')).toBeNull();
+    expect(screen.queryByTestId('menu-sign-out-everywhere')).toBeNull();
   });
 });
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { latestNames, makeDirectory } from './chat/people';
 import type { ChatState, DmRefusal } from './chat/state';
 import { emptyRoom, hasIdentity, isDmRoom, isMine, isPartial } from './chat/state';
@@ -76,7 +76,7 @@ function ChatApp({ name }: { name: string }) {
   const [browsing, setBrowsing] = useState(false);
   const [editingId, setEditingId] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<{ room: string; id: string } | null>(null);
-  const [confirmSignOut, setConfirmSignOut] = useState(false);
+  const [confirmSignOut, setConfirmSignOut] = useState<'here' | 'everywhere' | null>(null);
   const [scrollMemory] = useState(() => new Map<string, ScrollPlace>());
   const [personMenu, setPersonMenu] = useState<{ user: User; anchor: Anchor; trigger: HTMLElement | null } | null>(null);
   const [dmTarget, setDmTarget] = useState<string | null>(null);
@@ -89,6 +89,15 @@ function ChatApp({ name }: { name: string }) {
   const nameRefused = state.fatal?.code === 'invalid_name';
   const forbidden = state.forbidden[room] ?? null;
   const { me, myIds, userId } = state;
+
+  // The person is gone (signed out, or the server ended the session while connected): a
+  // conversation of theirs is not the next person's to show.
+  const lastUserId = useRef(userId);
+  useEffect(() => {
+    const was = lastUserId.current;
+    lastUserId.current = userId;
+    if (was !== null && userId === null && room.startsWith(DM_PREFIX)) navigate(DEFAULT_ROOM, true);
+  }, [userId, room, navigate]);
 
   // The server's name for the person is the one to remember (a rename on another device too).
   const myName = me?.name;
@@ -289,7 +298,8 @@ function ChatApp({ name }: { name: string }) {
             onChange={notify.setSettings}
             onRequestPermission={notify.request}
             dms={identity}
-            onSignOut={identity ? () => setConfirmSignOut(true) : undefined}
+            onSignOut={identity ? () => setConfirmSignOut('here') : undefined}
+            onSignOutEverywhere={identity ? () => setConfirmSignOut('everywhere') : undefined}
           />
           <button type="button" className="icon-button sidebar-close" aria-label="Close sidebar" onClick={() => setSidebarOpen(false)}>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
@@ -475,20 +485,30 @@ function ChatApp({ name }: { name: string }) {
 
       {confirmSignOut && (
         <ConfirmDialog
-          title="Sign out?"
-          confirmLabel="Sign out"
+          title={confirmSignOut === 'everywhere' ? 'Sign out everywhere?' : 'Sign out?'}
+          confirmLabel={confirmSignOut === 'everywhere' ? 'Sign out everywhere' : 'Sign out'}
           danger
-          onCancel={() => setConfirmSignOut(false)}
+          onCancel={() => setConfirmSignOut(null)}
           onConfirm={() => {
-            setConfirmSignOut(false);
+            const everywhere = confirmSignOut === 'everywhere';
+            setConfirmSignOut(null);
             setSidebarOpen(false);
             // A conversation of the old identity is not the new person's to show.
             if (isDm) navigate(DEFAULT_ROOM, true);
-            void actions.signOut();
+            void actions.signOut(everywhere);
           }}
         >
-          <p>You will be a new person here: your direct messages and unread positions stay with the old identity{me ? `, ${me.name}` : ''}.</p>
-          <p>Others will see you as someone new, even under the same name.</p>
+          {confirmSignOut === 'everywhere' ? (
+            <>
+              <p>This ends your session on every device and browser{me ? ` where you are ${me.name}` : ''}, this one included. Each of them continues as a new guest.</p>
+              <p>Your direct messages and unread positions stay with the old identity.</p>
+            </>
+          ) : (
+            <>
+              <p>You will be a new person here: your direct messages and unread positions stay with the old identity{me ? `, ${me.name}` : ''}.</p>
+              <p>Others will see you as someone new, even under the same name.</p>
+            </>
+          )}
         </ConfirmDialog>
       )}
 

@@ -82,6 +82,13 @@ export function defaultSocketUrl(name: string, room: string): string {
 export const SESSION_EXPIRED = 'Your session expired; you are a new guest';
 /** The toast once the new guest that follows a sign-out is connected. */
 export const SIGNED_OUT = 'You signed out; you are a new guest';
+/** The same after signing out everywhere. */
+export const SIGNED_OUT_EVERYWHERE = 'You signed out on every device; you are a new guest';
+/**
+ * The toast for a session the server ended while connected (signed out everywhere on another
+ * device, an operator's revocation, a new session key), once the new guest is connected.
+ */
+export const SESSION_ENDED = 'Your session was ended; you are a new guest';
 /** Tries of a token exchange the server does not answer before connecting without it (it is tried again on the next connect). */
 export const EXCHANGE_TRIES = 3;
 
@@ -102,8 +109,12 @@ export class ChatClient {
   private exchanging = false;
   /** The server refused the session: the guest connection that follows says so once welcomed. */
   private expiredSession = false;
-  /** The user signed out: the guest connection that follows says so once welcomed. */
-  private signedOut = false;
+  /** The server ended the session of an open connection: the guest connection that follows says so once welcomed. */
+  private endedSession = false;
+  /** The user signed out (here, or everywhere): the guest connection that follows says so once welcomed. */
+  private signedOut: 'here' | 'everywhere' | null = null;
+  /** The connection (connId) the last welcome came on: a refusal there ends a session that was open. */
+  private welcomedOn = -1;
   /** A sign-out is waiting for the server: nothing connects meanwhile. */
   private signingOut = false;
   /** A new name that could not be sent yet (offline): asked for after the next welcome. */
@@ -217,11 +228,13 @@ export class ChatClient {
   /**
    * Ends this browser's session (DELETE /api/session) and connects again as a new guest: the
    * direct messages, read positions and unsent messages of the old identity stay with it.
-   * Nothing connects while the server is asked, so that no upgrade renews the old session
-   * after its end. Resolves false (with a toast) when the server could not be told: the user
-   * is still who they were, connected again.
+   * `everywhere` ends every session of the person, on every device and browser: the server
+   * closes their connections, which come back as new guests too. Nothing connects while the
+   * server is asked, so that no upgrade renews the old session after its end. Resolves false
+   * (with a toast) when the server could not be told: the user is still who they were,
+   * connected again.
    */
-  async signOut(): Promise<boolean> {
+  async signOut(everywhere = false): Promise<boolean> {
     if (!this.started || this.signingOut) return false;
     this.signingOut = true;
     this.clearTimers();
@@ -237,30 +250,36 @@ export class ChatClient {
     if (token !== null) this.session.forget(token);
     let failure: string | null = null;
     try {
-      await this.session.end();
+      await this.session.end({ everywhere });
     } catch (err) {
       failure = err instanceof Error ? err.message : String(err);
     }
     this.signingOut = false;
     if (failure === null) {
-      this.pacer.clear();
-      this.requests.clear();
-      this.readSent.clear();
-      this.readHeld.clear();
-      this.lastTypingSent.clear();
-      this.lastPresenceAsked.clear();
-      this.pendingRename = null;
-      this.hiding.clear();
       this.noSession = true;
       this.expiredSession = false;
-      this.signedOut = true;
-      this.dispatch({ type: 'signedOut' });
-    } else this.dispatch({ type: 'toast', code: 'sign_out_failed', message: `Could not sign out: ${failure}` });
+      this.endedSession = false;
+      this.signedOut = everywhere ? 'everywhere' : 'here';
+      this.forgetIdentity();
+    } else this.dispatch({ type: 'toast', code: 'sign_out_failed', message: `Could not sign out${everywhere ? ' everywhere' : ''}: ${failure}` });
     if (this.started) {
       this.attempt = 0;
       this.connect();
     }
     return failure === null;
+  }
+
+  /** Everything of the person who was here goes (their rooms stay): a new one comes with the next welcome. */
+  private forgetIdentity(): void {
+    this.pacer.clear();
+    this.requests.clear();
+    this.readSent.clear();
+    this.readHeld.clear();
+    this.lastTypingSent.clear();
+    this.lastPresenceAsked.clear();
+    this.pendingRename = null;
+    this.hiding.clear();
+    this.dispatch({ type: 'signedOut' });
   }
 
   /**
@@ -365,7 +384,10 @@ export class ChatClient {
       } else {
         this.noSession = result === 'refused';
         this.expiredSession = result === 'refused';
-        if (result === 'signed-in') this.signedOut = false;
+        if (result === 'signed-in') {
+          this.signedOut = null;
+          this.endedSession = false;
+        }
       }
       this.open();
     });
@@ -438,18 +460,33 @@ export class ChatClient {
     this.stableTimer = null;
 
     if (code === CloseCode.Policy) {
+      if (this.policyError?.code === 'unauthorized' && connId === this.welcomedOn && this.started) {
+        // The server ended the session of this open connection (signed out everywhere, an
+        // operator's revocation, a new session key). The person who was here is gone; come
+        // back at once. The cookie is still the ended session's (the server could not clear
+        // it on an open connection): the upgrade refuses it and clears it, and the connect
+        // after that is the new guest.
+        this.endedSession = true;
+        this.expiredSession = false;
+        this.signedOut = null;
+        this.noSession = false;
+        this.forgetIdentity();
+        this.connect();
+        return;
+      }
       if (this.policyError?.code === 'unauthorized' && !this.noSession && this.started) {
         // The server did not sign the session's token or it expired, and has cleared the
         // cookie: come back as a new guest, at once (after a token the host page stored
         // meanwhile, if any). When the server refuses guests too, the next refusal is final.
         this.noSession = true;
-        this.expiredSession = true;
+        this.expiredSession = !this.endedSession;
         this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
         this.connect();
         return;
       }
       this.expiredSession = false;
-      this.signedOut = false;
+      this.endedSession = false;
+      this.signedOut = null;
       const fatal = this.policyError ?? { code: 'policy', message: reason || 'The server refused the connection.' };
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal });
       return;
@@ -611,6 +648,7 @@ export class ChatClient {
 
     // welcome.token is for command-line clients: this browser's session is in its cookie.
     this.everConnected = true;
+    this.welcomedOn = this.connId;
     this.noSession = false;
     this.readSent.clear();
     this.readHeld.clear();
@@ -621,13 +659,19 @@ export class ChatClient {
     // Hidden while offline, or the answer was lost with the last connection: the server may
     // not have heard of it (then the welcome lists it). Asked for again below.
     for (const room of this.hiding.keys()) if (this.state.rooms[room]) this.dispatch({ type: 'removeRoom', room });
+    if (this.endedSession) {
+      this.endedSession = false;
+      this.expiredSession = false;
+      this.dispatch({ type: 'toast', code: 'session_ended', message: SESSION_ENDED });
+    }
     if (this.expiredSession) {
       this.expiredSession = false;
       this.dispatch({ type: 'toast', code: 'session_expired', message: SESSION_EXPIRED });
     }
     if (this.signedOut) {
-      this.signedOut = false;
-      this.dispatch({ type: 'toast', code: 'signed_out', message: SIGNED_OUT });
+      const everywhere = this.signedOut === 'everywhere';
+      this.signedOut = null;
+      this.dispatch({ type: 'toast', code: 'signed_out', message: everywhere ? SIGNED_OUT_EVERYWHERE : SIGNED_OUT });
     }
 
     // A new connection has a full bucket on the server; ours starts over with it, and the

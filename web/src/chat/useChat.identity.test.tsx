@@ -8,7 +8,7 @@ import { browserSession, TOKEN_KEY } from '../lib/session';
 import { fakeSessionApi } from '../test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from '../test/fakeWebSocket';
 import { advance, fakeTimersInEachTest, openWith, renderChat, settle } from '../test/harness';
-import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_EXPIRED, SIGNED_OUT } from './client';
+import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_ENDED, SESSION_EXPIRED, SIGNED_OUT, SIGNED_OUT_EVERYWHERE } from './client';
 import type { UseChatOptions } from './useChat';
 
 const sam = { id: 'k3x9q2mf', name: 'Sam' };
@@ -121,6 +121,64 @@ describe('useChat: the session', () => {
     await settle();
     expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
     connect();
+    expect(result.current.state.toasts).toEqual([]);
+  });
+});
+
+describe('useChat: a session the server ends while connected', () => {
+  /** The server ends the session of the open connection `ws` (sign-out everywhere elsewhere, a revocation). */
+  function end(ws: FakeWebSocket) {
+    act(() => {
+      ws.receive({ type: 'error', code: 'unauthorized', message: 'your sessions were ended; sign in again' });
+      ws.serverClose(1008);
+    });
+  }
+
+  function signedIn() {
+    const hook = setup({ rooms: ['dev'] });
+    const ws = connect(idWelcome('general', { history: [msg('general', 1, bob)], dms: [{ room: 'dm-k3b0', user: bob }] }));
+    return { ...hook, ws };
+  }
+
+  it('comes back at once without the old person, through the refusal of the ended cookie, and says once that the session was ended', () => {
+    const { result, ws } = signedIn();
+    act(() => result.current.actions.send('general', 'written before the end'));
+    end(ws);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const s = result.current.state;
+    expect(s.userId).toBeNull();
+    expect(s.rooms['dm-k3b0']).toBeUndefined();
+    expect(s.rooms.general.pending).toEqual([]);
+    expect(s.roomOrder).toEqual(['dev', 'general']);
+    // The browser still presents the ended session's cookie: refused at the door (which clears it).
+    refuse('your sessions were ended; sign in again');
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(result.current.state.fatal).toBeNull();
+    const ws3 = connect(idWelcome('general', {}, { id: 'guest-4', name: 'Sam' }));
+    expect(result.current.state.userId).toBe('guest-4');
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SESSION_ENDED]);
+    expect(ws3.framesOfType('message')).toEqual([]);
+    // Once: a later reconnect says nothing.
+    act(() => ws3.serverClose(1006));
+    advance(30_000);
+    connect(idWelcome('general', {}, { id: 'guest-4', name: 'Sam' }));
+    expect(result.current.state.toasts).toHaveLength(1);
+  });
+
+  it('says the same when the next connect is welcomed at once (another tab of this browser signed out everywhere)', () => {
+    const { result, ws } = signedIn();
+    end(ws);
+    connect(idWelcome('general', {}, { id: 'guest-5', name: 'Sam' }));
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SESSION_ENDED]);
+  });
+
+  it('leads to the sign-in screen on a server that lets no guests in', () => {
+    const { result, ws } = signedIn();
+    end(ws);
+    refuse('sign in first');
+    refuse('sign in first');
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(result.current.state.fatal).toEqual({ code: 'unauthorized', message: 'sign in first' });
     expect(result.current.state.toasts).toEqual([]);
   });
 });
@@ -264,6 +322,35 @@ describe('useChat: sign-out', () => {
     expect(ok).toBe(false);
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(result.current.state.toasts.map((t) => t.message)).toEqual(['Could not sign out: Failed to fetch']);
+    expect(result.current.state.rooms['dm-k3b0']).toBeDefined();
+    connect();
+    expect(result.current.state.userId).toBe(sam.id);
+  });
+
+  it('everywhere: asks the server to end every session of the person, then is a new guest', async () => {
+    const { result, api, ws } = signedIn();
+    let done: Promise<boolean> = Promise.resolve(false);
+    act(() => {
+      done = result.current.actions.signOut(true);
+    });
+    expect(ws.closedByClient).not.toBeNull();
+    expect(api.calls).toMatchObject([{ method: 'DELETE', url: '/api/session?everywhere=true' }]);
+    await settle();
+    expect(await done).toBe(true);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.state.rooms['dm-k3b0']).toBeUndefined();
+    connect(idWelcome('general', {}, { id: 'guest-6', name: 'Sam' }));
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SIGNED_OUT_EVERYWHERE]);
+  });
+
+  it('everywhere: stays who it was, with the server’s reason, when it would not', async () => {
+    const { result } = signedIn({ del: [503] });
+    let ok = true;
+    await act(async () => {
+      ok = await result.current.actions.signOut(true);
+    });
+    expect(ok).toBe(false);
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['Could not sign out everywhere: status 503']);
     expect(result.current.state.rooms['dm-k3b0']).toBeDefined();
     connect();
     expect(result.current.state.userId).toBe(sam.id);

@@ -30,8 +30,8 @@ export interface ChatActions {
   loadOlder(room: string): void;
   typing(room: string): void;
   reconnectNow(): void;
-  /** Ends the session and connects again as a new guest; false when the server could not be told. */
-  signOut(): Promise<boolean>;
+  /** Ends the session (with `everywhere`, on every device) and connects again as a new guest; false when the server could not be told. */
+  signOut(everywhere?: boolean): Promise<boolean>;
   dismissToast(id: number): void;
   toast(code: string, message: string): void;
 }
@@ -97,7 +97,7 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       loadOlder: (room) => client.loadOlder(room),
       typing: (room) => client.typing(room),
       reconnectNow: () => client.reconnectNow(true),
-      signOut: () => client.signOut(),
+      signOut: (everywhere) => client.signOut(everywhere),
       dismissToast: (id) => client.dismissToast(id),
       toast: (code, message) => client.toast(code, message),
     }),
