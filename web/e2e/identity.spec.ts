@@ -300,3 +300,56 @@ test('sign-out asks first, then makes a new guest, who stays that person after a
   sockets.noTokenInUrls();
   await context.close();
 });
+
+test('sign-out everywhere in one browser ends the session of the same person in another, and in another tab', async ({ browser }) => {
+  const first = await browser.newContext({ baseURL: server().url });
+  const page = await first.newPage();
+  const sockets = watchSockets(page);
+  await page.goto('/');
+  await page.getByTestId('name-input').fill('Mia');
+  await page.getByTestId('name-submit').click();
+  await expectOnline(page);
+  const mia = await sockets.person(1);
+
+  // The same person in a second browser (its cookie) and in a second tab of the first.
+  const second = await browser.newContext({ baseURL: server().url, storageState: await first.storageState() });
+  const other = await second.newPage();
+  const elsewhere = watchSockets(other);
+  await other.goto('/');
+  await expectOnline(other);
+  expect((await elsewhere.person(1)).id).toBe(mia.id);
+  const tab = await first.newPage();
+  const inTab = watchSockets(tab);
+  await tab.goto('/');
+  await expectOnline(tab);
+  expect((await inTab.person(1)).id).toBe(mia.id);
+
+  await page.getByTestId('settings-button').click();
+  await page.getByTestId('menu-sign-out-everywhere').click();
+  await expect(page.getByTestId('confirm-dialog')).toContainText('This ends your session on every device and browser where you are Mia, this one included.');
+  await page.getByTestId('confirm-ok').click();
+  await expect(page.getByTestId('toast').filter({ hasText: 'You signed out on every device' })).toBeVisible();
+  await expectOnline(page);
+  const after = await sockets.person(2);
+  expect(after.id).not.toBe(mia.id);
+
+  // The other browser was connected: the server ended its session; it says so once and is a
+  // new guest (not the sign-in screen), who stays that person after a reload.
+  await expect(other.getByTestId('toast').filter({ hasText: 'Your session was ended' })).toHaveCount(1);
+  await expectOnline(other);
+  const guest = await elsewhere.person(2);
+  expect(guest.id).not.toBe(mia.id);
+  expect(guest.id).not.toBe(after.id);
+  await expect(other.getByTestId('signin-needed')).toHaveCount(0);
+  await other.reload();
+  await expectOnline(other);
+  expect((await elsewhere.person(3)).id).toBe(guest.id);
+
+  // The other tab of the first browser too.
+  await expect(tab.getByTestId('toast').filter({ hasText: 'Your session was ended' })).toHaveCount(1);
+  await expectOnline(tab);
+  expect((await inTab.person(2)).id).not.toBe(mia.id);
+
+  await first.close();
+  await second.close();
+});

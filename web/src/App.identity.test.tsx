@@ -5,7 +5,7 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { SIGNED_OUT } from './chat/client';
+import { SESSION_ENDED, SIGNED_OUT, SIGNED_OUT_EVERYWHERE } from './chat/client';
 import { fakeSessionApi } from './test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from './test/fakeWebSocket';
 import { socket, stubWebSocketInEachTest } from './test/harness';
@@ -145,6 +145,92 @@ describe('App with identity: direct messages', () => {
     expect(within(link).getByTestId('dm-unread').textContent).toBe('1');
   });
 
+  it('hides the conversation shown with its button: gone from the list at once, and #general shown', async () => {
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }, { room: 'dm-3f', user: otherSam }] });
+    fireEvent.click(screen.getAllByTestId('dm-link').find((a) => a.dataset.room === 'dm-k3b0')!);
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    const hide = screen.getByLabelText('Hide conversation with Bob');
+    expect(hide.dataset.testid).toBe('dm-hide');
+    fireEvent.click(hide);
+    expect(ws.framesOfType('leave')).toMatchObject([{ type: 'leave', room: 'dm-k3b0', hide: true }]);
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room)).toEqual(['dm-3f']);
+    expect(window.location.pathname).toBe('/r/general');
+    expect(screen.getByTestId('room-title').textContent).toBe('#general');
+    // Undone by opening it again from the online list.
+    fireEvent.click(screen.getAllByTestId('online-person').find((b) => b.textContent?.includes('Bob'))!);
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    expect(f).toMatchObject({ user: bob.id });
+    act(() => ws.receive({ type: 'left', room: 'dm-k3b0', ref: ws.framesOfType('leave')[0].ref }, { type: 'joined', room: 'dm-k3b0', dm: bob, online: [sam, bob], history: [], ref: f.ref }));
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room).sort()).toEqual(['dm-3f', 'dm-k3b0']);
+  });
+
+  it('hides a conversation from its menu (right click, the menu key, or a long press on touch) without leaving the room shown', async () => {
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }, { room: 'dm-3f', user: otherSam }] });
+    const link = () => screen.getAllByTestId('dm-link').find((a) => a.dataset.room === 'dm-3f')!;
+    fireEvent.contextMenu(link());
+    expect(screen.getByTestId('dm-menu').getAttribute('aria-label')).toBe('Sam · 3f');
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    expect(screen.queryByTestId('dm-menu')).toBeNull();
+    fireEvent.keyDown(link(), { key: 'F10', shiftKey: true });
+    expect(screen.getByTestId('dm-menu')).toBeTruthy();
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+
+    vi.useFakeTimers();
+    try {
+      fireEvent.touchStart(link(), { touches: [{ clientX: 10, clientY: 10 }] });
+      act(() => vi.advanceTimersByTime(300));
+      expect(screen.queryByTestId('dm-menu')).toBeNull();
+      act(() => vi.advanceTimersByTime(300));
+      fireEvent.touchEnd(link());
+      // The tap that ends the long press opens nothing.
+      fireEvent.click(link());
+      expect(window.location.pathname).toBe('/');
+      fireEvent.click(screen.getByTestId('menu-hide'));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(ws.framesOfType('leave')).toMatchObject([{ room: 'dm-3f', hide: true }]);
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room)).toEqual(['dm-k3b0']);
+    expect(screen.getByTestId('room-title').textContent).toBe('#general');
+  });
+
+  it('says next to the person why a DM cannot be opened, and leaves nothing waiting', async () => {
+    const carol = { id: 'c4r01000', name: 'Carol' };
+    const { ws } = await online([msg('general', 1, carol, 'I was here')]);
+    // Carol wrote here, but has left every room the user is in.
+    fireEvent.click(within(screen.getAllByTestId('message')[0]).getByTestId('message-author'));
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    act(() => ws.receive({ type: 'error', code: 'forbidden', message: 'you can write to people you share a room with', ref: f.ref }));
+    const note = screen.getByTestId('dm-note');
+    expect(note.getAttribute('role')).toBe('status');
+    expect(note.getAttribute('aria-label')).toBe('Cannot message Carol');
+    expect(screen.getByTestId('dm-note-text').textContent).toBe('Carol is not in a room with you right now. You can message people who share a room with you.');
+    expect(screen.queryByTestId('toast')).toBeNull();
+    fireEvent.click(screen.getByTestId('dm-note-dismiss'));
+    expect(screen.queryByTestId('dm-note')).toBeNull();
+    // Nothing waits for the conversation: when Carol opens one later, the view stays.
+    act(() => ws.receive({ type: 'dm', room: 'dm-c4', user: carol }));
+    const j = ws.framesOfType('join').find((x) => x.room === 'dm-c4')!;
+    act(() => ws.receive({ type: 'joined', room: 'dm-c4', dm: carol, history: [], ref: j.ref }));
+    expect(window.location.pathname).toBe('/');
+    expect(screen.getAllByTestId('dm-link').map((a) => a.dataset.room)).toEqual(['dm-c4']);
+  });
+
+  it('says the server’s words when a list of conversations is full', async () => {
+    const { ws } = await online();
+    fireEvent.click(screen.getAllByTestId('online-person').find((b) => b.textContent?.includes('Bob'))!);
+    fireEvent.click(screen.getByTestId('menu-dm'));
+    const [f] = ws.framesOfType('dm');
+    act(() => ws.receive({ type: 'error', code: 'limit_exceeded', message: 'Bob has 500 conversations, the most (--max-dms)', ref: f.ref }));
+    expect(screen.getByTestId('dm-note-text').textContent).toBe('Bob has 500 conversations, the most (--max-dms)');
+    // Escape closes it.
+    fireEvent.keyDown(document.body, { key: 'Escape' });
+    expect(screen.queryByTestId('dm-note')).toBeNull();
+  });
+
   it('says a DM that is not yours is private, and keeps it out of the sidebar', async () => {
     window.localStorage.setItem('distchat.name', 'Sam');
     window.history.replaceState(null, '', '/r/dm-theirs');
@@ -264,6 +350,52 @@ describe('App: the session', () => {
     expect(screen.getByTestId('dm-empty')).toBeTruthy();
   });
 
+  it('signs out everywhere from the settings after a confirmation that says it ends every device’s session', async () => {
+    const api = fakeSessionApi();
+    vi.stubGlobal('fetch', api.fetch);
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(screen.getByTestId('settings-button'));
+    expect(screen.getByTestId('menu-sign-out-everywhere').textContent).toBe('Sign out everywhereEnd your session on every device');
+    fireEvent.click(screen.getByTestId('menu-sign-out-everywhere'));
+    const dialog = screen.getByTestId('confirm-dialog');
+    expect(within(dialog).getByRole('heading').textContent).toBe('Sign out everywhere?');
+    expect(dialog.textContent).toContain('This ends your session on every device and browser where you are Sam, this one included. Each of them continues as a new guest.');
+    expect(document.activeElement).toBe(screen.getByTestId('confirm-cancel'));
+    expect(screen.getByTestId('confirm-ok').textContent).toBe('Sign out everywhere');
+    fireEvent.click(screen.getByTestId('confirm-ok'));
+    const ws2 = await socket(2);
+    expect(api.calls.map((c) => `${c.method} ${c.url}`)).toEqual(['DELETE /api/session?everywhere=true']);
+    expect(ws.closedByClient).not.toBeNull();
+    const guest = { id: 'g-2', name: 'Sam' };
+    act(() => {
+      ws2.open();
+      ws2.receive(welcome('general', guest, [], { user: guest, online: [{ ...guest, devices: 1 }], dms: null }));
+    });
+    expect(screen.getByTestId('toast').textContent).toBe(`!Signed out${SIGNED_OUT_EVERYWHERE}`);
+    expect(screen.getByTestId('dm-empty')).toBeTruthy();
+  });
+
+  it('a session the server ends while a conversation is shown: #general, a new guest, and one toast that says it was ended', async () => {
+    const { ws } = await online([], { dms: [{ room: 'dm-k3b0', user: bob }] });
+    fireEvent.click(screen.getByTestId('dm-link'));
+    expect(window.location.pathname).toBe('/r/dm-k3b0');
+    act(() => {
+      ws.receive({ type: 'error', code: 'unauthorized', message: 'your sessions were ended; sign in again' });
+      ws.serverClose(1008);
+    });
+    expect(window.location.pathname).toBe('/r/general');
+    expect(screen.queryByTestId('dm-link')).toBeNull();
+    const ws2 = await socket(2);
+    expect(new URL(ws2.url).searchParams.get('room')).toBe('general');
+    const guest = { id: 'g-3', name: 'Sam' };
+    act(() => {
+      ws2.open();
+      ws2.receive(welcome('general', guest, [], { user: guest, online: [{ ...guest, devices: 1 }], dms: null }));
+    });
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent)).toEqual([`!Session ended${SESSION_ENDED}`]);
+    expect(screen.queryByTestId('signin-needed')).toBeNull();
+  });
+
   it('offers no sign-out with an older server (no identity, no session)', async () => {
     window.localStorage.setItem('distchat.name', 'Sam');
     render(<App />);
@@ -275,6 +407,7 @@ describe('App: the session', () => {
     fireEvent.click(screen.getByTestId('settings-button'));
     expect(screen.getByTestId('settings-menu')).toBeTruthy();
     expect(screen.queryByTestId('menu-sign-out')).toBeNull();
+    expect(screen.queryByTestId('menu-sign-out-everywhere')).toBeNull();
   });
 });
 

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { latestNames, makeDirectory } from './chat/people';
-import type { ChatState } from './chat/state';
+import type { ChatState, DmRefusal } from './chat/state';
 import { emptyRoom, hasIdentity, isDmRoom, isMine, isPartial } from './chat/state';
 import { buildTimeline } from './chat/timeline';
 import { useChat } from './chat/useChat';
@@ -14,6 +14,7 @@ import { Menu } from './components/Menu';
 import { Logo, NameDialog } from './components/NameDialog';
 import { OnlineList } from './components/OnlineList';
 import type { Anchor } from './components/Popover';
+import { Popover } from './components/Popover';
 import { RoomList } from './components/RoomList';
 import { RoomTopic } from './components/RoomTopic';
 import { NotificationBanner, SettingsMenu } from './components/Settings';
@@ -75,10 +76,12 @@ function ChatApp({ name }: { name: string }) {
   const [browsing, setBrowsing] = useState(false);
   const [editingId, setEditingId] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<{ room: string; id: string } | null>(null);
-  const [confirmSignOut, setConfirmSignOut] = useState(false);
+  const [confirmSignOut, setConfirmSignOut] = useState<'here' | 'everywhere' | null>(null);
   const [scrollMemory] = useState(() => new Map<string, ScrollPlace>());
   const [personMenu, setPersonMenu] = useState<{ user: User; anchor: Anchor; trigger: HTMLElement | null } | null>(null);
   const [dmTarget, setDmTarget] = useState<string | null>(null);
+  /** The person a direct message was last asked for, and where they were on the screen: a refusal is said there. */
+  const [dmAsked, setDmAsked] = useState<{ user: User; anchor: Anchor } | null>(null);
 
   const identity = hasIdentity(state);
   const current = state.rooms[room] ?? emptyRoom(room);
@@ -86,6 +89,15 @@ function ChatApp({ name }: { name: string }) {
   const nameRefused = state.fatal?.code === 'invalid_name';
   const forbidden = state.forbidden[room] ?? null;
   const { me, myIds, userId } = state;
+
+  // The person is gone (signed out, or the server ended the session while connected): a
+  // conversation of theirs is not the next person's to show.
+  const lastUserId = useRef(userId);
+  useEffect(() => {
+    const was = lastUserId.current;
+    lastUserId.current = userId;
+    if (was !== null && userId === null && room.startsWith(DM_PREFIX)) navigate(DEFAULT_ROOM, true);
+  }, [userId, room, navigate]);
 
   // The server's name for the person is the one to remember (a rename on another device too).
   const myName = me?.name;
@@ -126,17 +138,40 @@ function ChatApp({ name }: { name: string }) {
     [actions, navigate, room, state.roomOrder],
   );
 
+  // Hiding the conversation shown goes to #general: staying on its address would show it again.
+  const hideDm = useCallback(
+    (r: string) => {
+      if (actions.hideDm(r) && r === room) navigate(DEFAULT_ROOM, true);
+    },
+    [actions, navigate, room],
+  );
+
   // "Message privately": the DM room the user has, or the one the server opens (its `joined`
   // names the other person; the room is opened once it is there).
   const startDm = useCallback(
-    (user: User) => {
+    (user: User, anchor: Anchor) => {
       const existing = state.roomOrder.find((r) => state.rooms[r]?.dm?.id === user.id);
       if (existing) openRoom(existing);
-      else if (actions.openDm(user.id)) setDmTarget(user.id);
-      else actions.toast('offline', 'You are offline: direct messages can be opened once the connection is back.');
+      else if (actions.openDm(user.id)) {
+        setDmTarget(user.id);
+        setDmAsked({ user, anchor });
+      } else actions.toast('offline', 'You are offline: direct messages can be opened once the connection is back.');
     },
     [actions, openRoom, state.roomOrder, state.rooms],
   );
+  // Refused (no room shared with them, a full list of conversations): nothing is waiting any
+  // more; the note next to the person says why.
+  const { dmRefusal } = state;
+  useEffect(() => {
+    if (dmRefusal) setDmTarget((t) => (t === dmRefusal.user ? null : t));
+  }, [dmRefusal]);
+  const dmNote = dmRefusal && dmAsked && dmAsked.user.id === dmRefusal.user ? { refusal: dmRefusal, ...dmAsked } : null;
+  const { clearDmRefusal } = actions;
+  const closeDmNote = useCallback(() => {
+    setDmAsked(null);
+    clearDmRefusal();
+  }, [clearDmRefusal]);
+  useEffect(() => closeDmNote(), [room, closeDmNote]);
   useEffect(() => {
     if (dmTarget === null) return;
     const found = state.roomOrder.find((r) => state.rooms[r]?.dm?.id === dmTarget);
@@ -263,7 +298,8 @@ function ChatApp({ name }: { name: string }) {
             onChange={notify.setSettings}
             onRequestPermission={notify.request}
             dms={identity}
-            onSignOut={identity ? () => setConfirmSignOut(true) : undefined}
+            onSignOut={identity ? () => setConfirmSignOut('here') : undefined}
+            onSignOutEverywhere={identity ? () => setConfirmSignOut('everywhere') : undefined}
           />
           <button type="button" className="icon-button sidebar-close" aria-label="Close sidebar" onClick={() => setSidebarOpen(false)}>
             <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
@@ -272,7 +308,7 @@ function ChatApp({ name }: { name: string }) {
           </button>
         </div>
         <div className="sidebar-scroll">
-          <RoomList rooms={rooms} current={invalid === null ? room : ''} onOpen={openRoom} onLeave={leaveRoom} onBrowse={() => setBrowsing(true)} people={identity ? people : undefined} />
+          <RoomList rooms={rooms} current={invalid === null ? room : ''} onOpen={openRoom} onLeave={leaveRoom} onBrowse={() => setBrowsing(true)} people={identity ? people : undefined} onHide={identity ? hideDm : undefined} />
           {invalid === null && forbidden === null && (
             <OnlineList
               users={current.online}
@@ -411,8 +447,25 @@ function ChatApp({ name }: { name: string }) {
           label={people.label(personMenu.user)}
           testId="person-menu"
           onClose={closePerson}
-          items={[{ key: 'dm', label: 'Message privately', hint: people.label(personMenu.user), icon: <MessageIcon />, onSelect: () => startDm(personMenu.user) }]}
+          items={[{ key: 'dm', label: 'Message privately', hint: people.label(personMenu.user), icon: <MessageIcon />, onSelect: () => startDm(personMenu.user, personMenu.anchor) }]}
         />
+      )}
+
+      {dmNote && (
+        <Popover anchor={dmNote.anchor} align="start" onClose={closeDmNote} className="dm-note" role="status" label={`Cannot message ${people.label(dmNote.user)}`} testId="dm-note">
+          <div className="dm-note-head">
+            <Avatar name={people.name(dmNote.user)} color={people.color(dmNote.user)} size="sm" />
+            <strong className="dm-note-name">{people.label(dmNote.user)}</strong>
+            <button type="button" className="icon-button dm-note-close" aria-label="Dismiss" onClick={closeDmNote} data-testid="dm-note-dismiss">
+              <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+                <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+              </svg>
+            </button>
+          </div>
+          <p className="dm-note-text" data-testid="dm-note-text">
+            {dmRefusalText(dmNote.refusal, people.name(dmNote.user))}
+          </p>
+        </Popover>
       )}
 
       {confirmDelete && (
@@ -432,20 +485,30 @@ function ChatApp({ name }: { name: string }) {
 
       {confirmSignOut && (
         <ConfirmDialog
-          title="Sign out?"
-          confirmLabel="Sign out"
+          title={confirmSignOut === 'everywhere' ? 'Sign out everywhere?' : 'Sign out?'}
+          confirmLabel={confirmSignOut === 'everywhere' ? 'Sign out everywhere' : 'Sign out'}
           danger
-          onCancel={() => setConfirmSignOut(false)}
+          onCancel={() => setConfirmSignOut(null)}
           onConfirm={() => {
-            setConfirmSignOut(false);
+            const everywhere = confirmSignOut === 'everywhere';
+            setConfirmSignOut(null);
             setSidebarOpen(false);
             // A conversation of the old identity is not the new person's to show.
             if (isDm) navigate(DEFAULT_ROOM, true);
-            void actions.signOut();
+            void actions.signOut(everywhere);
           }}
         >
-          <p>You will be a new person here: your direct messages and unread positions stay with the old identity{me ? `, ${me.name}` : ''}.</p>
-          <p>Others will see you as someone new, even under the same name.</p>
+          {confirmSignOut === 'everywhere' ? (
+            <>
+              <p>This ends your session on every device and browser{me ? ` where you are ${me.name}` : ''}, this one included. Each of them continues as a new guest.</p>
+              <p>Your direct messages and unread positions stay with the old identity.</p>
+            </>
+          ) : (
+            <>
+              <p>You will be a new person here: your direct messages and unread positions stay with the old identity{me ? `, ${me.name}` : ''}.</p>
+              <p>Others will see you as someone new, even under the same name.</p>
+            </>
+          )}
         </ConfirmDialog>
       )}
 
@@ -479,6 +542,18 @@ function ChatApp({ name }: { name: string }) {
       )}
     </div>
   );
+}
+
+/** Why a direct message could not be opened, in the person's terms. */
+function dmRefusalText(r: DmRefusal, name: string): string {
+  switch (r.code) {
+    case 'forbidden':
+    case 'not_found':
+      return `${name} is not in a room with you right now. You can message people who share a room with you.`;
+    default:
+      // A full list of conversations (the server says whose), or storage busy.
+      return r.message ? r.message.charAt(0).toUpperCase() + r.message.slice(1) : 'The conversation cannot be opened right now; try again.';
+  }
 }
 
 function focusComposer(): void {

@@ -7,12 +7,12 @@ import { newRef } from '../lib/ids';
 import type { Exchange, Session } from '../lib/session';
 import { browserSession } from '../lib/session';
 import { encodeFrame, parseFrame } from '../protocol/frames';
-import type { ClientFrame, ServerFrame } from '../protocol/types';
+import type { ClientFrame, ServerFrame, User } from '../protocol/types';
 import { CloseCode, DEFAULT_ROOM, DM_PREFIX } from '../protocol/types';
 import type { Attempt, Paced } from './pacer';
 import { Pacer } from './pacer';
 import type { Action, ChatState, Op, RequestInfo } from './state';
-import { hasIdentity, initialState, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
+import { hasIdentity, initialState, isDmRoom, maxSeq, minSeq, reduce, TYPING_TTL_MS } from './state';
 
 /** What goes through the pacer: everything the server counts against its rate limit. */
 type Outgoing =
@@ -82,6 +82,13 @@ export function defaultSocketUrl(name: string, room: string): string {
 export const SESSION_EXPIRED = 'Your session expired; you are a new guest';
 /** The toast once the new guest that follows a sign-out is connected. */
 export const SIGNED_OUT = 'You signed out; you are a new guest';
+/** The same after signing out everywhere. */
+export const SIGNED_OUT_EVERYWHERE = 'You signed out on every device; you are a new guest';
+/**
+ * The toast for a session the server ended while connected (signed out everywhere on another
+ * device, an operator's revocation, a new session key), once the new guest is connected.
+ */
+export const SESSION_ENDED = 'Your session was ended; you are a new guest';
 /** Tries of a token exchange the server does not answer before connecting without it (it is tried again on the next connect). */
 export const EXCHANGE_TRIES = 3;
 
@@ -102,12 +109,22 @@ export class ChatClient {
   private exchanging = false;
   /** The server refused the session: the guest connection that follows says so once welcomed. */
   private expiredSession = false;
-  /** The user signed out: the guest connection that follows says so once welcomed. */
-  private signedOut = false;
+  /** The server ended the session of an open connection: the guest connection that follows says so once welcomed. */
+  private endedSession = false;
+  /** The user signed out (here, or everywhere): the guest connection that follows says so once welcomed. */
+  private signedOut: 'here' | 'everywhere' | null = null;
+  /** The connection (connId) the last welcome came on: a refusal there ends a session that was open. */
+  private welcomedOn = -1;
   /** A sign-out is waiting for the server: nothing connects meanwhile. */
   private signingOut = false;
   /** A new name that could not be sent yet (offline): asked for after the next welcome. */
   private pendingRename: string | null = null;
+  /**
+   * Direct-message rooms the user hid that the server has not confirmed (its `left`), with
+   * the other person: asked for again after the next welcome (which may still list them),
+   * put back in the list when the server cannot hide them.
+   */
+  private readonly hiding = new Map<string, User | null>();
   /** The last read position sent per room, and when. */
   private readonly readSent = new Map<string, { seq: number; at: number }>();
   private readonly readTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -211,11 +228,13 @@ export class ChatClient {
   /**
    * Ends this browser's session (DELETE /api/session) and connects again as a new guest: the
    * direct messages, read positions and unsent messages of the old identity stay with it.
-   * Nothing connects while the server is asked, so that no upgrade renews the old session
-   * after its end. Resolves false (with a toast) when the server could not be told: the user
-   * is still who they were, connected again.
+   * `everywhere` ends every session of the person, on every device and browser: the server
+   * closes their connections, which come back as new guests too. Nothing connects while the
+   * server is asked, so that no upgrade renews the old session after its end. Resolves false
+   * (with a toast) when the server could not be told: the user is still who they were,
+   * connected again.
    */
-  async signOut(): Promise<boolean> {
+  async signOut(everywhere = false): Promise<boolean> {
     if (!this.started || this.signingOut) return false;
     this.signingOut = true;
     this.clearTimers();
@@ -231,29 +250,36 @@ export class ChatClient {
     if (token !== null) this.session.forget(token);
     let failure: string | null = null;
     try {
-      await this.session.end();
+      await this.session.end({ everywhere });
     } catch (err) {
       failure = err instanceof Error ? err.message : String(err);
     }
     this.signingOut = false;
     if (failure === null) {
-      this.pacer.clear();
-      this.requests.clear();
-      this.readSent.clear();
-      this.readHeld.clear();
-      this.lastTypingSent.clear();
-      this.lastPresenceAsked.clear();
-      this.pendingRename = null;
       this.noSession = true;
       this.expiredSession = false;
-      this.signedOut = true;
-      this.dispatch({ type: 'signedOut' });
-    } else this.dispatch({ type: 'toast', code: 'sign_out_failed', message: `Could not sign out: ${failure}` });
+      this.endedSession = false;
+      this.signedOut = everywhere ? 'everywhere' : 'here';
+      this.forgetIdentity();
+    } else this.dispatch({ type: 'toast', code: 'sign_out_failed', message: `Could not sign out${everywhere ? ' everywhere' : ''}: ${failure}` });
     if (this.started) {
       this.attempt = 0;
       this.connect();
     }
     return failure === null;
+  }
+
+  /** Everything of the person who was here goes (their rooms stay): a new one comes with the next welcome. */
+  private forgetIdentity(): void {
+    this.pacer.clear();
+    this.requests.clear();
+    this.readSent.clear();
+    this.readHeld.clear();
+    this.lastTypingSent.clear();
+    this.lastPresenceAsked.clear();
+    this.pendingRename = null;
+    this.hiding.clear();
+    this.dispatch({ type: 'signedOut' });
   }
 
   /**
@@ -358,7 +384,10 @@ export class ChatClient {
       } else {
         this.noSession = result === 'refused';
         this.expiredSession = result === 'refused';
-        if (result === 'signed-in') this.signedOut = false;
+        if (result === 'signed-in') {
+          this.signedOut = null;
+          this.endedSession = false;
+        }
       }
       this.open();
     });
@@ -431,18 +460,33 @@ export class ChatClient {
     this.stableTimer = null;
 
     if (code === CloseCode.Policy) {
+      if (this.policyError?.code === 'unauthorized' && connId === this.welcomedOn && this.started) {
+        // The server ended the session of this open connection (signed out everywhere, an
+        // operator's revocation, a new session key). The person who was here is gone; come
+        // back at once. The cookie is still the ended session's (the server could not clear
+        // it on an open connection): the upgrade refuses it and clears it, and the connect
+        // after that is the new guest.
+        this.endedSession = true;
+        this.expiredSession = false;
+        this.signedOut = null;
+        this.noSession = false;
+        this.forgetIdentity();
+        this.connect();
+        return;
+      }
       if (this.policyError?.code === 'unauthorized' && !this.noSession && this.started) {
         // The server did not sign the session's token or it expired, and has cleared the
         // cookie: come back as a new guest, at once (after a token the host page stored
         // meanwhile, if any). When the server refuses guests too, the next refusal is final.
         this.noSession = true;
-        this.expiredSession = true;
+        this.expiredSession = !this.endedSession;
         this.dispatch({ type: 'disconnected', status: 'reconnecting', retryAt: null });
         this.connect();
         return;
       }
       this.expiredSession = false;
-      this.signedOut = false;
+      this.endedSession = false;
+      this.signedOut = null;
       const fatal = this.policyError ?? { code: 'policy', message: reason || 'The server refused the connection.' };
       this.dispatch({ type: 'disconnected', status: 'offline', retryAt: null, fatal });
       return;
@@ -508,6 +552,21 @@ export class ChatClient {
       case 'typing':
         this.scheduleTypingExpiry();
         break;
+      case 'joined':
+        if (this.hiding.has(frame.room)) {
+          // A join sent before the user hid the room: the leave that follows it undoes it. A
+          // `dm` (the user opened the conversation again) brings it back.
+          if (request?.kind !== 'dm') return;
+          this.hiding.delete(frame.room);
+        }
+        break;
+      case 'left':
+        if (request?.hide) this.hiding.delete(frame.room);
+        break;
+      case 'dm':
+        // The other person opened it again: it is back, and a reconnect must not hide it again.
+        this.hiding.delete(frame.room);
+        break;
     }
     this.dispatch({ type: 'frame', frame, now: this.now(), request });
     switch (frame.type) {
@@ -517,6 +576,14 @@ export class ChatClient {
         break;
       case 'online_count':
         this.refreshPresence(frame.room, frame.count);
+        break;
+      case 'error':
+        if (request?.kind === 'leave' && request.hide) {
+          // Not hidden: the conversation is back in the list (the reducer), and this
+          // connection is still in the room on the server; the join replays it.
+          this.hiding.delete(request.room);
+          if (this.state.rooms[request.room] && this.state.status === 'online' && !this.joining(request.room)) this.join(request.room, maxSeq(this.state.rooms[request.room]));
+        }
         break;
       case 'dm': {
         // Someone opened a conversation with this user: be in it, to hear from them.
@@ -581,18 +648,30 @@ export class ChatClient {
 
     // welcome.token is for command-line clients: this browser's session is in its cookie.
     this.everConnected = true;
+    this.welcomedOn = this.connId;
     this.noSession = false;
     this.readSent.clear();
     this.readHeld.clear();
     this.readHeld.set(frame.room, this.now());
+    // Another person now (a new guest after a refused session): what the old one hid is not theirs to hide.
+    if (this.state.userId !== null && frame.user?.id !== this.state.userId) this.hiding.clear();
     this.dispatch({ type: 'frame', frame, now: this.now() });
+    // Hidden while offline, or the answer was lost with the last connection: the server may
+    // not have heard of it (then the welcome lists it). Asked for again below.
+    for (const room of this.hiding.keys()) if (this.state.rooms[room]) this.dispatch({ type: 'removeRoom', room });
+    if (this.endedSession) {
+      this.endedSession = false;
+      this.expiredSession = false;
+      this.dispatch({ type: 'toast', code: 'session_ended', message: SESSION_ENDED });
+    }
     if (this.expiredSession) {
       this.expiredSession = false;
       this.dispatch({ type: 'toast', code: 'session_expired', message: SESSION_EXPIRED });
     }
     if (this.signedOut) {
-      this.signedOut = false;
-      this.dispatch({ type: 'toast', code: 'signed_out', message: SIGNED_OUT });
+      const everywhere = this.signedOut === 'everywhere';
+      this.signedOut = null;
+      this.dispatch({ type: 'toast', code: 'signed_out', message: everywhere ? SIGNED_OUT_EVERYWHERE : SIGNED_OUT });
     }
 
     // A new connection has a full bucket on the server; ours starts over with it, and the
@@ -600,6 +679,7 @@ export class ChatClient {
     // go again, before the ones it never sent).
     this.pacer.clear();
     this.pacer.setLimits(this.state.limits.rate, this.state.limits.burst);
+    for (const [room, partner] of this.hiding) this.sendHide(room, partner);
     for (const room of this.state.roomOrder) {
       const s = since.get(room);
       if (room === frame.room && s === undefined) continue; // the welcome carried its history
@@ -723,8 +803,14 @@ export class ChatClient {
     if (this.state.status !== 'online') return false;
     for (const r of this.requests.values()) if (r.kind === 'dm' && r.user === userId) return true;
     const ref = newRef('d');
+    this.dispatch({ type: 'dmRefusalClear' });
     this.control({ type: 'dm', user: userId, ref }, { kind: 'dm', room: '', user: userId });
     return true;
+  }
+
+  /** Forgets the refusal of the last direct message asked for (its note was closed). */
+  clearDmRefusal(): void {
+    this.dispatch({ type: 'dmRefusalClear' });
   }
 
   /**
@@ -789,13 +875,42 @@ export class ChatClient {
   }
 
   leaveRoom(room: string): void {
-    // The last position goes before the leave (which, being a request, would pass a queued one).
+    this.flushBeforeLeaving(room);
+    if (this.state.rooms[room]?.joined) this.control({ type: 'leave', room, ref: newRef('l') }, { kind: 'leave', room });
+    this.forgetRoom(room);
+  }
+
+  /**
+   * Hides a direct-message room (a server with identity): it leaves the list at once, here and
+   * in the person's next welcome on every device; the other person keeps it, and opening it
+   * again from either side brings it back. Offline, the server is told after the next
+   * welcome. Returns false for a room that is not a direct-message room of the user.
+   */
+  hideDm(room: string): boolean {
+    const r = this.state.rooms[room];
+    if (!r || !hasIdentity(this.state) || !isDmRoom(r)) return false;
+    this.flushBeforeLeaving(room);
+    this.hiding.set(room, r.dm);
+    if (this.state.status === 'online') this.sendHide(room, r.dm);
+    this.forgetRoom(room);
+    return true;
+  }
+
+  private sendHide(room: string, partner: User | null): void {
+    this.control({ type: 'leave', room, hide: true, ref: newRef('l') }, { kind: 'leave', room, hide: { partner } });
+  }
+
+  /** The last read position goes before a leave (which, being a request, would pass a queued one). */
+  private flushBeforeLeaving(room: string): void {
     const r = this.state.rooms[room];
     const sent = this.readSent.get(room);
     if (r?.joined && r.readSeq !== null && hasIdentity(this.state) && (!sent || sent.seq < r.readSeq) && this.send({ type: 'read', room, seq: r.readSeq })) {
       this.readSent.set(room, { seq: r.readSeq, at: this.now() });
     }
-    if (this.state.rooms[room]?.joined) this.control({ type: 'leave', room, ref: newRef('l') }, { kind: 'leave', room });
+  }
+
+  /** Out of the sidebar, with what was waiting to be sent there. */
+  private forgetRoom(room: string): void {
     const refs = new Set([...(this.state.rooms[room]?.pending ?? []), ...(this.state.rooms[room]?.ops ?? [])].map((p) => p.ref));
     this.pacer.remove((item) => refs.has(item.key));
     this.dispatch({ type: 'removeRoom', room });

@@ -151,6 +151,16 @@ export interface Fatal {
   message: string;
 }
 
+/** The server would not open a direct-message room with someone (`dm` answered with an error). */
+export interface DmRefusal {
+  /** The other person's user id. */
+  user: string;
+  /** `forbidden` (connected, but in no room with the user), `not_found` (in no room with them at all), `limit_exceeded` (a list of conversations is full), or another error. */
+  code: string;
+  /** The server's words. */
+  message: string;
+}
+
 export interface ChatState {
   status: ConnStatus;
   /** When reconnecting: the time of the next attempt. */
@@ -171,6 +181,8 @@ export interface ChatState {
   rename: RenameRequest | null;
   /** Rooms the server refused to let this user into (another pair's direct messages), with why. */
   forbidden: Record<string, string>;
+  /** The last direct-message room the server would not open, until the user moves on. */
+  dmRefusal: DmRefusal | null;
   limits: Limits;
   version: string | null;
   currentRoom: string;
@@ -191,11 +203,14 @@ export interface RequestInfo {
   /** The room asked about ('' for rename and dm). */
   room: string;
   since?: number;
-  /** rename: the new name; dm: the other person's user id. */
+  /** rename: the new name. */
   name?: string;
+  /** dm: the other person's user id. */
   user?: string;
   /** join: a room the user has not seen (a direct-message room someone opened): its messages are unread. */
   unseen?: boolean;
+  /** leave: a direct-message room the user hid, with the other person (to put it back if the server cannot). */
+  hide?: { partner: User | null };
 }
 
 export type Action =
@@ -225,7 +240,9 @@ export type Action =
   | { type: 'renameLocal'; name: string }
   | { type: 'renameClear' }
   /** The user signed out: a new person from the next welcome on. */
-  | { type: 'signedOut' };
+  | { type: 'signedOut' }
+  /** The user moved on from a refused direct message (dismissed it, or asked again). */
+  | { type: 'dmRefusalClear' };
 
 export const TYPING_TTL_MS = 4000;
 
@@ -272,6 +289,7 @@ export function initialState(room: string, otherRooms: string[] = []): ChatState
     names: {},
     rename: null,
     forbidden: {},
+    dmRefusal: null,
     limits: DEFAULT_LIMITS,
     version: null,
     currentRoom: room,
@@ -692,6 +710,23 @@ function addDms(state: ChatState, dms: unknown): ChatState {
 }
 
 /**
+ * The welcome lists every conversation the person has: a direct-message room this page still
+ * holds that it does not list was hidden (on another device, or here before a reload), or was
+ * someone else's who used this browser before. It goes, except the room shown: the person
+ * asked for it by its address, and joining it tells whether it is theirs.
+ */
+function keepListedDms(state: ChatState, dms: unknown): ChatState {
+  const listed = new Set<string>();
+  if (Array.isArray(dms)) for (const d of dms as { room?: unknown }[]) if (d && typeof d.room === 'string') listed.add(d.room);
+  let s = state;
+  for (const name of state.roomOrder) {
+    const r = state.rooms[name];
+    if (r && isDmRoom(r) && !listed.has(name) && name !== state.currentRoom) s = reduce(s, { type: 'removeRoom', room: name });
+  }
+  return s;
+}
+
+/**
  * The user's read position in a room, from the server: after welcome/joined (so unread counts
  * survive a reload and follow the user to another device), and when another device moves it.
  * A position older than one this client already has is stale: the count then comes from the
@@ -837,6 +872,9 @@ export function reduce(state: ChatState, action: Action): ChatState {
 
     case 'signedOut':
       return signedOut(state);
+
+    case 'dmRefusalClear':
+      return state.dmRefusal === null ? state : { ...state, dmRefusal: null };
   }
 }
 
@@ -913,6 +951,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         true,
       );
       if (user) s = addDms(s, frame.dms);
+      if (user && frame.dms !== undefined) s = keepListedDms(s, frame.dms);
       return s;
     }
 
@@ -922,6 +961,7 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
         const { [frame.room]: _, ...forbidden } = s.forbidden;
         s = { ...s, forbidden };
       }
+      if (s.dmRefusal && isUser(frame.dm) && frame.dm.id === s.dmRefusal.user) s = { ...s, dmRefusal: null };
       return withRoom(
         s,
         frame.room,
@@ -1079,6 +1119,16 @@ function applyFrame(state: ChatState, frame: ServerFrame, now: number, request?:
       if (request?.kind === 'rename') {
         const r = state.rename;
         return r && r.ref === frame.ref ? { ...state, rename: { ...r, status: 'failed', error: text } } : addToast(state, frame.code, text);
+      }
+      if (request?.kind === 'dm') {
+        // Said next to the person it was asked for (App), not as a failure of the page.
+        return { ...state, dmRefusal: { user: request.user ?? '', code: frame.code, message: text } };
+      }
+      if (request?.kind === 'leave' && request.hide) {
+        // Not hidden (the server could not store it): the conversation is back in the list.
+        const partner = request.hide.partner;
+        const s = withRoom(state, request.room, (r) => (partner && !r.dm ? { ...r, dm: partner } : r), true);
+        return addToast(s, frame.code, text);
       }
       if (request?.kind === 'join' && frame.code === 'forbidden') {
         // Another pair's direct messages: out of the sidebar, and said so where it was asked for.

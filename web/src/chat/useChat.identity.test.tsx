@@ -8,7 +8,7 @@ import { browserSession, TOKEN_KEY } from '../lib/session';
 import { fakeSessionApi } from '../test/fakeSessionApi';
 import { FakeWebSocket, msg, welcome } from '../test/fakeWebSocket';
 import { advance, fakeTimersInEachTest, openWith, renderChat, settle } from '../test/harness';
-import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_EXPIRED, SIGNED_OUT } from './client';
+import { EXCHANGE_TRIES, READ_INTERVAL_MS, SESSION_ENDED, SESSION_EXPIRED, SIGNED_OUT, SIGNED_OUT_EVERYWHERE } from './client';
 import type { UseChatOptions } from './useChat';
 
 const sam = { id: 'k3x9q2mf', name: 'Sam' };
@@ -121,6 +121,64 @@ describe('useChat: the session', () => {
     await settle();
     expect(window.localStorage.getItem(TOKEN_KEY)).toBeNull();
     connect();
+    expect(result.current.state.toasts).toEqual([]);
+  });
+});
+
+describe('useChat: a session the server ends while connected', () => {
+  /** The server ends the session of the open connection `ws` (sign-out everywhere elsewhere, a revocation). */
+  function end(ws: FakeWebSocket) {
+    act(() => {
+      ws.receive({ type: 'error', code: 'unauthorized', message: 'your sessions were ended; sign in again' });
+      ws.serverClose(1008);
+    });
+  }
+
+  function signedIn() {
+    const hook = setup({ rooms: ['dev'] });
+    const ws = connect(idWelcome('general', { history: [msg('general', 1, bob)], dms: [{ room: 'dm-k3b0', user: bob }] }));
+    return { ...hook, ws };
+  }
+
+  it('comes back at once without the old person, through the refusal of the ended cookie, and says once that the session was ended', () => {
+    const { result, ws } = signedIn();
+    act(() => result.current.actions.send('general', 'written before the end'));
+    end(ws);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const s = result.current.state;
+    expect(s.userId).toBeNull();
+    expect(s.rooms['dm-k3b0']).toBeUndefined();
+    expect(s.rooms.general.pending).toEqual([]);
+    expect(s.roomOrder).toEqual(['dev', 'general']);
+    // The browser still presents the ended session's cookie: refused at the door (which clears it).
+    refuse('your sessions were ended; sign in again');
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(result.current.state.fatal).toBeNull();
+    const ws3 = connect(idWelcome('general', {}, { id: 'guest-4', name: 'Sam' }));
+    expect(result.current.state.userId).toBe('guest-4');
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SESSION_ENDED]);
+    expect(ws3.framesOfType('message')).toEqual([]);
+    // Once: a later reconnect says nothing.
+    act(() => ws3.serverClose(1006));
+    advance(30_000);
+    connect(idWelcome('general', {}, { id: 'guest-4', name: 'Sam' }));
+    expect(result.current.state.toasts).toHaveLength(1);
+  });
+
+  it('says the same when the next connect is welcomed at once (another tab of this browser signed out everywhere)', () => {
+    const { result, ws } = signedIn();
+    end(ws);
+    connect(idWelcome('general', {}, { id: 'guest-5', name: 'Sam' }));
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SESSION_ENDED]);
+  });
+
+  it('leads to the sign-in screen on a server that lets no guests in', () => {
+    const { result, ws } = signedIn();
+    end(ws);
+    refuse('sign in first');
+    refuse('sign in first');
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(result.current.state.fatal).toEqual({ code: 'unauthorized', message: 'sign in first' });
     expect(result.current.state.toasts).toEqual([]);
   });
 });
@@ -269,6 +327,35 @@ describe('useChat: sign-out', () => {
     expect(result.current.state.userId).toBe(sam.id);
   });
 
+  it('everywhere: asks the server to end every session of the person, then is a new guest', async () => {
+    const { result, api, ws } = signedIn();
+    let done: Promise<boolean> = Promise.resolve(false);
+    act(() => {
+      done = result.current.actions.signOut(true);
+    });
+    expect(ws.closedByClient).not.toBeNull();
+    expect(api.calls).toMatchObject([{ method: 'DELETE', url: '/api/session?everywhere=true' }]);
+    await settle();
+    expect(await done).toBe(true);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.state.rooms['dm-k3b0']).toBeUndefined();
+    connect(idWelcome('general', {}, { id: 'guest-6', name: 'Sam' }));
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual([SIGNED_OUT_EVERYWHERE]);
+  });
+
+  it('everywhere: stays who it was, with the server’s reason, when it would not', async () => {
+    const { result } = signedIn({ del: [503] });
+    let ok = true;
+    await act(async () => {
+      ok = await result.current.actions.signOut(true);
+    });
+    expect(ok).toBe(false);
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['Could not sign out everywhere: status 503']);
+    expect(result.current.state.rooms['dm-k3b0']).toBeDefined();
+    connect();
+    expect(result.current.state.userId).toBe(sam.id);
+  });
+
   it('on a server that lets no guests in, leads straight to the sign-in screen', async () => {
     const { result } = signedIn();
     await act(() => result.current.actions.signOut());
@@ -403,6 +490,139 @@ describe('useChat: direct messages', () => {
     act(() => ws.receive({ type: 'error', code: 'forbidden', message: 'not your conversation', ref: j.ref }));
     expect(result.current.state.forbidden).toEqual({ 'dm-theirs': 'not your conversation' });
     expect(result.current.state.roomOrder).toEqual(['general']);
+  });
+
+  it('hides a conversation: the leave says hide, and it is gone at once, after the ack and after a reconnect', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    const [j] = ws.framesOfType('join');
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [msg('dm-1', 3, bob, 'hi')], ref: j.ref }));
+    let ok = false;
+    act(() => {
+      ok = result.current.actions.hideDm('dm-1');
+    });
+    expect(ok).toBe(true);
+    const [leave] = ws.framesOfType('leave');
+    expect(leave).toEqual({ type: 'leave', room: 'dm-1', hide: true, ref: leave.ref });
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    act(() => ws.receive({ type: 'left', room: 'dm-1', ref: leave.ref }));
+    expect(result.current.state.rooms['dm-1']).toBeUndefined();
+    // The next welcome does not list it: nothing to join, nothing to hide again.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    const ws2 = connect(idWelcome('general', { dms: null }));
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    expect(ws2.framesOfType('join')).toEqual([]);
+    expect(ws2.framesOfType('leave')).toEqual([]);
+    // Not a room of the user's any more, nor a channel.
+    expect(result.current.actions.hideDm('general')).toBe(false);
+  });
+
+  it('hides a conversation while offline: the server is told after the next welcome, which may still list it', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    act(() => ws.serverClose(1006));
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+    });
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    advance(250);
+    const ws2 = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    expect(ws2.framesOfType('leave')).toMatchObject([{ type: 'leave', room: 'dm-1', hide: true }]);
+    expect(ws2.framesOfType('join')).toEqual([]);
+  });
+
+  it('ignores the answer to a join sent before the hide, and asks again after a lost answer', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    const [j] = ws.framesOfType('join');
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+    });
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [], ref: j.ref }));
+    expect(result.current.state.rooms['dm-1']).toBeUndefined();
+    // The connection drops before the server's `left`: hidden again on the next one.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    const ws2 = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    expect(result.current.state.rooms['dm-1']).toBeUndefined();
+    const [again] = ws2.framesOfType('leave');
+    expect(again).toMatchObject({ room: 'dm-1', hide: true });
+    act(() => ws2.receive({ type: 'left', room: 'dm-1', ref: again.ref }));
+    act(() => ws2.serverClose(1006));
+    advance(30_000);
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    const ws3 = connect(idWelcome('general', { dms: null }));
+    expect(ws3.framesOfType('leave')).toEqual([]);
+  });
+
+  it('puts a conversation the server could not hide back, with a toast, and joins it again', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    const [j] = ws.framesOfType('join');
+    act(() => ws.receive({ type: 'joined', room: 'dm-1', dm: bob, history: [], ref: j.ref }));
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+    });
+    const [leave] = ws.framesOfType('leave');
+    act(() => ws.receive({ type: 'error', code: 'unavailable', message: 'the conversation cannot be hidden right now; try again', ref: leave.ref }));
+    expect(result.current.state.rooms['dm-1']).toMatchObject({ dm: bob });
+    expect(result.current.state.toasts.map((t) => t.message)).toEqual(['the conversation cannot be hidden right now; try again']);
+    expect(ws.framesOfType('join').map((f) => f.room)).toEqual(['dm-1', 'dm-1']);
+  });
+
+  it('opening a hidden conversation again asks the server (dm) and brings it back', () => {
+    const { result } = setup();
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    act(() => {
+      result.current.actions.hideDm('dm-1');
+      result.current.actions.openDm(bob.id);
+    });
+    const [f] = ws.framesOfType('dm');
+    expect(f).toMatchObject({ user: bob.id });
+    act(() => ws.receive({ type: 'left', room: 'dm-1', ref: ws.framesOfType('leave')[0].ref }, { type: 'joined', room: 'dm-1', dm: bob, history: [], ref: f.ref }));
+    expect(result.current.state.rooms['dm-1']).toMatchObject({ dm: bob, joined: true });
+    // Not hidden again after a reconnect.
+    act(() => ws.serverClose(1006));
+    advance(250);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const ws2 = connect(idWelcome('general', { dms: [{ room: 'dm-1', user: bob }] }));
+    expect(ws2.framesOfType('leave')).toEqual([]);
+    expect(result.current.state.rooms['dm-1']).toBeDefined();
+  });
+
+  it('drops a conversation the welcome no longer lists (hidden on another device), but not the one shown', () => {
+    const { result } = setup({ room: 'dm-2', rooms: ['general', 'dm-1'] });
+    const ws = connect(idWelcome('general', { dms: [{ room: 'dm-3', user: bob }] }));
+    expect(result.current.state.roomOrder).toEqual(['general', 'dm-2', 'dm-3']);
+    expect(ws.framesOfType('join').map((f) => f.room).sort()).toEqual(['dm-2', 'dm-3']);
+  });
+
+  it.each([
+    ['forbidden', 'you can write to people you share a room with'],
+    ['not_found', 'nobody with this id is in a room with you'],
+    ['limit_exceeded', 'you have 500 conversations, the most (--max-dms): hide one first'],
+  ])('keeps a %s refusal of a dm as the refusal of that person, with no toast and nothing left waiting', (code, message) => {
+    const { result } = setup();
+    const ws = connect();
+    act(() => {
+      result.current.actions.openDm(bob.id);
+    });
+    const [f] = ws.framesOfType('dm');
+    act(() => ws.receive({ type: 'error', code, message, ref: f.ref }));
+    expect(result.current.state.dmRefusal).toEqual({ user: bob.id, code, message });
+    expect(result.current.state.toasts).toEqual([]);
+    expect(result.current.state.roomOrder).toEqual(['general']);
+    // Asking again is a new request (none is pending), and forgets the refusal until answered.
+    act(() => {
+      result.current.actions.openDm(bob.id);
+    });
+    expect(ws.framesOfType('dm')).toHaveLength(2);
+    expect(result.current.state.dmRefusal).toBeNull();
+    act(() => ws.receive({ type: 'error', code, message, ref: ws.framesOfType('dm')[1].ref }));
+    act(() => result.current.actions.clearDmRefusal());
+    expect(result.current.state.dmRefusal).toBeNull();
   });
 
   it('has no DMs with an older server', () => {

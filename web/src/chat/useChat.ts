@@ -14,6 +14,10 @@ export interface ChatActions {
   clearRename(): void;
   /** Opens a direct-message room with a person; false when it cannot be asked now. */
   openDm(userId: string): boolean;
+  /** Hides a direct-message room: off the list until one of the two opens it again. */
+  hideDm(room: string): boolean;
+  /** Forgets the refusal of the last direct message asked for (the note was closed). */
+  clearDmRefusal(): void;
   /** The shown room is seen up to its newest message. */
   markRead(room: string): void;
   edit(room: string, id: string, body: string): string;
@@ -26,8 +30,8 @@ export interface ChatActions {
   loadOlder(room: string): void;
   typing(room: string): void;
   reconnectNow(): void;
-  /** Ends the session and connects again as a new guest; false when the server could not be told. */
-  signOut(): Promise<boolean>;
+  /** Ends the session (with `everywhere`, on every device) and connects again as a new guest; false when the server could not be told. */
+  signOut(everywhere?: boolean): Promise<boolean>;
   dismissToast(id: number): void;
   toast(code: string, message: string): void;
 }
@@ -80,6 +84,8 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       rename: (name) => client.rename(name),
       clearRename: () => client.clearRename(),
       openDm: (userId) => client.openDm(userId),
+      hideDm: (room) => client.hideDm(room),
+      clearDmRefusal: () => client.clearDmRefusal(),
       markRead: (room) => client.markRead(room),
       edit: (room, id, body) => client.editMessage(room, id, body),
       deleteMessage: (room, id) => client.deleteMessage(room, id),
@@ -91,7 +97,7 @@ export function useChat(opts: UseChatOptions): { state: ChatState; actions: Chat
       loadOlder: (room) => client.loadOlder(room),
       typing: (room) => client.typing(room),
       reconnectNow: () => client.reconnectNow(true),
-      signOut: () => client.signOut(),
+      signOut: (everywhere) => client.signOut(everywhere),
       dismissToast: (id) => client.dismissToast(id),
       toast: (code, message) => client.toast(code, message),
     }),

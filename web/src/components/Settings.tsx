@@ -15,6 +15,8 @@ export interface SettingsMenuProps {
   dms?: boolean;
   /** Offers "Sign out" (a server with identity); the caller asks for confirmation. */
   onSignOut?: () => void;
+  /** Offers "Sign out everywhere" beside it; the caller asks for confirmation. */
+  onSignOutEverywhere?: () => void;
 }
 
 /** What notifies: mentions, and with a server that has them, every direct message. */
@@ -30,7 +32,7 @@ function notificationHint(permission: Permission, on: boolean): string | undefin
 }
 
 /** A gear button with the notification preferences (kept in localStorage). */
-export function SettingsMenu({ settings, permission, onChange, onRequestPermission, dms = false, onSignOut }: SettingsMenuProps) {
+export function SettingsMenu({ settings, permission, onChange, onRequestPermission, dms = false, onSignOut, onSignOutEverywhere }: SettingsMenuProps) {
   const [anchor, setAnchor] = useState<Anchor | null>(null);
   const button = useRef<HTMLButtonElement>(null);
   return (
@@ -86,6 +88,9 @@ export function SettingsMenu({ settings, permission, onChange, onRequestPermissi
             ...(onSignOut
               ? [{ key: 'sign-out', label: 'Sign out', hint: 'Become a new person here', icon: <SignOutIcon />, danger: true, separated: true, onSelect: onSignOut }]
               : []),
+            ...(onSignOutEverywhere
+              ? [{ key: 'sign-out-everywhere', label: 'Sign out everywhere', hint: 'End your session on every device', icon: <EverywhereIcon />, danger: true, separated: !onSignOut, onSelect: onSignOutEverywhere }]
+              : []),
           ]}
         />
       )}
@@ -97,6 +102,16 @@ function SignOutIcon() {
   return (
     <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
       <path d="M6.5 2.5h-3a1 1 0 0 0-1 1v9a1 1 0 0 0 1 1h3M10 5l3 3-3 3M13 8H6" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
+function EverywhereIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+      <rect x="1.5" y="3" width="9" height="6.5" rx="1" fill="none" stroke="currentColor" strokeWidth="1.4" />
+      <path d="M4 12h4" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" />
+      <rect x="11" y="6" width="3.5" height="7" rx="0.8" fill="none" stroke="currentColor" strokeWidth="1.4" />
     </svg>
   );
 }

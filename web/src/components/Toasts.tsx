@@ -48,6 +48,8 @@ function toastTitle(code: string): string {
       return 'Private conversation';
     case 'session_expired':
       return 'New session';
+    case 'session_ended':
+      return 'Session ended';
     case 'signed_out':
       return 'Signed out';
     case 'sign_out_failed':

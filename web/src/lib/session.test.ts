@@ -71,4 +71,12 @@ describe('ending the session (DELETE /api/session)', () => {
     await expect(session.end()).rejects.toThrow('500');
     await expect(session.end()).rejects.toThrow('Failed to fetch');
   });
+
+  it('with everywhere, asks the server to end every session of the person, and rejects with its reason', async () => {
+    const api = fakeSessionApi({ del: [204, 401] });
+    const session = browserSession({ fetch: api.fetch });
+    await session.end({ everywhere: true });
+    expect(api.calls).toEqual([{ method: 'DELETE', url: '/api/session?everywhere=true', authorization: null, credentials: 'same-origin' }]);
+    await expect(session.end({ everywhere: true })).rejects.toThrow('status 401');
+  });
 });

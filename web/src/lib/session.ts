@@ -30,8 +30,12 @@ export interface Session {
    * so that the person is a new guest and not whoever used this browser last.
    */
   exchange(token: string): Promise<Exchange>;
-  /** Ends this browser's session (DELETE /api/session); rejects when the server was not told. */
-  end(): Promise<void>;
+  /**
+   * Ends this browser's session (DELETE /api/session); `everywhere` ends every session of the
+   * person, on every device and browser (their connections are closed). Rejects, with the
+   * server's reason when it gave one, when the server did not do it.
+   */
+  end(opts?: { everywhere?: boolean }): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -68,11 +72,11 @@ function removeToken(token: string): void {
 
 /** The session of the page's own origin. */
 export function browserSession(opts: SessionOptions = {}): Session {
-  const call = (method: 'POST' | 'DELETE', headers: Record<string, string> = {}) =>
-    (opts.fetch ?? globalThis.fetch)('/api/session', { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } });
-  const end = async () => {
-    const res = await call('DELETE');
-    if (!res.ok) throw new Error(`The server answered ${res.status}.`);
+  const call = (method: 'POST' | 'DELETE', headers: Record<string, string> = {}, query = '') =>
+    (opts.fetch ?? globalThis.fetch)(`/api/session${query}`, { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } });
+  const end = async ({ everywhere = false }: { everywhere?: boolean } = {}) => {
+    const res = await call('DELETE', {}, everywhere ? '?everywhere=true' : '');
+    if (!res.ok) throw new Error(await refusal(res));
   };
   return {
     pending: pendingToken,
@@ -94,6 +98,18 @@ export function browserSession(opts: SessionOptions = {}): Session {
       return 'refused';
     },
   };
+}
+
+/** The server's reason for an error answer (`{"error":{"message"}}`), or its status. */
+async function refusal(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { error?: { message?: unknown } };
+    const m = body?.error?.message;
+    if (typeof m === 'string' && m !== '') return m;
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  return `the server answered ${res.status}`;
 }
 
 /**

@@ -108,8 +108,11 @@ export interface WelcomeFrame {
   token?: string;
   /** This connection's id. */
   conn?: string;
-  /** The direct-message rooms this user has. */
-  dms?: DmInfo[];
+  /**
+   * The direct-message rooms this user has (not the ones they hid): the whole list, null
+   * when empty. Absent from servers without direct messages.
+   */
+  dms?: DmInfo[] | null;
   room: string;
   rooms?: string[];
   /** The room's first members in join order, at most 100; complete when online_count is not larger. */
@@ -267,7 +270,8 @@ export type ServerFrame =
 export type ClientFrame =
   | { type: 'message'; room: string; body: string; ref: string }
   | { type: 'join'; room: string; since?: number; ref: string }
-  | { type: 'leave'; room: string; ref: string }
+  /** `hide`: a direct-message room goes off the person's list too (until one of the two opens it again). */
+  | { type: 'leave'; room: string; hide?: boolean; ref: string }
   | { type: 'history'; room: string; before?: number; limit: number; ref: string }
   | { type: 'presence'; room: string }
   | { type: 'typing'; room: string }
