@@ -40,10 +40,12 @@ test('an edit and a delete are seen by the other browser', async ({ browser }) =
   await expect(edited.getByTestId('action-edit')).toHaveCount(0);
   await expect(edited.getByTestId('action-delete')).toHaveCount(0);
 
-  // After a reload, history carries the edit and the deletion.
+  // After a reload, history carries the edit; the deleted message was erased by the server,
+  // so neither its words nor a trace of it come back.
   await bob.page.reload();
   await expect(messagesWithBody(bob.page, 'the meeting is at 4').getByTestId('message-edited')).toHaveCount(1);
-  await expect(bob.page.getByTestId('message-deleted')).toHaveCount(1);
+  await expect(messagesWithBody(bob.page, 'wrong room, sorry')).toHaveCount(0);
+  await expect(bob.page.getByTestId('message-deleted')).toHaveCount(0);
   await alice.context.close();
   await bob.context.close();
 });
