@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/auth"
+	"github.com/distchat/distchat/server/backoff"
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/clustersecret"
 )
@@ -97,7 +98,8 @@ var errKeyFinal = errors.New("session key")
 // and the node stays not ready: a new key would sign everyone out, and the nodes would
 // no longer agree on it.
 func (k sessionKeys) share(ctx context.Context, a *auth.Authenticator) {
-	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
+	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		key, err := k.load(cctx)
 		cancel()
@@ -113,10 +115,7 @@ func (k sessionKeys) share(ctx context.Context, a *auth.Authenticator) {
 			k.log.Error("sign-in is not available: the cluster's session key", "err", err)
 			return
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
+		retry.Wait(ctx)
 	}
 }
 

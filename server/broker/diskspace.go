@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/distchat/distchat/server/backoff"
 )
 
 // How much of the disk the store may use, and when the disk counts as full.
@@ -185,7 +187,7 @@ func (b *JetStream) watchDisk(e *Embedded) {
 	t := time.NewTicker(diskCheckEvery)
 	defer t.Stop()
 	var failedAt, nextTry time.Time
-	pause := restartPause
+	pause := backoff.Backoff{Min: restartPause, Max: maxRestartPause}
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -195,7 +197,8 @@ func (b *JetStream) watchDisk(e *Embedded) {
 		failure := e.failure()
 		if failure == nil || !b.isBootstrapped() {
 			// Healthy, or not started yet (bootstrap reports why and retries).
-			failedAt, pause = time.Time{}, restartPause
+			failedAt = time.Time{}
+			pause.Reset()
 			continue
 		}
 		free, _, known := diskSpace(e.dataDir)
@@ -210,13 +213,14 @@ func (b *JetStream) watchDisk(e *Embedded) {
 			continue
 		}
 		if err := b.restartJetStream(e); err != nil {
-			b.opts.Logger.Warn("restarting message storage failed; trying again", "err", err, "in", pause)
-			nextTry = time.Now().Add(pause)
-			pause = min(2*pause, maxRestartPause)
+			wait := pause.Next()
+			b.opts.Logger.Warn("restarting message storage failed; trying again", "err", err, "in", wait)
+			nextTry = time.Now().Add(wait)
 			continue
 		}
 		b.opts.Logger.Info("message storage restarted", "stopped_for", time.Since(failedAt).Round(time.Second))
-		failedAt, pause = time.Time{}, restartPause
+		failedAt = time.Time{}
+		pause.Reset()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/distchat/distchat/server/backoff"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -202,7 +203,8 @@ func (lr *liveRoom) startFill(target uint64) {
 // catchUp asks the stream's leader for the room's latest sequence and fills up to it.
 func (lr *liveRoom) catchUp() {
 	b := lr.set.b
-	for wait := fillRetryMin; ; wait = min(2*wait, fillRetryMax) {
+	retry := backoff.Backoff{Min: fillRetryMin, Max: fillRetryMax}
+	for {
 		lr.mu.Lock()
 		stopped := lr.stopped
 		lr.mu.Unlock()
@@ -220,10 +222,8 @@ func (lr *liveRoom) catchUp() {
 			lr.mu.Unlock()
 			return
 		}
-		select {
-		case <-b.ctx.Done():
+		if !retry.Wait(b.ctx) {
 			return
-		case <-time.After(wait):
 		}
 	}
 }
@@ -233,7 +233,7 @@ func (lr *liveRoom) catchUp() {
 // another fill).
 func (lr *liveRoom) fill() {
 	b := lr.set.b
-	wait, empty := fillRetryMin, 0
+	retry, empty := backoff.Backoff{Min: fillRetryMin, Max: fillRetryMax}, 0
 	for {
 		lr.mu.Lock()
 		if lr.stopped {
@@ -261,15 +261,13 @@ func (lr *liveRoom) fill() {
 			}
 		}
 		if err != nil || len(msgs) == 0 {
-			select {
-			case <-b.ctx.Done():
+			if !retry.Wait(b.ctx) {
 				return
-			case <-time.After(wait):
 			}
-			wait = min(2*wait, fillRetryMax)
 			continue
 		}
-		wait, empty = fillRetryMin, 0
+		retry.Reset()
+		empty = 0
 		lr.mu.Lock()
 		if !lr.stopped {
 			lr.deliverFrom(msgs)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/distchat/distchat/server/backoff"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -31,7 +32,8 @@ type loadResult struct {
 func (r *room) load() {
 	h := r.hub
 	var after uint64
-	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
+	retry := backoff.Backoff{Min: loadRetryMin, Max: loadRetryMax}
+	for {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		start := time.Now()
 		var res *loadResult
@@ -51,12 +53,13 @@ func (r *room) load() {
 			}
 			break
 		}
-		if !r.pause(wait) {
+		if !r.pause(retry.Next()) {
 			return
 		}
 	}
 	// Live messages reach the room only through this subscription, from after on.
-	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
+	retry.Reset()
+	for {
 		stop, err := h.broker.Subscribe(r.name, after, func(ms []protocol.Message) { r.inbox.push(item{msgs: ms}) })
 		if err == nil {
 			r.sub.Lock()
@@ -69,7 +72,7 @@ func (r *room) load() {
 			return
 		}
 		h.storageFailed("subscribing to a room", r.name, err)
-		if !r.pause(wait) {
+		if !r.pause(retry.Next()) {
 			return
 		}
 	}
