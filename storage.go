@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/presence"
 )
 
@@ -36,11 +37,11 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		b, err = broker.Connect(ctx, o.natsURL, jo)
 		log.Info("message storage: external NATS JetStream", "node", o.nodeName)
 	default:
-		eo := broker.EmbeddedOptions{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
+		eo := natsnode.Options{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
 		if o.clusterListen != "" {
-			eo.Cluster = broker.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers), Secret: o.clusterKey}
+			eo.Cluster = natsnode.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers), Secret: o.clusterKey}
 			if o.clusterTLSCert != "" {
-				if eo.Cluster.TLS, err = broker.RouteTLS(o.clusterTLSCert, o.clusterTLSKey, o.clusterTLSCA); err != nil {
+				if eo.Cluster.TLS, err = natsnode.RouteTLS(o.clusterTLSCert, o.clusterTLSKey, o.clusterTLSCA); err != nil {
 					return nil, nil, err
 				}
 			}

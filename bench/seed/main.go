@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -24,7 +25,7 @@ func main() {
 	if *data == "" {
 		log.Fatal("seed: --data is required")
 	}
-	b, err := broker.OpenEmbedded(context.Background(), broker.EmbeddedOptions{DataDir: *data}, broker.JetStreamOptions{})
+	b, err := broker.OpenEmbedded(context.Background(), natsnode.Options{DataDir: *data}, broker.JetStreamOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/distchat/distchat/server/natsnode"
 )
 
 // A backup is a tar archive of JetStream's own stream snapshots (the
@@ -565,13 +567,13 @@ func withStoppedNode(ctx context.Context, dataDir string, fresh bool, fn func(*s
 			return fmt.Errorf("%s is %w: back the cluster up while it runs, through NATS (--nats-url)", dataDir, ErrClusteredDataDir)
 		}
 	}
-	release, err := LockDataDir(dataDir)
+	release, err := natsnode.LockDataDir(dataDir)
 	if err != nil {
 		return err
 	}
 	defer release()
 	rec := &warningRecorder{}
-	ns, err := StartEmbedded(ctx, EmbeddedOptions{DataDir: dataDir, Logger: slog.New(rec)})
+	ns, err := natsnode.Start(ctx, natsnode.Options{DataDir: dataDir, Logger: slog.New(rec)})
 	if err != nil {
 		return err
 	}

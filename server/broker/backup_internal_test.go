@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -19,7 +20,7 @@ func TestBackupInParts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	src := t.TempDir()
-	b, err := openReadyInternal(t, EmbeddedOptions{DataDir: src}, JetStreamOptions{})
+	b, err := openReadyInternal(t, natsnode.Options{DataDir: src}, JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestBackupInParts(t *testing.T) {
 	}
 	var archive bytes.Buffer
 	err = func() error {
-		nc, err := nats.Connect("", nats.InProcessServer(b.embedded))
+		nc, err := nats.Connect("", nats.InProcessServer(b.node))
 		if err != nil {
 			return err
 		}
@@ -57,7 +58,7 @@ func TestBackupInParts(t *testing.T) {
 	if _, err := Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	rb, err := openReadyInternal(t, EmbeddedOptions{DataDir: dst}, JetStreamOptions{})
+	rb, err := openReadyInternal(t, natsnode.Options{DataDir: dst}, JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestBackupInParts(t *testing.T) {
 }
 
 // openReadyInternal opens an embedded broker and waits until it is ready.
-func openReadyInternal(t *testing.T, eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
+func openReadyInternal(t *testing.T, eo natsnode.Options, o JetStreamOptions) (*JetStream, error) {
 	t.Helper()
 	b, err := OpenEmbedded(t.Context(), eo, o)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -37,7 +38,7 @@ func testContext(t *testing.T) context.Context {
 func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 	t.Helper()
 	ctx := testContext(t)
-	ns, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: dir})
+	ns, err := natsnode.Start(t.Context(), natsnode.Options{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	b, err := openReady(t, broker.EmbeddedOptions{DataDir: dst}, broker.JetStreamOptions{})
+	b, err := openReady(t, natsnode.Options{DataDir: dst}, broker.JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestBackupRestore(t *testing.T) {
 func TestBackupRestoreEmpty(t *testing.T) {
 	ctx := testContext(t)
 	src := t.TempDir()
-	b, err := openReady(t, broker.EmbeddedOptions{DataDir: src}, broker.JetStreamOptions{})
+	b, err := openReady(t, natsnode.Options{DataDir: src}, broker.JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func TestBackupRestoreEmpty(t *testing.T) {
 	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	rb, err := openReady(t, broker.EmbeddedOptions{DataDir: dst}, broker.JetStreamOptions{})
+	rb, err := openReady(t, natsnode.Options{DataDir: dst}, broker.JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestBackupRestoreOtherStreams(t *testing.T) {
 	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: dst})
+	ns, err := natsnode.Start(t.Context(), natsnode.Options{DataDir: dst})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,20 +309,20 @@ func TestDataDirInUse(t *testing.T) {
 	ctx := testContext(t)
 	dir := t.TempDir()
 	fillDataDir(t, dir)
-	release, err := broker.LockDataDir(dir)
+	release, err := natsnode.LockDataDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
-	if _, err := broker.LockDataDir(dir); err == nil {
+	if _, err := natsnode.LockDataDir(dir); err == nil {
 		t.Fatal("a second lock succeeded")
 	}
-	var inUse *broker.DataDirInUseError
+	var inUse *natsnode.DataDirInUseError
 	_, err = broker.Backup(ctx, dir, io.Discard)
 	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("backup of a locked directory: %v", err)
 	}
-	if _, err := broker.Export(ctx, dir, "alpha", io.Discard); !errors.Is(err, broker.ErrDataDirInUse) {
+	if _, err := broker.Export(ctx, dir, "alpha", io.Discard); !errors.Is(err, natsnode.ErrDataDirInUse) {
 		t.Fatalf("export of a locked directory: %v", err)
 	}
 	release()
@@ -507,7 +508,7 @@ func TestBackupRunningNATS(t *testing.T) {
 }
 
 // openReady opens an embedded broker and waits until it is ready.
-func openReady(t *testing.T, eo broker.EmbeddedOptions, o broker.JetStreamOptions) (*broker.JetStream, error) {
+func openReady(t *testing.T, eo natsnode.Options, o broker.JetStreamOptions) (*broker.JetStream, error) {
 	t.Helper()
 	b, err := broker.OpenEmbedded(t.Context(), eo, o)
 	if err != nil {

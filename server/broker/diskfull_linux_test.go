@@ -18,6 +18,8 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/natsnode"
+	"github.com/distchat/distchat/server/natsnode/nodetest"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -26,12 +28,12 @@ import (
 // saying why) and publishes fail; once space is freed, JetStream starts again by itself,
 // without a restart, the broker is ready and every message stored before is still there.
 func TestDiskFullStopsAndResumes(t *testing.T) {
-	dir := brokertest.InSmallDisk(t, 96<<20)
+	dir := nodetest.InSmallDisk(t, 96<<20)
 	if dir == "" {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), Logger: log},
+	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
 		broker.JetStreamOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +57,7 @@ func TestDiskFullStopsAndResumes(t *testing.T) {
 
 	// Something else fills the disk.
 	filler := filepath.Join(dir, "filler")
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 
 	// Writes fail at once (nats-server buffers a block's writes, so a few may still be
 	// taken), and the failure stops JetStream: not ready, saying why.
@@ -136,13 +138,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // stopped is not ready from the start, for the same reason. Once space is freed it is ready
 // again by itself, without a restart, takes messages and still holds every one stored before.
 func TestDiskFullAtStart(t *testing.T) {
-	dir := brokertest.InSmallDisk(t, 8<<20)
+	dir := nodetest.InSmallDisk(t, 8<<20)
 	if dir == "" {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	open := func() *broker.JetStream {
-		b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), Logger: log},
+		b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
 			broker.JetStreamOptions{Logger: log})
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +162,7 @@ func TestDiskFullAtStart(t *testing.T) {
 	}
 	// A new store on a full disk cannot even be set up: not ready, saying why.
 	filler := filepath.Join(dir, "filler")
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 	b := open()
 	waitFor(t, "a new store to report the full disk", func() bool { return diskFull(b.Ready()) })
 	t.Logf("new store on a full disk: %v", b.Ready())
@@ -173,13 +175,13 @@ func TestDiskFullAtStart(t *testing.T) {
 	}
 
 	// Low on space, but with more than one write needs: ready, and writes succeed.
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 	leaveFree(t, filler, 3<<20)
 	notFullFor(t, b, 3*time.Second) // three probes
 	publish(b, "while low")
 
 	// The disk fills under the running store: not ready, before any write failed.
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 	waitFor(t, "the broker to report the full disk", func() bool { return diskFull(b.Ready()) })
 	t.Logf("filled under a running store: %v", b.Ready())
 	if err := os.Remove(filler); err != nil {
@@ -193,7 +195,7 @@ func TestDiskFullAtStart(t *testing.T) {
 	b.Close()
 
 	// The disk fills while the store is stopped; it starts on it.
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 	b = open()
 	defer b.Close()
 	for start := time.Now(); time.Since(start) < 3*time.Second || !diskFull(b.Ready()); {
@@ -234,14 +236,14 @@ func TestDiskFullAtStart(t *testing.T) {
 // limit is lowered to what the disk can hold, and the log names both figures.
 func TestMaxStoreBytesCappedToDisk(t *testing.T) {
 	const size = 8 << 20
-	dir := brokertest.InSmallDisk(t, size)
+	dir := nodetest.InSmallDisk(t, size)
 	if dir == "" {
 		return
 	}
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	const asked = 1 << 40
-	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), MaxStoreBytes: asked, Logger: log},
+	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), MaxStoreBytes: asked, Logger: log},
 		broker.JetStreamOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -268,12 +270,12 @@ func TestMaxStoreBytesCappedToDisk(t *testing.T) {
 func TestAutoStoreBudgetFitsSmallDisk(t *testing.T) {
 	for _, size := range []int{8 << 20, 16 << 20} {
 		t.Run(fmt.Sprint(size>>20, "MiB"), func(t *testing.T) {
-			dir := brokertest.InSmallDisk(t, size)
+			dir := nodetest.InSmallDisk(t, size)
 			if dir == "" {
 				return
 			}
 			log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: filepath.Join(dir, "data"), Logger: log},
+			b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
 				broker.JetStreamOptions{Logger: log})
 			if err != nil {
 				t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -18,7 +19,7 @@ import (
 // the newest are all there.
 func TestMaxStoreBytesDiscardsOldest(t *testing.T) {
 	const limit = 1 << 20
-	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: t.TempDir(), MaxStoreBytes: limit}, broker.JetStreamOptions{})
+	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir(), MaxStoreBytes: limit}, broker.JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

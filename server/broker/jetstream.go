@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/distchat/distchat/server/natsnode"
 )
 
 // JetStreamOptions configure the stream that holds every room.
@@ -118,8 +120,8 @@ type JetStream struct {
 	rjs      jetstream.JetStream
 	rstream  jetstream.Stream
 	readGate chan struct{}
-	// embedded is the in-process NATS server this broker owns, if any.
-	embedded *Embedded
+	// node is the in-process NATS server this broker owns, if any (see node.go).
+	node *natsnode.Node
 
 	// ctx ends when the broker closes; every background call uses it.
 	ctx    context.Context
@@ -134,7 +136,6 @@ type JetStream struct {
 	leader       atomic.Pointer[string]
 	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
 	behindSince  time.Time  // guarded by probeMu
-	diskFull     bool       // the embedded server's disk was found full (diskTrouble); guarded by probeMu
 
 	state *jsState // set before bootstrapped is closed
 	pubs  sync.Map // *nats.Msg -> *publication, for the async ack callbacks
@@ -146,39 +147,6 @@ type JetStream struct {
 }
 
 var _ Broker = (*JetStream)(nil)
-
-// OpenEmbedded starts a NATS server with JetStream inside this process and a broker on it.
-// It returns once the server runs; the stream is set up in the background (a cluster may
-// wait for its peers). Close stops both.
-//
-// ctx is the broker's lifetime: when it ends, background work and reads stop (Close is
-// still needed to release everything).
-func OpenEmbedded(ctx context.Context, eo EmbeddedOptions, o JetStreamOptions) (*JetStream, error) {
-	ns, err := StartEmbedded(ctx, eo)
-	if err != nil {
-		return nil, err
-	}
-	nc, err := ns.Connect()
-	if err != nil {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		return nil, fmt.Errorf("connecting to embedded NATS: %w", err)
-	}
-	if o.Replicas == 0 {
-		o.Replicas = min(3, eo.Cluster.Size())
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes, o.MaxBytesCeiling = ns.budget.stream, ns.budget.auto
-	}
-	b, err := newJetStream(ctx, nc, o, ns)
-	if err != nil {
-		nc.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		return nil, err
-	}
-	return b, nil
-}
 
 // Connect opens a broker on an external NATS server or cluster at url (several URLs
 // separated by commas). A server that cannot be reached yet is retried in the background:
@@ -214,9 +182,9 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions) (*JetS
 	return newJetStream(ctx, nc, o, nil)
 }
 
-func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedded *Embedded) (*JetStream, error) {
+func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, node *natsnode.Node) (*JetStream, error) {
 	o = o.withDefaults()
-	b := &JetStream{opts: o, nc: nc, embedded: embedded, bootstrapped: make(chan struct{}), readGate: make(chan struct{}, readSlots)}
+	b := &JetStream{opts: o, nc: nc, node: node, bootstrapped: make(chan struct{}), readGate: make(chan struct{}, readSlots)}
 	// The reads' connection: the same server and credentials, a connection of its own.
 	ropts := nc.Opts
 	ropts.Name += " reads"
@@ -285,11 +253,11 @@ func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, embedd
 		defer b.wg.Done()
 		b.bootstrap()
 	}()
-	if embedded != nil {
+	if node != nil {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.watchDisk(embedded)
+			node.WatchDisk(b.ctx, diskHooks{b}, o.Logger)
 		}()
 	}
 	return b, nil
@@ -345,8 +313,8 @@ func (b *JetStream) bootstrap() {
 		if b.ctx.Err() != nil {
 			return
 		}
-		if b.embedded != nil {
-			err = startTrouble(b.embedded, err)
+		if b.node != nil {
+			err = b.node.StartTrouble(err)
 		}
 		err = fmt.Errorf("starting: %w", err)
 		b.setNotReady(err)
@@ -501,9 +469,9 @@ func (b *JetStream) probe(first bool) {
 		b.setNotReady(errors.New("not connected to NATS"))
 		return
 	}
-	if e := b.embedded; e != nil {
-		if err := b.diskTrouble(e); err != nil {
-			b.setNotReady(err) // watchDisk restarts JetStream after a failed write
+	if n := b.node; n != nil {
+		if err := n.DiskTrouble(); err != nil {
+			b.setNotReady(err) // the node's disk watcher restarts JetStream after a failed write
 			return
 		}
 	}
@@ -557,14 +525,14 @@ func (b *JetStream) probe(first bool) {
 // While the node is not ready, it becomes ready only once its copy has everything; a ready
 // node stays ready while its copy is a few operations behind under load, unless that lasts.
 func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, leaderLast uint64) error {
-	e := b.embedded
-	if e == nil || leader == e.Name() {
+	n := b.node
+	if n == nil || leader == n.Name() {
 		b.behindSince = time.Time{}
 		return nil
 	}
 	var mine *jetstream.PeerInfo
 	for _, r := range replicas {
-		if r.Name == e.Name() {
+		if r.Name == n.Name() {
 			mine = r
 		}
 	}
@@ -574,11 +542,11 @@ func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, le
 	}
 	var behind error
 	far := mine.Lag > catchUpLag
-	switch local := e.localStream(b.opts.Stream); {
-	case local == nil:
+	switch localLast, ok := n.LocalLastSeq(b.opts.Stream); {
+	case !ok:
 		behind, far = errors.New("this node has no copy of the message stream yet"), true
-	case local.LastSeq < leaderLast:
-		gap := leaderLast - local.LastSeq
+	case localLast < leaderLast:
+		gap := leaderLast - localLast
 		behind = fmt.Errorf("this node's copy of the message stream is catching up (%d messages behind)", gap)
 		far = far || gap > catchUpLag
 	case !mine.Current:
@@ -598,9 +566,9 @@ func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, le
 }
 
 func (b *JetStream) setNotReady(err error) {
-	if e := b.embedded; e != nil {
+	if n := b.node; n != nil {
 		// Other nodes refusing this one's routes explains whatever else went wrong.
-		if why := e.routeTrouble(); why != "" {
+		if why := n.RouteTrouble(); why != "" {
 			err = fmt.Errorf("%w; %s", err, why)
 		}
 	}
@@ -677,9 +645,8 @@ func (b *JetStream) Close() error {
 	b.nc.Close()
 	b.rnc.Close()
 	b.wg.Wait()
-	if b.embedded != nil {
-		b.embedded.Shutdown()
-		b.embedded.WaitForShutdown()
+	if b.node != nil {
+		b.node.Stop()
 	}
 	return nil
 }

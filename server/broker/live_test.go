@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -14,7 +15,7 @@ import (
 // reads what it missed from the stream and delivers everything once, in order, including
 // a second gap that opens while the first is being filled.
 func TestLiveGapsAreFilledFromStorage(t *testing.T) {
-	b, err := OpenEmbedded(t.Context(), EmbeddedOptions{DataDir: t.TempDir()}, JetStreamOptions{})
+	b, err := OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, JetStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/natsnode"
 )
 
 // StartNATS starts a real NATS server with JetStream on a free loopback port, for tests of
@@ -32,7 +33,7 @@ func StartNATS(t testing.TB) *natsserver.Server {
 // and waits until it is ready. The caller closes it.
 func Embedded(t testing.TB, o broker.JetStreamOptions) *broker.JetStream {
 	t.Helper()
-	b, err := broker.OpenEmbedded(t.Context(), broker.EmbeddedOptions{DataDir: t.TempDir()}, o)
+	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package brokertest
+// Package nodetest helps tests of the embedded NATS node and of what runs on it: a
+// certificate authority for route TLS, and (on Linux) small disks that fill up, in a user
+// and mount namespace of the test's own.
+package nodetest
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package broker
+package natsnode
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/distchat/distchat/server/backoff"
 )
 
 // How much of the disk the store may use, and when the disk counts as full.
@@ -178,74 +176,25 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// watchDisk looks after the embedded server's JetStream. A write that fails (the disk
-// is full) leaves it unable to store anything until it restarts: nats-server either stops
-// JetStream or latches the error in the stream. The broker is then not ready (probe says
-// why), and once enough space is free again this restarts JetStream on the same store,
-// sets the stream up and catches the rooms up, retrying with a growing pause.
-func (b *JetStream) watchDisk(e *Embedded) {
-	t := time.NewTicker(diskCheckEvery)
-	defer t.Stop()
-	var failedAt, nextTry time.Time
-	pause := backoff.Backoff{Min: restartPause, Max: maxRestartPause}
-	for {
-		select {
-		case <-b.ctx.Done():
-			return
-		case <-t.C:
-		}
-		failure := e.failure()
-		if failure == nil || !b.isBootstrapped() {
-			// Healthy, or not started yet (bootstrap reports why and retries).
-			failedAt = time.Time{}
-			pause.Reset()
-			continue
-		}
-		free, _, known := diskSpace(e.dataDir)
-		need := e.budget.resume
-		if failedAt.IsZero() {
-			failedAt, nextTry = time.Now(), time.Now()
-			b.opts.Logger.Error("message storage cannot write; it restarts by itself once the disk has space",
-				"reason", failure.Error(), "data", e.dataDir, "free_bytes", free, "needed_bytes", need)
-		}
-		b.setNotReady(storageStopped(e, failure, free, known))
-		if (known && free < need) || time.Now().Before(nextTry) {
-			continue
-		}
-		if err := b.restartJetStream(e); err != nil {
-			wait := pause.Next()
-			b.opts.Logger.Warn("restarting message storage failed; trying again", "err", err, "in", wait)
-			nextTry = time.Now().Add(wait)
-			continue
-		}
-		b.opts.Logger.Info("message storage restarted", "stopped_for", time.Since(failedAt).Round(time.Second))
-		failedAt = time.Time{}
-		pause.Reset()
-	}
-}
-
-// Pauses between two attempts to restart a JetStream that cannot write.
-const (
-	restartPause    = 2 * time.Second
-	maxRestartPause = time.Minute
-)
-
-// diskTrouble reports why the embedded server's store cannot take writes, from one
-// statfs of its disk: a write failed (watchDisk restarts JetStream), or the disk has less
-// free than one write needs (writeNeedBytes), before any write failed: after a restart on
-// a full disk, say. A disk found full counts as full until budget.resume is free, as
-// after a failed write, so that readiness does not flap while something else hovers
-// around the threshold; a node merely low on space stays ready. The caller holds probeMu.
-func (b *JetStream) diskTrouble(e *Embedded) error {
-	free, _, known := diskSpace(e.dataDir)
-	if failure := e.failure(); failure != nil {
-		return storageStopped(e, failure, free, known)
+// DiskTrouble reports why the node's store cannot take writes, from one statfs of its
+// disk: a write failed (WatchDisk restarts JetStream), or the disk has less free than one
+// write needs (writeNeedBytes), before any write failed: after a restart on a full disk,
+// say. A disk found full counts as full until budget.resume is free, as after a failed
+// write, so that readiness does not flap while something else hovers around the
+// threshold; a node merely low on space stays ready. The message store's readiness probe
+// calls it before it asks the stream.
+func (n *Node) DiskTrouble() error {
+	free, _, known := diskSpace(n.dataDir)
+	if failure := n.failure(); failure != nil {
+		return storageStopped(n, failure, free, known)
 	}
 	if !known {
 		return nil
 	}
-	if b.diskFull = diskIsFull(free, b.diskFull, e.budget.resume); b.diskFull {
-		return fmt.Errorf("storage stopped: %w", diskFullError(free, e.budget.resume))
+	n.diskMu.Lock()
+	defer n.diskMu.Unlock()
+	if n.diskFull = diskIsFull(free, n.diskFull, n.budget.resume); n.diskFull {
+		return fmt.Errorf("storage stopped: %w", diskFullError(free, n.budget.resume))
 	}
 	return nil
 }
@@ -262,11 +211,11 @@ func diskIsFull(free int64, wasFull bool, resume int64) bool {
 // storageStopped explains to /api/ready why storage takes no writes after failure,
 // without the paths and store errors that the log has; free is the disk's free space, if
 // known.
-func storageStopped(e *Embedded, failure error, free int64, known bool) error {
-	if known && free < e.budget.resume {
-		return fmt.Errorf("storage stopped: %w", diskFullError(free, e.budget.resume))
+func storageStopped(n *Node, failure error, free int64, known bool) error {
+	if known && free < n.budget.resume {
+		return fmt.Errorf("storage stopped: %w", diskFullError(free, n.budget.resume))
 	}
-	if !e.JetStreamEnabled() {
+	if !n.JetStreamEnabled() {
 		return errors.New("storage stopped: JetStream is restarting")
 	}
 	return errors.New("storage stopped: a write to the disk failed; restarting")
@@ -279,11 +228,11 @@ func diskFullError(free, resume int64) error {
 		friendlyBytes(free), friendlyBytes(resume))
 }
 
-// startTrouble is why the stream could not be set up on the embedded server: its full
-// disk (nats-server's error says only that it could not create the store), else err.
-func startTrouble(e *Embedded, err error) error {
-	if free, _, known := diskSpace(e.dataDir); known && free < writeNeedBytes {
-		return diskFullError(free, e.budget.resume)
+// StartTrouble is why a stream could not be set up on the node: its full disk
+// (nats-server's error says only that it could not create the store), else err.
+func (n *Node) StartTrouble(err error) error {
+	if free, _, known := diskSpace(n.dataDir); known && free < writeNeedBytes {
+		return diskFullError(free, n.budget.resume)
 	}
 	return err
 }
@@ -301,44 +250,3 @@ func friendlyBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", f, units[i])
 }
-
-// restartJetStream stops the embedded server's JetStream if it still runs, starts it
-// again with the limits it had (streams reload from disk, their write errors cleared), and
-// brings the stream back.
-func (b *JetStream) restartJetStream(e *Embedded) error {
-	if e.JetStreamEnabled() {
-		if err := e.ShutdownJetStream(); err != nil {
-			return fmt.Errorf("stopping JetStream: %w", err)
-		}
-	}
-	e.writeFailure.Store(nil)
-	// MaxMemory 0: NATS sizes memory storage itself and keeps the server's sync settings.
-	cfg := &server.JetStreamConfig{StoreDir: e.dataDir, MaxStore: e.budget.server}
-	if err := e.EnableJetStream(cfg); err != nil {
-		return fmt.Errorf("starting JetStream: %w", err)
-	}
-	deadline := time.Now().Add(restartWait)
-	for {
-		err := b.ensureStream()
-		if err == nil {
-			break
-		}
-		if b.ctx.Err() != nil || time.Now().After(deadline) {
-			return fmt.Errorf("setting the stream up: %w", err)
-		}
-		select {
-		case <-b.ctx.Done():
-			return b.ctx.Err()
-		case <-time.After(bootstrapRetry):
-		}
-	}
-	b.live.catchUpAll()
-	b.probe(true)
-	if err := b.Ready(); err != nil {
-		return errors.Join(errors.New("storage restarted but is not ready"), err)
-	}
-	return nil
-}
-
-// restartWait bounds setting the stream up after a restart of JetStream.
-const restartWait = 30 * time.Second

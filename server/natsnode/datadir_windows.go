@@ -1,6 +1,6 @@
 //go:build windows
 
-package broker
+package natsnode
 
 import (
 	"errors"

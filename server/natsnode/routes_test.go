@@ -1,4 +1,4 @@
-package broker_test
+package natsnode_test
 
 import (
 	"crypto/tls"
@@ -14,9 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/distchat/distchat/server/broker"
-	"github.com/distchat/distchat/server/broker/brokertest"
 	"github.com/distchat/distchat/server/clustersecret"
+	"github.com/distchat/distchat/server/natsnode"
+	"github.com/distchat/distchat/server/natsnode/nodetest"
 )
 
 // logBuffer collects a server's log lines and lets a test wait for one.
@@ -90,7 +90,7 @@ func secret(t *testing.T, s string) clustersecret.Secret {
 
 // routeNode is one embedded server of a test cluster and its log.
 type routeNode struct {
-	*broker.Embedded
+	*natsnode.Node
 	log  *logBuffer
 	addr string
 }
@@ -104,16 +104,16 @@ func startRouteNode(t *testing.T, name string, listen int, peers []int, s cluste
 	for _, p := range peers {
 		ps = append(ps, fmt.Sprintf("127.0.0.1:%d", p))
 	}
-	e, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{
+	e, err := natsnode.Start(t.Context(), natsnode.Options{
 		DataDir: t.TempDir(), ServerName: name,
-		Cluster: broker.ClusterOptions{Name: "distchat", Listen: n.addr, Peers: ps, Secret: s, TLS: tc},
+		Cluster: natsnode.ClusterOptions{Name: "distchat", Listen: n.addr, Peers: ps, Secret: s, TLS: tc},
 		Logger:  slog.New(slog.NewTextHandler(n.log, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Shutdown(); e.WaitForShutdown() })
-	n.Embedded = e
+	n.Node = e
 	return n
 }
 
@@ -158,8 +158,8 @@ func noRoutes(t *testing.T, n *routeNode, cluster ...*routeNode) {
 }
 
 func TestEmbeddedClusterNeedsTheSecret(t *testing.T) {
-	_, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{
-		DataDir: t.TempDir(), ServerName: "n1", Cluster: broker.ClusterOptions{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))},
+	_, err := natsnode.Start(t.Context(), natsnode.Options{
+		DataDir: t.TempDir(), ServerName: "n1", Cluster: natsnode.ClusterOptions{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))},
 	})
 	if err == nil || !strings.Contains(err.Error(), "--cluster-secret") {
 		t.Fatalf("a cluster without a secret: %v", err)
@@ -195,9 +195,9 @@ func TestEmbeddedRoutesNeedTheSecret(t *testing.T) {
 // TestEmbeddedRoutesMutualTLS: with route TLS, servers with certificates of the cluster's
 // CA form routes; with the secret but no TLS, or a certificate of another CA, none.
 func TestEmbeddedRoutesMutualTLS(t *testing.T) {
-	ca := brokertest.NewCA(t, "cluster")
-	load := func(f brokertest.TLSFiles, ca *brokertest.CA) *tls.Config {
-		tc, err := broker.RouteTLS(f.Cert, f.Key, ca.File)
+	ca := nodetest.NewCA(t, "cluster")
+	load := func(f nodetest.TLSFiles, ca *nodetest.CA) *tls.Config {
+		tc, err := natsnode.RouteTLS(f.Cert, f.Key, ca.File)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestEmbeddedRoutesMutualTLS(t *testing.T) {
 
 	plain := startRouteNode(t, "plain", pc, []int{pa, pc}, s, nil)
 	a.log.wait(t, "level=WARN", "refused a route: TLS handshake failed", "remote=127.0.0.1:")
-	other := brokertest.NewCA(t, "other")
+	other := nodetest.NewCA(t, "other")
 	foreign := startRouteNode(t, "foreign", pd, []int{pb, pd}, s, load(other.Issue(t, "foreign", "127.0.0.1"), other))
 	b.log.wait(t, "level=WARN", "refused a route: TLS handshake failed", "remote=127.0.0.1:", "certificate")
 	noRoutes(t, plain, a, b)
@@ -219,9 +219,9 @@ func TestEmbeddedRoutesMutualTLS(t *testing.T) {
 }
 
 func TestRouteTLSChecksTheCertificate(t *testing.T) {
-	ca := brokertest.NewCA(t, "cluster")
+	ca := nodetest.NewCA(t, "cluster")
 	good := ca.Issue(t, "node", "127.0.0.1")
-	tc, err := broker.RouteTLS(good.Cert, good.Key, ca.File)
+	tc, err := natsnode.RouteTLS(good.Cert, good.Key, ca.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,17 +229,17 @@ func TestRouteTLSChecksTheCertificate(t *testing.T) {
 		t.Fatalf("route TLS config: %+v", tc)
 	}
 	serverOnly := ca.IssueFor(t, "server-only", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, "127.0.0.1")
-	if _, err := broker.RouteTLS(serverOnly.Cert, serverOnly.Key, ca.File); err == nil || !strings.Contains(err.Error(), "clientAuth") {
+	if _, err := natsnode.RouteTLS(serverOnly.Cert, serverOnly.Key, ca.File); err == nil || !strings.Contains(err.Error(), "clientAuth") {
 		t.Fatalf("a certificate without clientAuth: %v", err)
 	}
-	other := brokertest.NewCA(t, "other")
-	if _, err := broker.RouteTLS(good.Cert, good.Key, other.File); err == nil {
+	other := nodetest.NewCA(t, "other")
+	if _, err := natsnode.RouteTLS(good.Cert, good.Key, other.File); err == nil {
 		t.Fatal("a certificate of another CA was accepted")
 	}
-	if _, err := broker.RouteTLS(good.Cert, serverOnly.Key, ca.File); err == nil {
+	if _, err := natsnode.RouteTLS(good.Cert, serverOnly.Key, ca.File); err == nil {
 		t.Fatal("a key that is not the certificate's was accepted")
 	}
-	if _, err := broker.RouteTLS(good.Cert, good.Key, good.Key); err == nil {
+	if _, err := natsnode.RouteTLS(good.Cert, good.Key, good.Key); err == nil {
 		t.Fatal("a CA file without a certificate was accepted")
 	}
 }
@@ -283,10 +283,10 @@ func TestEmbeddedClientPortOnlyForThisProcess(t *testing.T) {
 func TestEmbeddedWarnsOfPlainRoutes(t *testing.T) {
 	log := newLogBuffer()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e, err := broker.StartEmbedded(t.Context(), broker.EmbeddedOptions{
+	e, err := natsnode.Start(t.Context(), natsnode.Options{
 		DataDir: t.TempDir(), ServerName: "a",
 		// 192.0.2.0/24 is TEST-NET-1: never reachable, the route only retries.
-		Cluster: broker.ClusterOptions{Name: "distchat", Listen: listen, Peers: []string{listen, "192.0.2.1:6222"}, Secret: secret(t, "s")},
+		Cluster: natsnode.ClusterOptions{Name: "distchat", Listen: listen, Peers: []string{listen, "192.0.2.1:6222"}, Secret: secret(t, "s")},
 		Logger:  slog.New(slog.NewTextHandler(log, nil)),
 	})
 	if err != nil {

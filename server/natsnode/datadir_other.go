@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package broker
+package natsnode
 
 import "os"
 

@@ -1,4 +1,10 @@
-package broker
+// Package natsnode runs the NATS server embedded in distchat: alone on the data directory,
+// or clustered with the other nodes' servers through routes (their credentials from the
+// cluster secret, mutual TLS), with nats-server's log in distchat's, the store sized from
+// the disk, JetStream restarted after a full disk, shorter raft timing, and the data
+// directory's lock. It knows nothing of rooms or messages: the message store runs on it
+// (server/broker/jetstream) and asks it what it needs (Storage, DiskTrouble, LocalLastSeq).
+package natsnode
 
 import (
 	"context"
@@ -11,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,8 +28,8 @@ import (
 	"github.com/distchat/distchat/server/clustersecret"
 )
 
-// EmbeddedOptions configure the NATS server that runs inside distchat.
-type EmbeddedOptions struct {
+// Options configure the NATS server that runs inside distchat.
+type Options struct {
 	// DataDir holds JetStream's files (NATS puts them in DataDir/jetstream).
 	DataDir string
 	// ServerName names this node; empty picks one. In a cluster it must be unique and must
@@ -82,12 +89,16 @@ func (c ClusterOptions) Size() int {
 	return len(seen)
 }
 
-// Embedded is a NATS server running inside this process.
-type Embedded struct {
+// Node is a NATS server running inside this process.
+type Node struct {
 	*server.Server
 	token   string // what an in-process client presents, when the server asks for one
 	dataDir string
 	budget  storeBudget
+	// diskFull: the disk was found full by DiskTrouble, and stays so until budget.resume
+	// is free; guarded by diskMu.
+	diskMu   sync.Mutex
+	diskFull bool
 	// writeFailure is the first write error nats-server reported since JetStream last
 	// started. Since 2.11 a failed write (a full disk) is latched by the stream, which then
 	// refuses every write until JetStream restarts; the server's log is where it says so.
@@ -107,10 +118,10 @@ type routeRefused struct {
 // retries an explicit route every second.
 const refusedRecently = 10 * time.Second
 
-// routeTrouble says why this node cannot be in its cluster, when other nodes refused its
+// RouteTrouble says why this node cannot be in its cluster, when other nodes refused its
 // routes recently, or returns "".
-func (e *Embedded) routeTrouble() string {
-	r := e.refused.Load()
+func (n *Node) RouteTrouble() string {
+	r := n.refused.Load()
 	if r == nil || time.Since(r.at) > refusedRecently {
 		return ""
 	}
@@ -118,46 +129,58 @@ func (e *Embedded) routeTrouble() string {
 }
 
 // failure reports why the embedded JetStream cannot take writes, or nil.
-func (e *Embedded) failure() error {
-	if !e.JetStreamEnabled() {
+func (n *Node) failure() error {
+	if !n.JetStreamEnabled() {
 		return errors.New("JetStream stopped (nats-server stops it when its disk fills up)")
 	}
-	if msg := e.writeFailure.Load(); msg != nil {
+	if msg := n.writeFailure.Load(); msg != nil {
 		return fmt.Errorf("a write to the store failed: %s", *msg)
 	}
 	return nil
 }
 
-// localStream is this server's own copy of a stream, as it stands on this node's disk (not
-// as the stream's leader sees it); nil when the node holds no copy of it (yet).
-func (e *Embedded) localStream(name string) *server.StreamState {
-	acc, err := e.JszAccount(&server.JSzOptions{Account: e.GlobalAccount().Name, Streams: true})
+// LocalLastSeq is the last sequence of this server's own copy of a stream, as it stands on
+// this node's disk (not as the stream's leader sees it); ok is false when the node holds
+// no copy of it (yet).
+func (n *Node) LocalLastSeq(stream string) (last uint64, ok bool) {
+	acc, err := n.JszAccount(&server.JSzOptions{Account: n.GlobalAccount().Name, Streams: true})
 	if err != nil {
-		return nil
+		return 0, false
 	}
 	for _, st := range acc.Streams {
-		if st.Name == name {
-			return &st.State
+		if st.Name == stream {
+			return st.State.LastSeq, true
 		}
 	}
-	return nil
+	return 0, false
+}
+
+// StoreLimit is the message stream's size limit planned from this node's disk at start
+// (0: none, the disk could not be measured), and whether it was derived from the disk
+// (auto) rather than set by the operator (--max-store-bytes). See budgetFor.
+func (n *Node) StoreLimit() (bytes int64, auto bool) { return n.budget.stream, n.budget.auto }
+
+// Stop shuts the server down and waits until it has.
+func (n *Node) Stop() {
+	n.Shutdown()
+	n.WaitForShutdown()
 }
 
 // Connect opens an in-process connection to the server.
-func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(e.Server), nats.Name("distchat"), nats.MaxReconnects(-1)}, opts...)
-	if e.token != "" {
-		opts = append(opts, nats.Token(e.token))
+func (n *Node) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(n.Server), nats.Name("distchat"), nats.MaxReconnects(-1)}, opts...)
+	if n.token != "" {
+		opts = append(opts, nats.Token(n.token))
 	}
 	return nats.Connect("", opts...)
 }
 
-// StartEmbedded starts a NATS server with JetStream file storage inside this process.
+// Start starts a NATS server with JetStream file storage inside this process.
 // distchat talks to it in-process: alone, it listens on no port. Clustered, it listens for
 // routes on Cluster.Listen, authenticated with the cluster secret (and TLS when
 // Cluster.TLS is set), and connects to the peers; and for clients on loopback, for this
 // process only (see below). It gives up when ctx ends.
-func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
+func Start(ctx context.Context, o Options) (*Node, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("embedded NATS needs a data directory")
 	}
@@ -245,11 +268,11 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring embedded NATS: %w", err)
 	}
-	e := &Embedded{Server: ns, token: opts.Authorization, dataDir: o.DataDir, budget: budget}
+	n := &Node{Server: ns, token: opts.Authorization, dataDir: o.DataDir, budget: budget}
 	ns.SetLoggerV2(natsLogger{
 		log:         log,
-		writeFailed: func(msg string) { e.writeFailure.CompareAndSwap(nil, &msg) },
-		refusedBy:   func(remote string) { e.refused.Store(&routeRefused{remote: remote, at: time.Now()}) },
+		writeFailed: func(msg string) { n.writeFailure.CompareAndSwap(nil, &msg) },
+		refusedBy:   func(remote string) { n.refused.Store(&routeRefused{remote: remote, at: time.Now()}) },
 		secrets:     secrets,
 	}, false, false, false)
 	go ns.Start()
@@ -265,7 +288,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 			return nil, fmt.Errorf("embedded NATS did not start within %s (data directory %s)", startTimeout, o.DataDir)
 		}
 	}
-	return e, nil
+	return n, nil
 }
 
 // startTimeout bounds opening the store (recovering a very large store takes long).
