@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/presence"
 )
@@ -20,7 +21,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		log.Warn("messages are kept in memory only: a restart loses the history")
 		return broker.NewMemory(int(o.roomMaxMessages), broker.DefaultDedupeWindow), nil, nil
 	}
-	jo := broker.JetStreamOptions{
+	jo := jetstream.Options{
 		MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Replicas: o.replicas, Logger: log,
 	}
 	if o.natsURL != "" {
@@ -28,13 +29,13 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		jo.MaxBytes = o.maxStoreBytes
 	}
 	var (
-		b   *broker.JetStream
+		b   *jetstream.Broker
 		err error
 	)
 	clustered := o.clusterListen != "" || o.natsURL != ""
 	switch {
 	case o.natsURL != "":
-		b, err = broker.Connect(ctx, o.natsURL, jo)
+		b, err = jetstream.Connect(ctx, o.natsURL, jo)
 		log.Info("message storage: external NATS JetStream", "node", o.nodeName)
 	default:
 		eo := natsnode.Options{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
@@ -50,7 +51,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		} else {
 			log.Info("message storage: embedded NATS JetStream", "data", o.data)
 		}
-		b, err = broker.OpenEmbedded(ctx, eo, jo)
+		b, err = jetstream.OpenEmbedded(ctx, eo, jo)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -7,9 +7,13 @@ package broker
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/distchat/distchat/server/protocol"
 )
+
+// DefaultDedupeWindow is how long brokers remember a message's dedupe key by default.
+const DefaultDedupeWindow = 2 * time.Minute
 
 // Errors returned by brokers.
 var (
@@ -130,4 +134,28 @@ type Stats struct {
 	// times storage sent faster than a connection read (messages were dropped).
 	Disconnects   uint64 `json:"disconnects"`
 	SlowConsumers uint64 `json:"slow_consumers"`
+}
+
+// StorageState is the message stream's state as its leader reports it, for monitoring.
+type StorageState struct {
+	// Messages and Bytes are what the stream holds, every room together.
+	Messages uint64
+	Bytes    uint64
+	// Leader is the name of the NATS server that leads the stream (the node's own server
+	// when it is alone); empty while the stream has no leader.
+	Leader string
+	// Replicas are the stream's other copies, in a cluster.
+	Replicas []ReplicaState
+}
+
+// ReplicaState is one copy of the stream other than the leader's.
+type ReplicaState struct {
+	// Name is the NATS server that keeps the copy.
+	Name string
+	// Current: the copy has everything the leader has.
+	Current bool
+	// Offline: the leader cannot reach the copy.
+	Offline bool
+	// Lag is how many operations the copy is behind the leader.
+	Lag uint64
 }

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/broker"
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -61,7 +62,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/members=%d", store, members), func(b *testing.B) {
 				var br broker.Broker = broker.NewMemory(0, time.Minute)
 				if store == "jetstream" {
-					br = brokertest.Embedded(b, broker.JetStreamOptions{})
+					br = jstest.Embedded(b, jetstream.Options{})
 				}
 				h := hub.New(context.Background(), hub.Config{}, br, nil, slog.New(slog.DiscardHandler))
 				defer func() { h.Close(); br.Close() }()
@@ -132,7 +133,7 @@ func BenchmarkEncodeMessage(b *testing.B) {
 // member's session) once they are all open: an empty room must cost little, whatever the
 // queue sizes.
 func BenchmarkEmptyRoom(b *testing.B) {
-	br := brokertest.Embedded(b, broker.JetStreamOptions{})
+	br := jstest.Embedded(b, jetstream.Options{})
 	h := hub.New(context.Background(), hub.Config{MaxRooms: 1 << 30}, br, nil, slog.New(slog.DiscardHandler))
 	defer func() { h.Close(); br.Close() }()
 	var before, after runtime.MemStats

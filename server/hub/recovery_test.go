@@ -12,6 +12,8 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -68,7 +70,7 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func([]map[string]any
 func brokers(t *testing.T) map[string]func(t *testing.T) broker.Broker {
 	return map[string]func(t *testing.T) broker.Broker{
 		"memory":    func(t *testing.T) broker.Broker { return broker.NewMemory(0, time.Minute) },
-		"jetstream": func(t *testing.T) broker.Broker { return brokertest.Embedded(t, broker.JetStreamOptions{}) },
+		"jetstream": func(t *testing.T) broker.Broker { return jstest.Embedded(t, jetstream.Options{}) },
 	}
 }
 

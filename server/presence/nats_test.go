@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -100,7 +100,7 @@ func busConn(t *testing.T, url, node string) (*presence.NATS, *nats.Conn) {
 // that start watching later (an answer to their query); typing crosses; a node that stops
 // sending heartbeats has its people removed; a person's events reach their other nodes.
 func TestPresenceAcrossNodes(t *testing.T) {
-	ns := brokertest.StartNATS(t)
+	ns := jstest.StartNATS(t)
 	a := bus(t, ns.ClientURL(), "a")
 	b, bnc := busConn(t, ns.ClientURL(), "b")
 	ha := newHandler()
@@ -166,7 +166,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 // TestPresenceStopTellsTheOthers: a node that stops watching a room (its last member left)
 // tells the others at once.
 func TestPresenceStopTellsTheOthers(t *testing.T) {
-	ns := brokertest.StartNATS(t)
+	ns := jstest.StartNATS(t)
 	a, b := bus(t, ns.ClientURL(), "a"), bus(t, ns.ClientURL(), "b")
 	ha, hb := newHandler(), newHandler()
 	ra := a.Watch("r", ha)

@@ -1,4 +1,4 @@
-package broker
+package jetstream
 
 import (
 	"context"
@@ -46,7 +46,7 @@ type rawEntry struct {
 }
 
 // acquireRead waits for one of the node's read slots, or fails when ctx ends first.
-func (b *JetStream) acquireRead(ctx context.Context) (release func(), err error) {
+func (b *Broker) acquireRead(ctx context.Context) (release func(), err error) {
 	select {
 	case b.readGate <- struct{}{}:
 		return func() { <-b.readGate }, nil
@@ -57,7 +57,7 @@ func (b *JetStream) acquireRead(ctx context.Context) (release func(), err error)
 
 // directBatch reads up to n messages of subject from seq on (at most readChunkBytes of
 // them), oldest first, and how many of the subject's messages follow the last one.
-func (b *JetStream) directBatch(ctx context.Context, subject string, seq uint64, n int) ([]rawEntry, uint64, error) {
+func (b *Broker) directBatch(ctx context.Context, subject string, seq uint64, n int) ([]rawEntry, uint64, error) {
 	release, err := b.acquireRead(ctx)
 	if err != nil {
 		return nil, 0, err

@@ -1,4 +1,4 @@
-package broker
+package jetstream
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 //
 // ctx is the broker's lifetime: when it ends, background work and reads stop (Close is
 // still needed to release everything).
-func OpenEmbedded(ctx context.Context, no natsnode.Options, o JetStreamOptions) (*JetStream, error) {
+func OpenEmbedded(ctx context.Context, no natsnode.Options, o Options) (*Broker, error) {
 	ns, err := natsnode.Start(ctx, no)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func OpenEmbedded(ctx context.Context, no natsnode.Options, o JetStreamOptions) 
 	if o.MaxBytes == 0 {
 		o.MaxBytes, o.MaxBytesCeiling = ns.StoreLimit()
 	}
-	b, err := newJetStream(ctx, nc, o, ns)
+	b, err := newBroker(ctx, nc, o, ns)
 	if err != nil {
 		nc.Close()
 		ns.Stop()
@@ -46,7 +46,7 @@ func OpenEmbedded(ctx context.Context, no natsnode.Options, o JetStreamOptions) 
 }
 
 // diskHooks is the broker as the node's disk watcher sees it.
-type diskHooks struct{ b *JetStream }
+type diskHooks struct{ b *Broker }
 
 var _ natsnode.Storage = diskHooks{}
 

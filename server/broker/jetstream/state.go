@@ -1,11 +1,13 @@
-package broker
+package jetstream
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/distchat/distchat/server/broker"
 )
 
 // The shared state lives in a JetStream key-value bucket next to the stream, with the same
@@ -18,23 +20,23 @@ import (
 func stateBucket(s string) string { return s + "_STATE" }
 
 // ensureState creates or updates the state bucket with r replicas, never fewer than it has.
-func (b *JetStream) ensureState(ctx context.Context, r int) error {
+func (b *Broker) ensureState(ctx context.Context, r int) error {
 	name := stateBucket(b.opts.Stream)
 	if kv, err := b.js.KeyValue(ctx, name); err == nil {
 		st, err := kv.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("state bucket %s: %w", name, err)
 		}
-		if info := st.(*jetstream.KeyValueBucketStatus).StreamInfo(); info.Config.Replicas >= r {
+		if info := st.(*natsjs.KeyValueBucketStatus).StreamInfo(); info.Config.Replicas >= r {
 			b.state = &jsState{b: b, kv: kv}
 			return nil
 		}
 	}
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
 		Bucket:      name,
 		Description: "distchat shared state: read positions, direct messages, topics",
 		History:     1,
-		Storage:     jetstream.FileStorage,
+		Storage:     natsjs.FileStorage,
 		Replicas:    r,
 	})
 	if err != nil {
@@ -45,10 +47,10 @@ func (b *JetStream) ensureState(ctx context.Context, r int) error {
 }
 
 // State implements Broker.
-func (b *JetStream) State() State { return stateOf{b} }
+func (b *Broker) State() broker.State { return stateOf{b} }
 
 // stateOf answers unavailable until the bucket exists.
-type stateOf struct{ b *JetStream }
+type stateOf struct{ b *Broker }
 
 func (s stateOf) get() (*jsState, error) {
 	if !s.b.isBootstrapped() {
@@ -63,7 +65,7 @@ func (s stateOf) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	e, err := st.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, natsjs.ErrKeyNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -79,8 +81,8 @@ func (s stateOf) Create(ctx context.Context, key string, value []byte) ([]byte, 
 	}
 	if _, err := st.kv.Create(ctx, key, value); err == nil {
 		return value, nil
-	} else if !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("%w: storing %s: %w", ErrUnavailable, key, err)
+	} else if !errors.Is(err, natsjs.ErrKeyExists) {
+		return nil, fmt.Errorf("%w: storing %s: %w", broker.ErrUnavailable, key, err)
 	}
 	return s.Get(ctx, key)
 }
@@ -91,7 +93,7 @@ func (s stateOf) Put(ctx context.Context, key string, value []byte) error {
 		return err
 	}
 	if _, err := st.kv.Put(ctx, key, value); err != nil {
-		return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, key, err)
+		return fmt.Errorf("%w: storing %s: %w", broker.ErrUnavailable, key, err)
 	}
 	return nil
 }
@@ -108,7 +110,7 @@ func (s stateOf) Update(ctx context.Context, key string, change func([]byte) []b
 		switch {
 		case err == nil:
 			old, rev = e.Value(), e.Revision()
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
+		case !errors.Is(err, natsjs.ErrKeyNotFound):
 			return s.b.readErr(err)
 		}
 		v := change(old)
@@ -123,10 +125,10 @@ func (s stateOf) Update(ctx context.Context, key string, change func([]byte) []b
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
-			var apiErr *jetstream.APIError
-			if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
-				return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, key, err)
+		if !errors.Is(err, natsjs.ErrKeyExists) && ctx.Err() == nil {
+			var apiErr *natsjs.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode != natsjs.JSErrCodeStreamWrongLastSequence {
+				return fmt.Errorf("%w: storing %s: %w", broker.ErrUnavailable, key, err)
 			}
 		}
 		if ctx.Err() != nil {
@@ -143,7 +145,7 @@ func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, er
 	}
 	// A watcher delivers every current value, then nil: one subscription, not a request
 	// per key.
-	w, err := st.kv.Watch(ctx, prefix+">", jetstream.IgnoreDeletes())
+	w, err := st.kv.Watch(ctx, prefix+">", natsjs.IgnoreDeletes())
 	if err != nil {
 		return nil, s.b.readErr(err)
 	}
@@ -180,7 +182,7 @@ func (s stateOf) Watch(ctx context.Context, prefix string, fn func(key string, v
 			case !ok:
 				return s.b.readErr(errors.New("the watch of the state ended"))
 			case e == nil: // the current values are all delivered
-			case e.Operation() == jetstream.KeyValuePut:
+			case e.Operation() == natsjs.KeyValuePut:
 				fn(e.Key(), e.Value())
 			default:
 				fn(e.Key(), nil)
@@ -199,12 +201,12 @@ func (s stateOf) Purge(ctx context.Context, key string) error {
 		return err
 	}
 	if err := st.kv.Purge(ctx, key); err != nil {
-		return fmt.Errorf("%w: purging %s: %w", ErrUnavailable, key, err)
+		return fmt.Errorf("%w: purging %s: %w", broker.ErrUnavailable, key, err)
 	}
 	return nil
 }
 
 type jsState struct {
-	b  *JetStream
-	kv jetstream.KeyValue
+	b  *Broker
+	kv natsjs.KeyValue
 }

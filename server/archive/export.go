@@ -1,4 +1,4 @@
-package broker
+package archive
 
 import (
 	"context"
@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -37,7 +38,7 @@ func Export(ctx context.Context, dataDir, room string, w io.Writer) (int, error)
 	var n int
 	err := withStoppedNode(ctx, dataDir, false, func(node *stoppedNode) error {
 		var err error
-		n, err = ExportConn(ctx, node.nc, room, w, JetStreamOptions{})
+		n, err = ExportConn(ctx, node.nc, room, w, jetstream.Options{})
 		return err
 	})
 	return n, err
@@ -45,22 +46,22 @@ func Export(ctx context.Context, dataDir, room string, w io.Writer) (int, error)
 
 // ExportConn writes the messages of room stored in the stream o names (the default one
 // when o is zero) to w as JSON lines, oldest first.
-func ExportConn(ctx context.Context, nc *nats.Conn, room string, w io.Writer, o JetStreamOptions) (int, error) {
-	// A JetStream broker that is never opened: it knows the subjects.
-	b := &JetStream{opts: o.withDefaults()}
-	js, err := jetstream.New(nc)
+func ExportConn(ctx context.Context, nc *nats.Conn, room string, w io.Writer, o jetstream.Options) (int, error) {
+	// The stream and its subjects, as the broker keeps them.
+	o = o.WithDefaults()
+	js, err := natsjs.New(nc)
 	if err != nil {
 		return 0, err
 	}
-	stream, err := js.Stream(ctx, b.opts.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, fmt.Errorf("room %s: %w (there is no stream %s)", room, ErrNoSuchRoom, b.opts.Stream)
+	stream, err := js.Stream(ctx, o.Stream)
+	if errors.Is(err, natsjs.ErrStreamNotFound) {
+		return 0, fmt.Errorf("room %s: %w (there is no stream %s)", room, ErrNoSuchRoom, o.Stream)
 	}
 	if err != nil {
 		return 0, err
 	}
-	subject := b.subject(room)
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	subject := o.SubjectPrefix + room
+	info, err := stream.Info(ctx, natsjs.WithSubjectFilter(subject))
 	if err != nil {
 		return 0, err
 	}
@@ -68,9 +69,9 @@ func ExportConn(ctx context.Context, nc *nats.Conn, room string, w io.Writer, o 
 	if total == 0 {
 		return 0, fmt.Errorf("room %s: %w", room, ErrNoSuchRoom)
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	cons, err := stream.OrderedConsumer(ctx, natsjs.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		DeliverPolicy:  natsjs.DeliverAllPolicy,
 	})
 	if err != nil {
 		return 0, err
@@ -85,7 +86,7 @@ func ExportConn(ctx context.Context, nc *nats.Conn, room string, w io.Writer, o 
 	n := 0
 	for {
 		nctx, cancel := context.WithTimeout(ctx, chunkTimeout)
-		msg, err := it.Next(jetstream.NextContext(nctx))
+		msg, err := it.Next(natsjs.NextContext(nctx))
 		cancel()
 		if err != nil {
 			return n, fmt.Errorf("reading room %s: %w", room, err)
@@ -94,7 +95,7 @@ func ExportConn(ctx context.Context, nc *nats.Conn, room string, w io.Writer, o 
 		if err != nil {
 			return n, err
 		}
-		m, err := decodeStored(strings.TrimPrefix(msg.Subject(), b.opts.SubjectPrefix), md.Sequence.Stream, msg.Data())
+		m, err := jetstream.DecodeStored(strings.TrimPrefix(msg.Subject(), o.SubjectPrefix), md.Sequence.Stream, msg.Data())
 		if err != nil {
 			return n, fmt.Errorf("message %d: %w", md.Sequence.Stream, err)
 		}

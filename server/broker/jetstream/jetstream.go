@@ -1,4 +1,12 @@
-package broker
+// Package jetstream is the message store on NATS JetStream: one stream holds every room,
+// one subject per room, and a key-value bucket beside it the shared state. Its Broker sets
+// the stream up and watches its readiness (jetstream.go), publishes with pipelined
+// acknowledgements (publish.go), delivers each room's messages live from the stream's
+// republished copies, filling gaps from storage (live.go), reads history with batched
+// direct gets (read.go, directget.go), and keeps the shared state (state.go). It runs on
+// an external NATS (Connect, New) or on the NATS node embedded in this process
+// (OpenEmbedded, node.go).
+package jetstream
 
 import (
 	"context"
@@ -11,13 +19,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/natsnode"
 )
 
-// JetStreamOptions configure the stream that holds every room.
-type JetStreamOptions struct {
+// Options configure the stream that holds every room.
+type Options struct {
 	// Stream is the stream's name (default "DISTCHAT").
 	Stream string
 	// SubjectPrefix is prepended to room names for stored messages (default
@@ -46,23 +55,26 @@ type JetStreamOptions struct {
 	// smallest of its nodes' disks.
 	MaxBytesCeiling bool
 	// PublishTimeout bounds storing one message (default 1 s): a publish not acknowledged
-	// by then fails with ErrUnavailable.
+	// by then fails with broker.ErrUnavailable.
 	PublishTimeout time.Duration
 	// Logger receives the broker's start-up and trouble reports.
 	Logger *slog.Logger
 }
 
-// Defaults of JetStreamOptions.
+// Defaults of Options.
 const (
 	DefaultStream        = "DISTCHAT"
 	DefaultSubjectPrefix = "distchat.room."
 	DefaultLivePrefix    = "distchat.live."
 
-	DefaultDedupeWindow   = 2 * time.Minute
+	// DefaultPublishTimeout bounds storing one message; the dedupe window's default is
+	// broker.DefaultDedupeWindow.
 	DefaultPublishTimeout = time.Second
 )
 
-func (o JetStreamOptions) withDefaults() JetStreamOptions {
+// WithDefaults returns o with the defaults in its zero fields (the stream's name and subjects
+// for tools that read the stream themselves, such as distchat export).
+func (o Options) WithDefaults() Options {
 	if o.Stream == "" {
 		o.Stream = DefaultStream
 	}
@@ -73,7 +85,7 @@ func (o JetStreamOptions) withDefaults() JetStreamOptions {
 		o.LivePrefix = DefaultLivePrefix
 	}
 	if o.DedupeWindow <= 0 {
-		o.DedupeWindow = DefaultDedupeWindow
+		o.DedupeWindow = broker.DefaultDedupeWindow
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = DefaultPublishTimeout
@@ -102,23 +114,23 @@ const (
 	catchUpLag = 1000
 )
 
-// JetStream is a Broker on NATS JetStream: one stream, one subject per room, the stream's
+// Broker is a broker.Broker on NATS JetStream: one stream, one subject per room, the stream's
 // sequence as each message's seq. The stream republishes every stored message to a live
 // subject per room; a node subscribes to the live subjects of the rooms it serves and
 // nothing else (see live.go). History is read with batched direct gets (read.go).
 //
 // Opening returns at once; the stream is set up in the background, retried until the
 // cluster has elected its leaders, and Ready reports when the broker can store and deliver.
-type JetStream struct {
-	opts JetStreamOptions
+type Broker struct {
+	opts Options
 	nc   *nats.Conn
-	js   jetstream.JetStream
+	js   natsjs.JetStream
 	// Reads go over a connection of their own (rnc, rjs, rstream), so that a burst of
 	// large answers never delays publishes, acknowledgements or live messages, nor
 	// counts against their connection's pending bytes; readGate holds its slots.
 	rnc      *nats.Conn
-	rjs      jetstream.JetStream
-	rstream  jetstream.Stream
+	rjs      natsjs.JetStream
+	rstream  natsjs.Stream
 	readGate chan struct{}
 	// node is the in-process NATS server this broker owns, if any (see node.go).
 	node *natsnode.Node
@@ -131,7 +143,7 @@ type JetStream struct {
 	// bootstrapped is closed once the stream exists (with this node's settings); stream is
 	// set before.
 	bootstrapped chan struct{}
-	stream       jetstream.Stream      // rstream is set with it
+	stream       natsjs.Stream         // rstream is set with it
 	notReady     atomic.Pointer[error] // nil: ready
 	leader       atomic.Pointer[string]
 	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
@@ -146,18 +158,18 @@ type JetStream struct {
 	closed                     atomic.Bool
 }
 
-var _ Broker = (*JetStream)(nil)
+var _ broker.Broker = (*Broker)(nil)
 
 // Connect opens a broker on an external NATS server or cluster at url (several URLs
 // separated by commas). A server that cannot be reached yet is retried in the background:
 // the broker is not ready meanwhile.
 // ctx is the broker's lifetime, as for OpenEmbedded.
-func Connect(ctx context.Context, url string, o JetStreamOptions) (*JetStream, error) {
+func Connect(ctx context.Context, url string, o Options) (*Broker, error) {
 	nc, err := nats.Connect(url, nats.Name("distchat"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(url), err)
 	}
-	b, err := NewJetStream(ctx, nc, o)
+	b, err := New(ctx, nc, o)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -176,15 +188,15 @@ func redactURL(u string) string {
 	return u
 }
 
-// NewJetStream returns a broker on nc and sets the stream up in the background. The broker
+// New returns a broker on nc and sets the stream up in the background. The broker
 // owns nc and closes it. ctx is the broker's lifetime, as for OpenEmbedded.
-func NewJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions) (*JetStream, error) {
-	return newJetStream(ctx, nc, o, nil)
+func New(ctx context.Context, nc *nats.Conn, o Options) (*Broker, error) {
+	return newBroker(ctx, nc, o, nil)
 }
 
-func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, node *natsnode.Node) (*JetStream, error) {
-	o = o.withDefaults()
-	b := &JetStream{opts: o, nc: nc, node: node, bootstrapped: make(chan struct{}), readGate: make(chan struct{}, readSlots)}
+func newBroker(ctx context.Context, nc *nats.Conn, o Options, node *natsnode.Node) (*Broker, error) {
+	o = o.WithDefaults()
+	b := &Broker{opts: o, nc: nc, node: node, bootstrapped: make(chan struct{}), readGate: make(chan struct{}, readSlots)}
 	// The reads' connection: the same server and credentials, a connection of its own.
 	ropts := nc.Opts
 	ropts.Name += " reads"
@@ -194,15 +206,15 @@ func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, node *
 		return nil, fmt.Errorf("connecting to NATS for reads: %w", err)
 	}
 	b.rnc = rnc
-	if b.rjs, err = jetstream.New(rnc); err != nil {
+	if b.rjs, err = natsjs.New(rnc); err != nil {
 		rnc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncTimeout(o.PublishTimeout),
-		jetstream.WithPublishAsyncMaxPending(maxPendingPublishes),
-		jetstream.WithPublishAsyncAckHandler(b.onAck),
-		jetstream.WithPublishAsyncErrHandler(b.onPublishError),
+	js, err := natsjs.New(nc,
+		natsjs.WithPublishAsyncTimeout(o.PublishTimeout),
+		natsjs.WithPublishAsyncMaxPending(maxPendingPublishes),
+		natsjs.WithPublishAsyncAckHandler(b.onAck),
+		natsjs.WithPublishAsyncErrHandler(b.onPublishError),
 	)
 	if err != nil {
 		rnc.Close()
@@ -267,32 +279,32 @@ func newJetStream(ctx context.Context, nc *nats.Conn, o JetStreamOptions, node *
 // publishing stalls briefly, then fails.
 const maxPendingPublishes = 1 << 16
 
-func (b *JetStream) subject(room string) string { return b.opts.SubjectPrefix + room }
-func (b *JetStream) liveSubject(room string) string {
+func (b *Broker) subject(room string) string { return b.opts.SubjectPrefix + room }
+func (b *Broker) liveSubject(room string) string {
 	return b.opts.LivePrefix + room
 }
 
 // streamConfig is the stream as this node wants it, with replicas r and size limit
 // maxBytes (-1: none).
-func (b *JetStream) streamConfig(r int, maxBytes int64) jetstream.StreamConfig {
+func (b *Broker) streamConfig(r int, maxBytes int64) natsjs.StreamConfig {
 	o := b.opts
-	return jetstream.StreamConfig{
+	return natsjs.StreamConfig{
 		Name:              o.Stream,
 		Description:       "distchat rooms: one subject per room",
 		Subjects:          []string{o.SubjectPrefix + "*"},
-		Storage:           jetstream.FileStorage,
-		Retention:         jetstream.LimitsPolicy,
+		Storage:           natsjs.FileStorage,
+		Retention:         natsjs.LimitsPolicy,
 		MaxMsgsPerSubject: o.MaxMsgsPerRoom,
 		MaxAge:            o.MaxAge,
 		MaxBytes:          maxBytes,
 		Duplicates:        o.DedupeWindow,
 		Replicas:          r,
 		AllowDirect:       true,
-		Discard:           jetstream.DiscardOld,
+		Discard:           natsjs.DiscardOld,
 		// Every stored message is sent on at once to the room's live subject, with its
 		// sequence and the room's previous sequence in headers: nodes subscribe to the
 		// rooms they serve and detect gaps.
-		RePublish: &jetstream.RePublish{
+		RePublish: &natsjs.RePublish{
 			Source:      o.SubjectPrefix + "*",
 			Destination: o.LivePrefix + "{{wildcard(1)}}",
 		},
@@ -301,7 +313,7 @@ func (b *JetStream) streamConfig(r int, maxBytes int64) jetstream.StreamConfig {
 
 // bootstrap sets the stream up, retrying until the cluster can take it, then watches
 // readiness until the broker closes.
-func (b *JetStream) bootstrap() {
+func (b *Broker) bootstrap() {
 	log := b.opts.Logger
 	start := time.Now()
 	var lastLog time.Time
@@ -335,7 +347,7 @@ func (b *JetStream) bootstrap() {
 
 // ensureStream creates the stream or brings an existing one to this node's settings,
 // never lowering its replicas, and checks that it has a leader.
-func (b *JetStream) ensureStream() error {
+func (b *Broker) ensureStream() error {
 	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
 	defer cancel()
 	if !b.nc.IsConnected() {
@@ -347,7 +359,7 @@ func (b *JetStream) ensureStream() error {
 	}
 	s, err := b.js.Stream(ctx, b.opts.Stream)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case errors.Is(err, natsjs.ErrStreamNotFound):
 		cfg := b.streamConfig(want, b.maxBytes(-1))
 		if _, err := b.js.CreateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("creating stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
@@ -384,7 +396,7 @@ func (b *JetStream) ensureStream() error {
 }
 
 // maxBytes is the size limit this node wants for a stream whose limit is have (-1: none).
-func (b *JetStream) maxBytes(have int64) int64 {
+func (b *Broker) maxBytes(have int64) int64 {
 	want := b.opts.MaxBytes
 	switch {
 	case want <= 0:
@@ -398,7 +410,7 @@ func (b *JetStream) maxBytes(have int64) int64 {
 
 // clusterSize is how many NATS servers the cluster has, as far as this connection knows:
 // 1 when the server is not clustered, else capped at 3.
-func (b *JetStream) clusterSize() int {
+func (b *Broker) clusterSize() int {
 	if b.nc.ConnectedClusterName() == "" {
 		return 1
 	}
@@ -407,8 +419,8 @@ func (b *JetStream) clusterSize() int {
 
 // needsUpdate reports whether the stream's configuration differs from this node's in what
 // this node sets.
-func needsUpdate(have, want jetstream.StreamConfig) bool {
-	rp := func(r *jetstream.RePublish) string {
+func needsUpdate(have, want natsjs.StreamConfig) bool {
+	rp := func(r *natsjs.RePublish) string {
 		if r == nil {
 			return ""
 		}
@@ -429,7 +441,7 @@ func needsUpdate(have, want jetstream.StreamConfig) bool {
 }
 
 // streamInfo asks the stream's leader for the stream's state.
-func (b *JetStream) streamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
+func (b *Broker) streamInfo(ctx context.Context) (*natsjs.StreamInfo, error) {
 	s, err := b.js.Stream(ctx, b.opts.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("no answer from the stream's leader: %w", err)
@@ -440,7 +452,7 @@ func (b *JetStream) streamInfo(ctx context.Context) (*jetstream.StreamInfo, erro
 // probeLoop checks once a second that the stream can store messages. When its leader
 // changes, messages stored during the election may not have been republished, so the
 // live rooms catch up from storage.
-func (b *JetStream) probeLoop() {
+func (b *Broker) probeLoop() {
 	b.probe(true)
 	t := time.NewTicker(probeEvery / 4)
 	defer t.Stop()
@@ -462,7 +474,7 @@ func (b *JetStream) probeLoop() {
 // that is catching up after a restart is not ready until its own copy is current. The
 // embedded server's disk is looked at first (diskTrouble): a full one is not ready even
 // before a write failed.
-func (b *JetStream) probe(first bool) {
+func (b *Broker) probe(first bool) {
 	b.probeMu.Lock()
 	defer b.probeMu.Unlock()
 	if !b.nc.IsConnected() {
@@ -524,13 +536,13 @@ func (b *JetStream) probe(first bool) {
 // because the leader may still count a copy as current from before its node lost its disk.
 // While the node is not ready, it becomes ready only once its copy has everything; a ready
 // node stays ready while its copy is a few operations behind under load, unless that lasts.
-func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, leaderLast uint64) error {
+func (b *Broker) catchingUp(leader string, replicas []*natsjs.PeerInfo, leaderLast uint64) error {
 	n := b.node
 	if n == nil || leader == n.Name() {
 		b.behindSince = time.Time{}
 		return nil
 	}
-	var mine *jetstream.PeerInfo
+	var mine *natsjs.PeerInfo
 	for _, r := range replicas {
 		if r.Name == n.Name() {
 			mine = r
@@ -565,7 +577,7 @@ func (b *JetStream) catchingUp(leader string, replicas []*jetstream.PeerInfo, le
 	return nil
 }
 
-func (b *JetStream) setNotReady(err error) {
+func (b *Broker) setNotReady(err error) {
 	if n := b.node; n != nil {
 		// Other nodes refusing this one's routes explains whatever else went wrong.
 		if why := n.RouteTrouble(); why != "" {
@@ -577,7 +589,7 @@ func (b *JetStream) setNotReady(err error) {
 	}
 }
 
-func (b *JetStream) isBootstrapped() bool {
+func (b *Broker) isBootstrapped() bool {
 	select {
 	case <-b.bootstrapped:
 		return true
@@ -587,9 +599,9 @@ func (b *JetStream) isBootstrapped() bool {
 }
 
 // Ready implements Broker.
-func (b *JetStream) Ready() error {
+func (b *Broker) Ready() error {
 	if b.closed.Load() {
-		return ErrClosed
+		return broker.ErrClosed
 	}
 	if p := b.notReady.Load(); p != nil {
 		return *p
@@ -598,12 +610,12 @@ func (b *JetStream) Ready() error {
 }
 
 // WaitReady blocks until the broker is ready or ctx ends (for tests and tools).
-func (b *JetStream) WaitReady(ctx context.Context) error {
+func (b *Broker) WaitReady(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		err := b.Ready()
-		if err == nil || errors.Is(err, ErrClosed) {
+		if err == nil || errors.Is(err, broker.ErrClosed) {
 			return err
 		}
 		select {
@@ -615,10 +627,10 @@ func (b *JetStream) WaitReady(ctx context.Context) error {
 }
 
 // Conn is the broker's NATS connection, shared with presence.
-func (b *JetStream) Conn() *nats.Conn { return b.nc }
+func (b *Broker) Conn() *nats.Conn { return b.nc }
 
 // Stats implements Broker.
-func (b *JetStream) Stats() Stats {
+func (b *Broker) Stats() broker.Stats {
 	st := b.live.stats()
 	st.ReadRequests = b.reads.Load()
 	st.ReadsInFlight = len(b.readGate)
@@ -630,7 +642,7 @@ func (b *JetStream) Stats() Stats {
 // Close implements Broker: it stops deliveries, fails the publishes still waiting for an
 // acknowledgement, closes the connection and stops the embedded server if this broker
 // started it.
-func (b *JetStream) Close() error {
+func (b *Broker) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
@@ -638,7 +650,7 @@ func (b *JetStream) Close() error {
 	b.live.close()
 	b.pubs.Range(func(k, v any) bool {
 		if p, ok := b.pubs.LoadAndDelete(k); ok {
-			p.(*publication).finish(ErrClosed)
+			p.(*publication).finish(broker.ErrClosed)
 		}
 		return true
 	})

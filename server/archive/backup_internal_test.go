@@ -1,4 +1,4 @@
-package broker
+package archive
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -20,7 +22,7 @@ func TestBackupInParts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	src := t.TempDir()
-	b, err := openReadyInternal(t, natsnode.Options{DataDir: src}, JetStreamOptions{})
+	b, node, err := openReadyInternal(t, natsnode.Options{DataDir: src}, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestBackupInParts(t *testing.T) {
 	}
 	var archive bytes.Buffer
 	err = func() error {
-		nc, err := nats.Connect("", nats.InProcessServer(b.node))
+		nc, err := nats.Connect("", nats.InProcessServer(node))
 		if err != nil {
 			return err
 		}
@@ -51,6 +53,7 @@ func TestBackupInParts(t *testing.T) {
 		return err
 	}()
 	b.Close()
+	node.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +61,11 @@ func TestBackupInParts(t *testing.T) {
 	if _, err := Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	rb, err := openReadyInternal(t, natsnode.Options{DataDir: dst}, JetStreamOptions{})
+	rb, rnode, err := openReadyInternal(t, natsnode.Options{DataDir: dst}, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rnode.Stop()
 	defer rb.Close()
 	got, more, err := rb.After(ctx, "r", 0, 1000)
 	if err != nil || more || len(got) != len(want) {
@@ -74,22 +78,35 @@ func TestBackupInParts(t *testing.T) {
 	}
 }
 
-// openReadyInternal opens an embedded broker and waits until it is ready.
-func openReadyInternal(t *testing.T, eo natsnode.Options, o JetStreamOptions) (*JetStream, error) {
+// openReadyInternal starts an embedded NATS node and a broker on it, and waits until the
+// broker is ready. The caller closes the broker, then stops the node.
+func openReadyInternal(t *testing.T, no natsnode.Options, o jetstream.Options) (*jetstream.Broker, *natsnode.Node, error) {
 	t.Helper()
-	b, err := OpenEmbedded(t.Context(), eo, o)
+	node, err := natsnode.Start(t.Context(), no)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	nc, err := node.Connect()
+	if err != nil {
+		node.Stop()
+		return nil, nil, err
+	}
+	b, err := jetstream.New(t.Context(), nc, o)
+	if err != nil {
+		nc.Close()
+		node.Stop()
+		return nil, nil, err
 	}
 	if err := b.WaitReady(t.Context()); err != nil {
 		b.Close()
-		return nil, err
+		node.Stop()
+		return nil, nil, err
 	}
-	return b, nil
+	return b, node, nil
 }
 
 // publishWait stores m and waits for the outcome.
-func publishWait(b Broker, m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
+func publishWait(b broker.Broker, m protocol.Message, dedupeKey string) (protocol.Message, bool, error) {
 	type result struct {
 		m   protocol.Message
 		dup bool

@@ -1,4 +1,4 @@
-package broker_test
+package jetstream_test
 
 import (
 	"fmt"
@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -19,12 +20,12 @@ import (
 // the newest are all there.
 func TestMaxStoreBytesDiscardsOldest(t *testing.T) {
 	const limit = 1 << 20
-	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir(), MaxStoreBytes: limit}, broker.JetStreamOptions{})
+	b, err := jetstream.OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir(), MaxStoreBytes: limit}, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	brokertest.WaitReady(t, b)
+	jstest.WaitReady(t, b)
 
 	body := strings.Repeat("x", 1000)
 	const n = 3000 // about 3 MiB
@@ -62,13 +63,13 @@ func TestMaxStoreBytesDiscardsOldest(t *testing.T) {
 // applied as set (raised or lowered), a limit derived from a node's disk only ever lowers
 // the stream's, so a cluster's stream fits its smallest disk.
 func TestStreamSizeLimit(t *testing.T) {
-	ns := brokertest.StartNATS(t)
+	ns := jstest.StartNATS(t)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := natsjs.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,16 +87,16 @@ func TestStreamSizeLimit(t *testing.T) {
 		{"an operator raises it", 16 << 20, false, 16 << 20},
 		{"an operator lowers it", 2 << 20, false, 2 << 20},
 	} {
-		b := brokertest.Connect(t, ns.ClientURL(), broker.JetStreamOptions{MaxBytes: step.limit, MaxBytesCeiling: step.ceiling})
+		b := jstest.Connect(t, ns.ClientURL(), jetstream.Options{MaxBytes: step.limit, MaxBytesCeiling: step.ceiling})
 		b.Close()
-		s, err := js.Stream(t.Context(), broker.DefaultStream)
+		s, err := js.Stream(t.Context(), jetstream.DefaultStream)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := s.CachedInfo().Config.MaxBytes; got != step.want {
 			t.Fatalf("%s: the stream's MaxBytes is %d, want %d", step.what, got, step.want)
 		}
-		if d := s.CachedInfo().Config.Discard; d != jetstream.DiscardOld {
+		if d := s.CachedInfo().Config.Discard; d != natsjs.DiscardOld {
 			t.Fatalf("%s: discard policy %v, want DiscardOld", step.what, d)
 		}
 	}

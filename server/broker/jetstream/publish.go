@@ -1,4 +1,4 @@
-package broker
+package jetstream
 
 import (
 	"context"
@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -38,8 +39,10 @@ func encodeStored(m *protocol.Message) ([]byte, error) {
 		Kind: m.Kind, Target: m.Target, Emoji: m.Emoji, On: m.On})
 }
 
-// decodeStored turns a stored payload back into a message of room at seq.
-func decodeStored(room string, seq uint64, data []byte) (protocol.Message, error) {
+// DecodeStored turns the payload of a message stored in the stream back into a message of
+// room at seq: the broker's reads, and tools that read the stream themselves (distchat
+// export).
+func DecodeStored(room string, seq uint64, data []byte) (protocol.Message, error) {
 	var sm storedMessage
 	if err := json.Unmarshal(data, &sm); err != nil {
 		return protocol.Message{}, err
@@ -58,19 +61,19 @@ const duplicateReadWait = 2 * time.Second
 // publication is a message on its way to the stream: JetStream's async acknowledgement (or
 // its failure) finds it by its *nats.Msg.
 type publication struct {
-	b    *JetStream
+	b    *Broker
 	m    protocol.Message
-	done Done
+	done broker.Done
 	once sync.Once
 }
 
 func (p *publication) finish(err error) {
 	p.once.Do(func() {
-		if errors.Is(err, ErrClosed) {
-			p.done(protocol.Message{}, false, ErrClosed)
+		if errors.Is(err, broker.ErrClosed) {
+			p.done(protocol.Message{}, false, broker.ErrClosed)
 			return
 		}
-		p.done(protocol.Message{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err))
+		p.done(protocol.Message{}, false, fmt.Errorf("%w: %w", broker.ErrUnavailable, err))
 	})
 }
 
@@ -84,10 +87,10 @@ func (p *publication) stored(m protocol.Message, dup bool) {
 // key carries its hash as Nats-Msg-Id, so that a client's retries store it once. The
 // publish itself is retried only when no stream answered at all (during a leader
 // election), which means it was not stored.
-func (b *JetStream) Publish(m protocol.Message, dedupeKey string, done Done) {
+func (b *Broker) Publish(m protocol.Message, dedupeKey string, done broker.Done) {
 	p := &publication{b: b, m: m, done: done}
 	if b.closed.Load() {
-		p.finish(ErrClosed)
+		p.finish(broker.ErrClosed)
 		return
 	}
 	if !b.isBootstrapped() {
@@ -104,7 +107,7 @@ func (b *JetStream) Publish(m protocol.Message, dedupeKey string, done Done) {
 	msg.Data = data
 	if dedupeKey != "" {
 		sum := sha256.Sum256([]byte(m.Room + "\x00" + dedupeKey))
-		msg.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:16]))
+		msg.Header.Set(natsjs.MsgIDHeader, hex.EncodeToString(sum[:16]))
 	}
 	b.pubs.Store(msg, p)
 	// Without options: nats.go then retries a publish that no stream answered twice,
@@ -118,7 +121,7 @@ func (b *JetStream) Publish(m protocol.Message, dedupeKey string, done Done) {
 }
 
 // onAck runs on the connection's ack handler for every acknowledged publish.
-func (b *JetStream) onAck(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
+func (b *Broker) onAck(_ natsjs.JetStream, msg *nats.Msg, ack *natsjs.PubAck) {
 	v, ok := b.pubs.LoadAndDelete(msg)
 	if !ok {
 		return
@@ -143,19 +146,19 @@ func (b *JetStream) onAck(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.P
 
 // onPublishError runs when a publish failed: no stream answered (after the retries), the
 // acknowledgement timed out, or JetStream refused the message.
-func (b *JetStream) onPublishError(_ jetstream.JetStream, msg *nats.Msg, err error) {
+func (b *Broker) onPublishError(_ natsjs.JetStream, msg *nats.Msg, err error) {
 	if v, ok := b.pubs.LoadAndDelete(msg); ok {
 		v.(*publication).finish(err)
 	}
 }
 
 // readSeq reads one stored message by its sequence.
-func (b *JetStream) readSeq(seq uint64) (protocol.Message, error) {
+func (b *Broker) readSeq(seq uint64) (protocol.Message, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, duplicateReadWait)
 	defer cancel()
 	raw, err := b.rstream.GetMsg(ctx, seq)
 	if err != nil {
 		return protocol.Message{}, err
 	}
-	return decodeStored(strings.TrimPrefix(raw.Subject, b.opts.SubjectPrefix), raw.Sequence, raw.Data)
+	return DecodeStored(strings.TrimPrefix(raw.Subject, b.opts.SubjectPrefix), raw.Sequence, raw.Data)
 }

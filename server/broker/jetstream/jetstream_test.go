@@ -1,4 +1,4 @@
-package broker_test
+package jetstream_test
 
 import (
 	"fmt"
@@ -6,22 +6,24 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/protocol"
 )
 
 func TestJetStreamEmbedded(t *testing.T) {
-	brokertest.Run(t, func(t *testing.T) broker.Broker { return brokertest.Embedded(t, broker.JetStreamOptions{}) })
+	brokertest.Run(t, func(t *testing.T) broker.Broker { return jstest.Embedded(t, jetstream.Options{}) })
 }
 
 // TestJetStreamExternal runs the suite against a separate NATS server listening on a
 // loopback port, reached by URL as with --nats-url.
 func TestJetStreamExternal(t *testing.T) {
-	ns := brokertest.StartNATS(t)
+	ns := jstest.StartNATS(t)
 	n := 0
 	brokertest.Run(t, func(t *testing.T) broker.Broker {
 		n++
 		// One stream per subtest, as the suite expects an empty broker each time.
-		return brokertest.Connect(t, ns.ClientURL(), broker.JetStreamOptions{
+		return jstest.Connect(t, ns.ClientURL(), jetstream.Options{
 			Stream: fmt.Sprint("T", n), SubjectPrefix: fmt.Sprintf("t%d.room.", n), LivePrefix: fmt.Sprintf("t%d.live.", n),
 		})
 	})
@@ -31,7 +33,7 @@ func TestJetStreamExternal(t *testing.T) {
 // starts at the oldest kept message, with has_more false, and recovery from before the
 // retained range returns what is left.
 func TestJetStreamRetention(t *testing.T) {
-	b := brokertest.Embedded(t, broker.JetStreamOptions{MaxMsgsPerRoom: 10})
+	b := jstest.Embedded(t, jetstream.Options{MaxMsgsPerRoom: 10})
 	defer b.Close()
 	for i := range 35 {
 		for _, room := range []string{"a", "b"} {
@@ -60,7 +62,7 @@ func TestJetStreamRetention(t *testing.T) {
 // among 20,000 others: a page of 50 costs a handful of storage requests, not one per
 // message, and the pages are exact.
 func TestJetStreamPagesCostFewRequests(t *testing.T) {
-	b := brokertest.Embedded(t, broker.JetStreamOptions{})
+	b := jstest.Embedded(t, jetstream.Options{})
 	defer b.Close()
 	var want []protocol.Message
 	done := make(chan error, 1024)

@@ -1,4 +1,4 @@
-package broker_test
+package jetstream_test
 
 import (
 	"bytes"
@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/natsnode/nodetest"
 	"github.com/distchat/distchat/server/protocol"
@@ -33,13 +34,13 @@ func TestDiskFullStopsAndResumes(t *testing.T) {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
-		broker.JetStreamOptions{Logger: log})
+	b, err := jetstream.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
+		jetstream.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	brokertest.WaitReady(t, b)
+	jstest.WaitReady(t, b)
 
 	var stored []protocol.Message
 	publish := func(body string) error {
@@ -143,16 +144,16 @@ func TestDiskFullAtStart(t *testing.T) {
 		return
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	open := func() *broker.JetStream {
-		b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
-			broker.JetStreamOptions{Logger: log})
+	open := func() *jetstream.Broker {
+		b, err := jetstream.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
+			jetstream.Options{Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
 	var stored []protocol.Message
-	publish := func(b *broker.JetStream, body string) {
+	publish := func(b *jetstream.Broker, body string) {
 		t.Helper()
 		m, _, err := brokertest.Publish(b, protocol.Message{Room: "disk", Body: body}, "")
 		if err != nil {
@@ -169,7 +170,7 @@ func TestDiskFullAtStart(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	brokertest.WaitReady(t, b)
+	jstest.WaitReady(t, b)
 	for i := range 20 {
 		publish(b, fmt.Sprint("before ", i))
 	}
@@ -243,13 +244,13 @@ func TestMaxStoreBytesCappedToDisk(t *testing.T) {
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	const asked = 1 << 40
-	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), MaxStoreBytes: asked, Logger: log},
-		broker.JetStreamOptions{Logger: log})
+	b, err := jetstream.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), MaxStoreBytes: asked, Logger: log},
+		jetstream.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	brokertest.WaitReady(t, b)
+	jstest.WaitReady(t, b)
 	limit := streamMaxBytes(t, b)
 	t.Logf("asked for %d bytes on a %d-byte disk: the stream's MaxBytes is %d", int64(asked), size, limit)
 	if limit <= 0 || limit > size {
@@ -275,13 +276,13 @@ func TestAutoStoreBudgetFitsSmallDisk(t *testing.T) {
 				return
 			}
 			log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
-				broker.JetStreamOptions{Logger: log})
+			b, err := jetstream.OpenEmbedded(t.Context(), natsnode.Options{DataDir: filepath.Join(dir, "data"), Logger: log},
+				jetstream.Options{Logger: log})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			brokertest.WaitReady(t, b)
+			jstest.WaitReady(t, b)
 			limit := streamMaxBytes(t, b)
 			t.Logf("automatic limit on a %d-byte disk: %d", size, limit)
 			if limit <= 0 || limit >= int64(size) {
@@ -334,7 +335,7 @@ func leaveFree(t *testing.T, filler string, n int64) {
 }
 
 // notFullFor fails if b reports a full disk, or is not ready, at any time during d.
-func notFullFor(t *testing.T, b *broker.JetStream, d time.Duration) {
+func notFullFor(t *testing.T, b *jetstream.Broker, d time.Duration) {
 	t.Helper()
 	for start := time.Now(); time.Since(start) < d; time.Sleep(20 * time.Millisecond) {
 		if err := b.Ready(); err != nil {
@@ -344,13 +345,13 @@ func notFullFor(t *testing.T, b *broker.JetStream, d time.Duration) {
 }
 
 // streamMaxBytes is the message stream's MaxBytes as its leader reports it.
-func streamMaxBytes(t *testing.T, b *broker.JetStream) int64 {
+func streamMaxBytes(t *testing.T, b *jetstream.Broker) int64 {
 	t.Helper()
-	js, err := jetstream.New(b.Conn())
+	js, err := natsjs.New(b.Conn())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(t.Context(), broker.DefaultStream)
+	s, err := js.Stream(t.Context(), jetstream.DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package broker_test
+package archive_test
 
 import (
 	"archive/tar"
@@ -18,10 +18,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/distchat/distchat/server/archive"
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -47,11 +50,11 @@ func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := broker.NewJetStream(t.Context(), nc, broker.JetStreamOptions{})
+	b, err := jetstream.New(t.Context(), nc, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	brokertest.WaitReady(t, b)
+	jstest.WaitReady(t, b)
 	for i := range 300 {
 		room := "alpha"
 		if i%50 == 0 {
@@ -68,7 +71,7 @@ func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	js, err := jetstream.New(other)
+	js, err := natsjs.New(other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 	if err := s.DeleteMsg(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	extra, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EXTRA", Subjects: []string{"extra.>"}})
+	extra, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "EXTRA", Subjects: []string{"extra.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +94,7 @@ func fillDataDir(t *testing.T, dir string) map[string][]protocol.Message {
 	if _, err := extra.Info(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "settings"})
+	kv, err := js.CreateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: "settings"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +162,8 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("stored %d + %d messages", len(want["alpha"]), len(want["beta"]))
 	}
 
-	var archive bytes.Buffer
-	m, err := broker.Backup(ctx, src, &archive)
+	var tarball bytes.Buffer
+	m, err := archive.Backup(ctx, src, &tarball)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +179,10 @@ func TestBackupRestore(t *testing.T) {
 	}
 
 	dst := filepath.Join(t.TempDir(), "restored") // Restore creates it
-	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
+	if _, err := archive.Restore(ctx, dst, bytes.NewReader(tarball.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	b, err := openReady(t, natsnode.Options{DataDir: dst}, broker.JetStreamOptions{})
+	b, err := openReady(t, natsnode.Options{DataDir: dst}, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,20 +205,20 @@ func TestBackupRestore(t *testing.T) {
 func TestBackupRestoreEmpty(t *testing.T) {
 	ctx := testContext(t)
 	src := t.TempDir()
-	b, err := openReady(t, natsnode.Options{DataDir: src}, broker.JetStreamOptions{})
+	b, err := openReady(t, natsnode.Options{DataDir: src}, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
-	var archive bytes.Buffer
-	if m, err := broker.Backup(ctx, src, &archive); err != nil || len(m.Streams) != 2 || m.Messages() != 0 {
+	var tarball bytes.Buffer
+	if m, err := archive.Backup(ctx, src, &tarball); err != nil || len(m.Streams) != 2 || m.Messages() != 0 {
 		t.Fatalf("backup of an empty store: %+v, %v", m, err)
 	}
 	dst := t.TempDir()
-	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
+	if _, err := archive.Restore(ctx, dst, bytes.NewReader(tarball.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	rb, err := openReady(t, natsnode.Options{DataDir: dst}, broker.JetStreamOptions{})
+	rb, err := openReady(t, natsnode.Options{DataDir: dst}, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,12 +233,12 @@ func TestBackupRestoreOtherStreams(t *testing.T) {
 	ctx := testContext(t)
 	src := t.TempDir()
 	fillDataDir(t, src)
-	var archive bytes.Buffer
-	if _, err := broker.Backup(ctx, src, &archive); err != nil {
+	var tarball bytes.Buffer
+	if _, err := archive.Backup(ctx, src, &tarball); err != nil {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	if _, err := broker.Restore(ctx, dst, bytes.NewReader(archive.Bytes())); err != nil {
+	if _, err := archive.Restore(ctx, dst, bytes.NewReader(tarball.Bytes())); err != nil {
 		t.Fatal(err)
 	}
 	ns, err := natsnode.Start(t.Context(), natsnode.Options{DataDir: dst})
@@ -248,7 +251,7 @@ func TestBackupRestoreOtherStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js, _ := natsjs.New(nc)
 	extra, err := js.Stream(ctx, "EXTRA")
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +273,7 @@ func TestExport(t *testing.T) {
 	dir := t.TempDir()
 	want := fillDataDir(t, dir)
 	var out bytes.Buffer
-	n, err := broker.Export(ctx, dir, "beta", &out)
+	n, err := archive.Export(ctx, dir, "beta", &out)
 	if err != nil || n != len(want["beta"]) {
 		t.Fatalf("export: %d messages, %v", n, err)
 	}
@@ -295,10 +298,10 @@ func TestExport(t *testing.T) {
 		t.Fatalf("%d lines, want %d", i, len(want["beta"]))
 	}
 
-	if _, err := broker.Export(ctx, dir, "nobody-here", io.Discard); !errors.Is(err, broker.ErrNoSuchRoom) {
+	if _, err := archive.Export(ctx, dir, "nobody-here", io.Discard); !errors.Is(err, archive.ErrNoSuchRoom) {
 		t.Fatalf("unknown room: %v", err)
 	}
-	if _, err := broker.Export(ctx, dir, "Not A Room", io.Discard); err == nil || !strings.Contains(err.Error(), "not a room name") {
+	if _, err := archive.Export(ctx, dir, "Not A Room", io.Discard); err == nil || !strings.Contains(err.Error(), "not a room name") {
 		t.Fatalf("bad room name: %v", err)
 	}
 }
@@ -318,37 +321,37 @@ func TestDataDirInUse(t *testing.T) {
 		t.Fatal("a second lock succeeded")
 	}
 	var inUse *natsnode.DataDirInUseError
-	_, err = broker.Backup(ctx, dir, io.Discard)
+	_, err = archive.Backup(ctx, dir, io.Discard)
 	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("backup of a locked directory: %v", err)
 	}
-	if _, err := broker.Export(ctx, dir, "alpha", io.Discard); !errors.Is(err, natsnode.ErrDataDirInUse) {
+	if _, err := archive.Export(ctx, dir, "alpha", io.Discard); !errors.Is(err, natsnode.ErrDataDirInUse) {
 		t.Fatalf("export of a locked directory: %v", err)
 	}
 	release()
-	if _, err := broker.Export(ctx, dir, "alpha", io.Discard); err != nil {
+	if _, err := archive.Export(ctx, dir, "alpha", io.Discard); err != nil {
 		t.Fatalf("export after the lock was released: %v", err)
 	}
 }
 
 func TestBackupAndRestoreErrors(t *testing.T) {
 	ctx := testContext(t)
-	if _, err := broker.Backup(ctx, filepath.Join(t.TempDir(), "none"), io.Discard); err == nil || !strings.Contains(err.Error(), "not a distchat data directory") {
+	if _, err := archive.Backup(ctx, filepath.Join(t.TempDir(), "none"), io.Discard); err == nil || !strings.Contains(err.Error(), "not a distchat data directory") {
 		t.Fatalf("backup of a missing directory: %v", err)
 	}
 	src := t.TempDir()
 	fillDataDir(t, src)
-	var archive bytes.Buffer
-	if _, err := broker.Backup(ctx, src, &archive); err != nil {
+	var tarball bytes.Buffer
+	if _, err := archive.Backup(ctx, src, &tarball); err != nil {
 		t.Fatal(err)
 	}
-	good := archive.Bytes()
+	good := tarball.Bytes()
 
 	// Restore refuses a directory that is not empty, and leaves it alone.
-	if _, err := broker.Restore(ctx, src, bytes.NewReader(good)); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, err := archive.Restore(ctx, src, bytes.NewReader(good)); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("restore into a non-empty directory: %v", err)
 	}
-	if _, err := broker.Export(ctx, src, "alpha", io.Discard); err != nil {
+	if _, err := archive.Export(ctx, src, "alpha", io.Discard); err != nil {
 		t.Fatalf("the directory a restore refused is damaged: %v", err)
 	}
 
@@ -364,8 +367,8 @@ func TestBackupAndRestoreErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dst := t.TempDir()
-			_, err := broker.Restore(ctx, dst, bytes.NewReader(data))
-			if !errors.Is(err, broker.ErrBadBackup) {
+			_, err := archive.Restore(ctx, dst, bytes.NewReader(data))
+			if !errors.Is(err, archive.ErrBadBackup) {
 				t.Fatalf("restore of a damaged archive: %v", err)
 			}
 			if entries, _ := os.ReadDir(dst); len(entries) != 0 {
@@ -390,7 +393,7 @@ func TestBackupRefusesIncompleteStores(t *testing.T) {
 	if err := os.WriteFile(meta, append(data, ' '), 0o600); err != nil { // its checksum no longer matches
 		t.Fatal(err)
 	}
-	_, err = broker.Backup(ctx, dir, io.Discard)
+	_, err = archive.Backup(ctx, dir, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "could not load stream EXTRA") || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("backup with a damaged stream: %v", err)
 	}
@@ -401,7 +404,7 @@ func TestBackupRefusesIncompleteStores(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "jetstream", "$SYS", "_js_", "_meta_"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := broker.Backup(ctx, dir, io.Discard); !errors.Is(err, broker.ErrClusteredDataDir) {
+	if _, err := archive.Backup(ctx, dir, io.Discard); !errors.Is(err, archive.ErrClusteredDataDir) {
 		t.Fatalf("backup of a clustered node's directory: %v", err)
 	}
 
@@ -410,16 +413,16 @@ func TestBackupRefusesIncompleteStores(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "jetstream"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := broker.Backup(ctx, dir, io.Discard); err == nil || !strings.Contains(err.Error(), "no streams") {
+	if _, err := archive.Backup(ctx, dir, io.Discard); err == nil || !strings.Contains(err.Error(), "no streams") {
 		t.Fatalf("backup of a store without streams: %v", err)
 	}
 }
 
 // rewriteManifest returns the archive with its manifest changed by edit.
-func rewriteManifest(t *testing.T, archive []byte, edit func(map[string]any)) []byte {
+func rewriteManifest(t *testing.T, tarball []byte, edit func(map[string]any)) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	tr, tw := tar.NewReader(bytes.NewReader(archive)), tar.NewWriter(&out)
+	tr, tw := tar.NewReader(bytes.NewReader(tarball)), tar.NewWriter(&out)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -460,8 +463,8 @@ func rewriteManifest(t *testing.T, archive []byte, edit func(map[string]any)) []
 // with --nats-url) and restores them into another server.
 func TestBackupRunningNATS(t *testing.T) {
 	ctx := testContext(t)
-	ns := brokertest.StartNATS(t)
-	b, err := connectReady(t, ns.ClientURL(), broker.JetStreamOptions{})
+	ns := jstest.StartNATS(t)
+	b, err := connectReady(t, ns.ClientURL(), jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,49 +480,49 @@ func TestBackupRunningNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	var archive bytes.Buffer
-	if _, err := broker.BackupConn(ctx, nc, &archive); err != nil {
+	var tarball bytes.Buffer
+	if _, err := archive.BackupConn(ctx, nc, &tarball); err != nil {
 		t.Fatal(err)
 	}
 
-	other := brokertest.StartNATS(t)
+	other := jstest.StartNATS(t)
 	onc, err := nats.Connect(other.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer onc.Close()
-	if _, err := broker.RestoreConn(ctx, onc, bytes.NewReader(archive.Bytes())); err != nil {
+	if _, err := archive.RestoreConn(ctx, onc, bytes.NewReader(tarball.Bytes())); err != nil {
 		t.Fatal(err)
 	}
 	// The streams exist now: a second restore is refused by JetStream.
-	if _, err := broker.RestoreConn(ctx, onc, bytes.NewReader(archive.Bytes())); err == nil || !strings.Contains(err.Error(), "already in use") {
+	if _, err := archive.RestoreConn(ctx, onc, bytes.NewReader(tarball.Bytes())); err == nil || !strings.Contains(err.Error(), "already in use") {
 		t.Fatalf("restore over an existing stream: %v", err)
 	}
-	rb, err := connectReady(t, other.ClientURL(), broker.JetStreamOptions{})
+	rb, err := connectReady(t, other.ClientURL(), jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rb.Close()
 	sameMessages(t, "live", readRooms(t, rb, "live")["live"], want["live"])
 	var out bytes.Buffer
-	if n, err := broker.ExportConn(ctx, onc, "live", &out, broker.JetStreamOptions{}); err != nil || n != 20 {
+	if n, err := archive.ExportConn(ctx, onc, "live", &out, jetstream.Options{}); err != nil || n != 20 {
 		t.Fatalf("export from a running server: %d, %v", n, err)
 	}
 }
 
 // openReady opens an embedded broker and waits until it is ready.
-func openReady(t *testing.T, eo natsnode.Options, o broker.JetStreamOptions) (*broker.JetStream, error) {
+func openReady(t *testing.T, eo natsnode.Options, o jetstream.Options) (*jetstream.Broker, error) {
 	t.Helper()
-	b, err := broker.OpenEmbedded(t.Context(), eo, o)
+	b, err := jetstream.OpenEmbedded(t.Context(), eo, o)
 	if err != nil {
 		return nil, err
 	}
-	brokertest.WaitReady(t, b)
+	jstest.WaitReady(t, b)
 	return b, nil
 }
 
 // connectReady opens a broker on the NATS server at url and waits until it is ready.
-func connectReady(t *testing.T, url string, o broker.JetStreamOptions) (*broker.JetStream, error) {
+func connectReady(t *testing.T, url string, o jetstream.Options) (*jetstream.Broker, error) {
 	t.Helper()
-	return brokertest.Connect(t, url, o), nil
+	return jstest.Connect(t, url, o), nil
 }

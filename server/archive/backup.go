@@ -1,4 +1,11 @@
-package broker
+// Package archive takes distchat's stored messages out of storage and puts them back, for
+// distchat backup, restore and export: backups are tar archives of JetStream's own stream
+// snapshots ($JS.API.STREAM.SNAPSHOT), restores go through $JS.API.STREAM.RESTORE into an
+// empty data directory, and an export writes one room's messages as JSON lines. On a
+// data directory it takes the directory's lock and starts an embedded NATS node there
+// (natsnode), so the node that uses the directory must be stopped; the *Conn variants work
+// on a running NATS server instead.
+package archive
 
 import (
 	"archive/tar"
@@ -23,7 +30,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/distchat/distchat/server/natsnode"
 )
@@ -111,7 +118,7 @@ func BackupConn(ctx context.Context, nc *nats.Conn, w io.Writer) (*Manifest, err
 }
 
 func backupConn(ctx context.Context, nc *nats.Conn, w io.Writer, partSize int) (*Manifest, error) {
-	js, err := jetstream.New(nc)
+	js, err := natsjs.New(nc)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +126,7 @@ func backupConn(ctx context.Context, nc *nats.Conn, w io.Writer, partSize int) (
 	var names []string
 	lister := js.ListStreams(ctx)
 	for info := range lister.Info() {
-		if info.Config.Storage == jetstream.MemoryStorage {
+		if info.Config.Storage == natsjs.MemoryStorage {
 			m.Skipped = append(m.Skipped, info.Config.Name)
 			continue
 		}
@@ -577,10 +584,7 @@ func withStoppedNode(ctx context.Context, dataDir string, fresh bool, fn func(*s
 	if err != nil {
 		return err
 	}
-	defer func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	}()
+	defer ns.Stop()
 	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("distchat-admin"))
 	if err != nil {
 		return fmt.Errorf("connecting to embedded NATS: %w", err)
@@ -599,7 +603,7 @@ func (n *stoppedNode) checkAllLoaded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	js, err := jetstream.New(n.nc)
+	js, err := natsjs.New(n.nc)
 	if err != nil {
 		return err
 	}

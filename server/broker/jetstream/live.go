@@ -1,4 +1,4 @@
-package broker
+package jetstream
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/distchat/distchat/server/backoff"
+	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -46,7 +47,7 @@ const (
 )
 
 type liveSet struct {
-	b    *JetStream
+	b    *Broker
 	ch   chan *nats.Msg
 	quit chan struct{}
 
@@ -57,7 +58,7 @@ type liveSet struct {
 	fills    atomic.Uint64
 }
 
-func newLiveSet(b *JetStream) *liveSet {
+func newLiveSet(b *Broker) *liveSet {
 	return &liveSet{
 		b:     b,
 		ch:    make(chan *nats.Msg, liveBuffer),
@@ -87,9 +88,9 @@ type heldMessage struct {
 }
 
 // Subscribe implements Broker.
-func (b *JetStream) Subscribe(room string, after uint64, fn func([]protocol.Message)) (func(), error) {
+func (b *Broker) Subscribe(room string, after uint64, fn func([]protocol.Message)) (func(), error) {
 	if b.closed.Load() {
-		return nil, ErrClosed
+		return nil, broker.ErrClosed
 	}
 	return b.live.subscribe(room, after, fn)
 }
@@ -148,7 +149,7 @@ func (s *liveSet) deliver(msg *nats.Msg) {
 		return
 	}
 	room := strings.TrimPrefix(msg.Subject, s.b.opts.LivePrefix)
-	m, err := decodeStored(room, seq, msg.Data)
+	m, err := DecodeStored(room, seq, msg.Data)
 	if err != nil {
 		s.b.opts.Logger.Warn("skipping an undecodable live message", "room", room, "seq", seq, "err", err)
 		// Its seq still counts: the room goes on from it without waiting for it.
@@ -326,14 +327,14 @@ func (s *liveSet) catchUpAll() {
 	}
 }
 
-func (s *liveSet) stats() Stats {
+func (s *liveSet) stats() broker.Stats {
 	s.mu.RLock()
 	n := 0
 	for _, subs := range s.rooms {
 		n += len(subs)
 	}
 	s.mu.RUnlock()
-	return Stats{LiveRooms: n, LiveMessages: s.received.Load(), GapFills: s.fills.Load()}
+	return broker.Stats{LiveRooms: n, LiveMessages: s.received.Load(), GapFills: s.fills.Load()}
 }
 
 // close stops the dispatcher and every room's deliveries.

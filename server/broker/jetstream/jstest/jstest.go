@@ -1,4 +1,7 @@
-package brokertest
+// Package jstest starts what tests of the JetStream broker and of its users need: a NATS
+// server to connect to (as --nats-url does), and brokers on an embedded or an external
+// NATS, ready to store.
+package jstest
 
 import (
 	"context"
@@ -7,7 +10,7 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
-	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/natsnode"
 )
 
@@ -31,9 +34,9 @@ func StartNATS(t testing.TB) *natsserver.Server {
 
 // Embedded opens a JetStream broker on an embedded NATS server in a fresh data directory
 // and waits until it is ready. The caller closes it.
-func Embedded(t testing.TB, o broker.JetStreamOptions) *broker.JetStream {
+func Embedded(t testing.TB, o jetstream.Options) *jetstream.Broker {
 	t.Helper()
-	b, err := broker.OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, o)
+	b, err := jetstream.OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +46,9 @@ func Embedded(t testing.TB, o broker.JetStreamOptions) *broker.JetStream {
 
 // Connect opens a JetStream broker on the NATS server at url and waits until it is ready.
 // The caller closes it.
-func Connect(t testing.TB, url string, o broker.JetStreamOptions) *broker.JetStream {
+func Connect(t testing.TB, url string, o jetstream.Options) *jetstream.Broker {
 	t.Helper()
-	b, err := broker.Connect(t.Context(), url, o)
+	b, err := jetstream.Connect(t.Context(), url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,7 @@ func Connect(t testing.TB, url string, o broker.JetStreamOptions) *broker.JetStr
 }
 
 // WaitReady waits until b can store and deliver messages.
-func WaitReady(t testing.TB, b *broker.JetStream) {
+func WaitReady(t testing.TB, b *jetstream.Broker) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

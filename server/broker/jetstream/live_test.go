@@ -1,4 +1,4 @@
-package broker
+package jetstream
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // reads what it missed from the stream and delivers everything once, in order, including
 // a second gap that opens while the first is being filled.
 func TestLiveGapsAreFilledFromStorage(t *testing.T) {
-	b, err := OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, JetStreamOptions{})
+	b, err := OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package broker
+package jetstream
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -34,7 +35,7 @@ const maxSearchSteps = 64
 // batch reads up to n messages of room with seq >= from, oldest first, and how many of the
 // room's messages follow the last one returned: as many batched direct gets as the
 // messages' size needs (each answer is at most readChunkBytes).
-func (b *JetStream) batch(ctx context.Context, room string, from uint64, n int) ([]protocol.Message, uint64, error) {
+func (b *Broker) batch(ctx context.Context, room string, from uint64, n int) ([]protocol.Message, uint64, error) {
 	if !b.isBootstrapped() {
 		return nil, 0, b.Ready()
 	}
@@ -47,7 +48,7 @@ func (b *JetStream) batch(ctx context.Context, room string, from uint64, n int) 
 		}
 		after = pending
 		for _, raw := range raws {
-			m, err := decodeStored(room, raw.seq, raw.data)
+			m, err := DecodeStored(room, raw.seq, raw.data)
 			if err != nil {
 				b.opts.Logger.Warn("skipping an undecodable message", "room", room, "seq", raw.seq, "err", err)
 				continue
@@ -63,16 +64,16 @@ func (b *JetStream) batch(ctx context.Context, room string, from uint64, n int) 
 	return out, after, nil
 }
 
-func (b *JetStream) readErr(err error) error {
+func (b *Broker) readErr(err error) error {
 	if b.closed.Load() {
-		return ErrClosed
+		return broker.ErrClosed
 	}
-	return fmt.Errorf("%w: reading messages: %w", ErrUnavailable, err)
+	return fmt.Errorf("%w: reading messages: %w", broker.ErrUnavailable, err)
 }
 
 // count returns the sequence of the room's first message at or after from, and how many
 // of the room's messages there are from there on (0, 0 when none).
-func (b *JetStream) count(ctx context.Context, room string, from uint64) (uint64, uint64, error) {
+func (b *Broker) count(ctx context.Context, room string, from uint64) (uint64, uint64, error) {
 	if !b.isBootstrapped() {
 		return 0, 0, b.Ready()
 	}
@@ -84,7 +85,7 @@ func (b *JetStream) count(ctx context.Context, room string, from uint64) (uint64
 }
 
 // After implements Broker: one batched read.
-func (b *JetStream) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
+func (b *Broker) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
 	if limit <= 0 {
 		return nil, false, nil
 	}
@@ -96,7 +97,7 @@ func (b *JetStream) After(ctx context.Context, room string, after uint64, limit 
 }
 
 // Before implements Broker.
-func (b *JetStream) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
+func (b *Broker) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
 	if limit <= 0 {
 		return nil, false, nil
 	}
@@ -110,7 +111,7 @@ func (b *JetStream) Before(ctx context.Context, room string, before uint64, limi
 	}
 }
 
-func (b *JetStream) before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
+func (b *Broker) before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
 	// end: the page ends before this sequence; atEnd: the room's messages from there on,
 	// counted before the total so that messages stored in between make the total larger,
 	// never smaller, than what lies before end (the extra ones are dropped by below).
@@ -167,7 +168,7 @@ func below(msgs []protocol.Message, end uint64) []protocol.Message {
 // pageStart finds a sequence from which between limit and 2 × limit of the room's messages
 // lie before end, and returns the first message's sequence there and that number.
 // count(first) = total > count(end) + limit = target.
-func (b *JetStream) pageStart(ctx context.Context, room string, first, total, end, atEnd, limit uint64) (uint64, uint64, error) {
+func (b *Broker) pageStart(ctx context.Context, room string, first, total, end, atEnd, limit uint64) (uint64, uint64, error) {
 	target := atEnd + limit
 	lo, clo := first, total // clo > target
 	hi, chi := end, atEnd   // chi < target
@@ -198,12 +199,12 @@ func (b *JetStream) pageStart(ctx context.Context, room string, first, total, en
 			hi, chi = x, c
 		}
 	}
-	return 0, 0, fmt.Errorf("%w: no page start found in room %s before %d", ErrUnavailable, room, end)
+	return 0, 0, fmt.Errorf("%w: no page start found in room %s before %d", broker.ErrUnavailable, room, end)
 }
 
 // lastSeq asks the stream's leader (not a replica that may lag behind) for the sequence of
 // the room's latest message, 0 when it has none.
-func (b *JetStream) lastSeq(ctx context.Context, room string) (uint64, error) {
+func (b *Broker) lastSeq(ctx context.Context, room string) (uint64, error) {
 	if !b.isBootstrapped() {
 		return 0, b.Ready()
 	}
@@ -245,7 +246,7 @@ func (b *JetStream) lastSeq(ctx context.Context, room string) (uint64, error) {
 
 // lastSeqAnyCopy returns the sequence of the room's latest message as any copy of the stream
 // knows it (a direct get), 0 when it has none.
-func (b *JetStream) lastSeqAnyCopy(ctx context.Context, room string) (uint64, error) {
+func (b *Broker) lastSeqAnyCopy(ctx context.Context, room string) (uint64, error) {
 	release, err := b.acquireRead(ctx)
 	if err != nil {
 		return 0, err
@@ -253,7 +254,7 @@ func (b *JetStream) lastSeqAnyCopy(ctx context.Context, room string) (uint64, er
 	defer release()
 	b.reads.Add(1)
 	raw, err := b.rstream.GetLastMsgForSubject(ctx, b.subject(room))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
 		return 0, nil
 	}
 	if err != nil {
@@ -264,7 +265,7 @@ func (b *JetStream) lastSeqAnyCopy(ctx context.Context, room string) (uint64, er
 
 // Rooms implements Broker: the stream's subjects and their message counts, from its state
 // (no message is read).
-func (b *JetStream) Rooms(ctx context.Context) ([]RoomInfo, error) {
+func (b *Broker) Rooms(ctx context.Context) ([]broker.RoomInfo, error) {
 	if !b.isBootstrapped() {
 		return nil, b.Ready()
 	}
@@ -273,16 +274,16 @@ func (b *JetStream) Rooms(ctx context.Context) ([]RoomInfo, error) {
 		return nil, err
 	}
 	defer release()
-	info, err := b.rstream.Info(ctx, jetstream.WithSubjectFilter(b.opts.SubjectPrefix+"*"))
+	info, err := b.rstream.Info(ctx, natsjs.WithSubjectFilter(b.opts.SubjectPrefix+"*"))
 	if err != nil {
 		return nil, b.readErr(err)
 	}
 	last := b.lastActivity(ctx)
-	out := make([]RoomInfo, 0, len(info.State.Subjects))
+	out := make([]broker.RoomInfo, 0, len(info.State.Subjects))
 	for subj, n := range info.State.Subjects {
 		if n > 0 {
 			name := strings.TrimPrefix(subj, b.opts.SubjectPrefix)
-			out = append(out, RoomInfo{Name: name, Messages: n, LastTS: last[name]})
+			out = append(out, broker.RoomInfo{Name: name, Messages: n, LastTS: last[name]})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -290,7 +291,7 @@ func (b *JetStream) Rooms(ctx context.Context) ([]RoomInfo, error) {
 }
 
 // Get implements Broker: one direct get, answered by any copy of the stream.
-func (b *JetStream) Get(ctx context.Context, room string, seq uint64) (protocol.Message, error) {
+func (b *Broker) Get(ctx context.Context, room string, seq uint64) (protocol.Message, error) {
 	if !b.isBootstrapped() {
 		return protocol.Message{}, b.Ready()
 	}
@@ -301,32 +302,32 @@ func (b *JetStream) Get(ctx context.Context, room string, seq uint64) (protocol.
 	defer release()
 	b.reads.Add(1)
 	raw, err := b.rstream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && raw.Subject != b.subject(room) {
-		return protocol.Message{}, ErrNotFound
+	if errors.Is(err, natsjs.ErrMsgNotFound) || err == nil && raw.Subject != b.subject(room) {
+		return protocol.Message{}, broker.ErrNotFound
 	}
 	if err != nil {
 		return protocol.Message{}, b.readErr(err)
 	}
-	return decodeStored(room, raw.Sequence, raw.Data)
+	return DecodeStored(room, raw.Sequence, raw.Data)
 }
 
 // Erase implements Broker: the message is checked to be room's (one direct get), then
 // deleted with its content overwritten, on every copy of the stream.
-func (b *JetStream) Erase(ctx context.Context, room string, seq uint64) error {
+func (b *Broker) Erase(ctx context.Context, room string, seq uint64) error {
 	if _, err := b.Get(ctx, room, seq); err != nil {
 		return err
 	}
 	if err := b.stream.SecureDeleteMsg(ctx, seq); err != nil {
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return ErrNotFound
+		if errors.Is(err, natsjs.ErrMsgNotFound) {
+			return broker.ErrNotFound
 		}
-		return fmt.Errorf("%w: erasing a message: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: erasing a message: %w", broker.ErrUnavailable, err)
 	}
 	return nil
 }
 
 // CountAfter implements Broker: one request.
-func (b *JetStream) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
+func (b *Broker) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
 	_, n, err := b.count(ctx, room, seq+1)
 	return n, err
 }
@@ -334,7 +335,7 @@ func (b *JetStream) CountAfter(ctx context.Context, room string, seq uint64) (ui
 // lastActivity returns when each room's latest entry was stored, from one batched request
 // for the last message of every subject (JetStream answers at most 1,024 subjects: beyond
 // that, nothing).
-func (b *JetStream) lastActivity(ctx context.Context) map[string]int64 {
+func (b *Broker) lastActivity(ctx context.Context) map[string]int64 {
 	it, err := jetstreamext.GetLastMsgsFor(ctx, b.rjs, b.opts.Stream, []string{b.opts.SubjectPrefix + "*"})
 	if err != nil {
 		return nil
