@@ -598,7 +598,7 @@ func (b *Broker) isBootstrapped() bool {
 	}
 }
 
-// Ready implements Broker.
+// Ready implements broker.Health.
 func (b *Broker) Ready() error {
 	if b.closed.Load() {
 		return broker.ErrClosed
@@ -629,7 +629,7 @@ func (b *Broker) WaitReady(ctx context.Context) error {
 // Conn is the broker's NATS connection, shared with presence.
 func (b *Broker) Conn() *nats.Conn { return b.nc }
 
-// Stats implements Broker.
+// Stats implements broker.Health.
 func (b *Broker) Stats() broker.Stats {
 	st := b.live.stats()
 	st.ReadRequests = b.reads.Load()
@@ -639,7 +639,7 @@ func (b *Broker) Stats() broker.Stats {
 	return st
 }
 
-// Close implements Broker: it stops deliveries, fails the publishes still waiting for an
+// Close implements broker.Broker: it stops deliveries, fails the publishes still waiting for an
 // acknowledgement, closes the connection and stops the embedded server if this broker
 // started it.
 func (b *Broker) Close() error {

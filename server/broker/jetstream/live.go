@@ -87,7 +87,13 @@ type heldMessage struct {
 	prev uint64
 }
 
-// Subscribe implements Broker.
+// Subscribe implements broker.Log. Entries come live from the room's republished copies
+// and, for what those miss (before the subscription took effect, lost on the way, stored
+// during a leader election or a reconnect), from the stream, each at most once and in Seq
+// order. A gap that the stream's copies answer empty fillGiveUp times (retention
+// removed the entries, they were erased, or the copy that answers lags behind for that
+// long: well under a second of retries) is closed without them; an entry that cannot be
+// decoded is skipped.
 func (b *Broker) Subscribe(room string, after uint64, fn func([]protocol.Message)) (func(), error) {
 	if b.closed.Load() {
 		return nil, broker.ErrClosed

@@ -81,7 +81,7 @@ func (p *publication) stored(m protocol.Message, dup bool) {
 	p.once.Do(func() { p.done(m, dup, nil) })
 }
 
-// Publish implements Broker. The message goes out at once; JetStream acknowledges it once
+// Publish implements broker.Log. The message goes out at once; JetStream acknowledges it once
 // it is in the stream's store (on a quorum of replicas in a cluster), and the
 // acknowledgement calls done from the connection's ack handler. A message with a dedupe
 // key carries its hash as Nats-Msg-Id, so that a client's retries store it once. The

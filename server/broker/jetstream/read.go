@@ -84,7 +84,7 @@ func (b *Broker) count(ctx context.Context, room string, from uint64) (uint64, u
 	return raws[0].seq, after + 1, nil
 }
 
-// After implements Broker: one batched read.
+// After implements broker.Log: one batched read.
 func (b *Broker) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
 	if limit <= 0 {
 		return nil, false, nil
@@ -96,7 +96,7 @@ func (b *Broker) After(ctx context.Context, room string, after uint64, limit int
 	return msgs, rest > 0, nil
 }
 
-// Before implements Broker.
+// Before implements broker.Log.
 func (b *Broker) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
 	if limit <= 0 {
 		return nil, false, nil
@@ -263,7 +263,7 @@ func (b *Broker) lastSeqAnyCopy(ctx context.Context, room string) (uint64, error
 	return raw.Sequence, nil
 }
 
-// Rooms implements Broker: the stream's subjects and their message counts, from its state
+// Rooms implements broker.Log: the stream's subjects and their message counts, from its state
 // (no message is read).
 func (b *Broker) Rooms(ctx context.Context) ([]broker.RoomInfo, error) {
 	if !b.isBootstrapped() {
@@ -290,7 +290,7 @@ func (b *Broker) Rooms(ctx context.Context) ([]broker.RoomInfo, error) {
 	return out, nil
 }
 
-// Get implements Broker: one direct get, answered by any copy of the stream.
+// Get implements broker.Log: one direct get, answered by any copy of the stream.
 func (b *Broker) Get(ctx context.Context, room string, seq uint64) (protocol.Message, error) {
 	if !b.isBootstrapped() {
 		return protocol.Message{}, b.Ready()
@@ -311,7 +311,7 @@ func (b *Broker) Get(ctx context.Context, room string, seq uint64) (protocol.Mes
 	return DecodeStored(room, raw.Sequence, raw.Data)
 }
 
-// Erase implements Broker: the message is checked to be room's (one direct get), then
+// Erase implements broker.Log: the message is checked to be room's (one direct get), then
 // deleted with its content overwritten, on every copy of the stream.
 func (b *Broker) Erase(ctx context.Context, room string, seq uint64) error {
 	if _, err := b.Get(ctx, room, seq); err != nil {
@@ -326,7 +326,7 @@ func (b *Broker) Erase(ctx context.Context, room string, seq uint64) error {
 	return nil
 }
 
-// CountAfter implements Broker: one request.
+// CountAfter implements broker.Log: one request.
 func (b *Broker) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
 	_, n, err := b.count(ctx, room, seq+1)
 	return n, err

@@ -46,7 +46,7 @@ func (b *Broker) ensureState(ctx context.Context, r int) error {
 	return nil
 }
 
-// State implements Broker.
+// State implements broker.Broker.
 func (b *Broker) State() broker.State { return stateOf{b} }
 
 // stateOf answers unavailable until the bucket exists.
@@ -164,7 +164,7 @@ func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, er
 	}
 }
 
-// Watch implements State with a watcher of the bucket.
+// Watch implements broker.State with a watcher of the bucket.
 func (s stateOf) Watch(ctx context.Context, prefix string, fn func(key string, value []byte)) error {
 	st, err := s.get()
 	if err != nil {
@@ -193,7 +193,7 @@ func (s stateOf) Watch(ctx context.Context, prefix string, fn func(key string, v
 	}
 }
 
-// Purge implements State with the bucket's purge: the key's values go, with its history,
+// Purge implements broker.State with the bucket's purge: the key's values go, with its history,
 // and a purge marker stays in their place.
 func (s stateOf) Purge(ctx context.Context, key string) error {
 	st, err := s.get()
