@@ -9,6 +9,7 @@ import (
 	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/presence"
+	"github.com/distchat/distchat/server/presence/natsbus"
 )
 
 // openStorage opens the message store the options name: the embedded NATS JetStream under
@@ -59,7 +60,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 	if !clustered {
 		return b, nil, nil
 	}
-	bus, err := presence.NewNATS(b.Conn(), presence.Options{Node: o.nodeName, Logger: log})
+	bus, err := natsbus.New(b.Conn(), natsbus.Options{Node: o.nodeName, Logger: log})
 	if err != nil {
 		b.Close()
 		return nil, nil, err

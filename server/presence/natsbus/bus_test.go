@@ -1,4 +1,4 @@
-package presence_test
+package natsbus_test
 
 import (
 	"sync"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/presence"
+	"github.com/distchat/distchat/server/presence/natsbus"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -75,20 +76,20 @@ func (h *handler) wait(t *testing.T, what string, timeout time.Duration, cond fu
 	}
 }
 
-func bus(t *testing.T, url, node string) *presence.NATS {
+func bus(t *testing.T, url, node string) *natsbus.Bus {
 	t.Helper()
 	b, _ := busConn(t, url, node)
 	return b
 }
 
 // busConn returns the bus and its connection (to flush subscriptions).
-func busConn(t *testing.T, url, node string) (*presence.NATS, *nats.Conn) {
+func busConn(t *testing.T, url, node string) (*natsbus.Bus, *nats.Conn) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := presence.NewNATS(nc, presence.Options{Node: node, Heartbeat: 100 * time.Millisecond, DeadAfter: 600 * time.Millisecond, SyncWait: 300 * time.Millisecond})
+	b, err := natsbus.New(nc, natsbus.Options{Node: node, Heartbeat: 100 * time.Millisecond, DeadAfter: 600 * time.Millisecond, SyncWait: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

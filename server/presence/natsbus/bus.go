@@ -1,4 +1,16 @@
-package presence
+// Package natsbus shares presence between the nodes of a cluster over core NATS subjects
+// (presence.Bus). Each node announces the people connected to it, per room, as absolute
+// device counts stamped with a version; a node that starts serving a room asks the others
+// for their current view; heartbeats tell which nodes are alive, and a node that stops
+// sending them (killed, cut off) has its people removed everywhere. Nothing is stored:
+// presence is rebuilt from the live nodes at any time.
+//
+// Why not a JetStream KV bucket with TTLs: a join would be a replicated, fsynced write,
+// and keeping thousands of keys alive would need a write per key per TTL period. Presence
+// is ephemeral and only the nodes serving a room need it; core NATS carries it at the cost
+// of one small message per change and one heartbeat per node per second (see
+// docs/architecture.md, "Presence across nodes").
+package natsbus
 
 import (
 	"crypto/sha256"
@@ -13,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
+	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -69,21 +82,21 @@ func (o Options) withDefaults() Options {
 type (
 	// change is a node's new device count for one person in one room, or typing.
 	change struct {
-		Node    string         `json:"n"`
-		Epoch   uint64         `json:"e,omitempty"`
-		Version uint64         `json:"v,omitempty"`
-		Member  *Member        `json:"m,omitempty"`
-		Typing  *protocol.User `json:"t,omitempty"`
+		Node    string           `json:"n"`
+		Epoch   uint64           `json:"e,omitempty"`
+		Version uint64           `json:"v,omitempty"`
+		Member  *presence.Member `json:"m,omitempty"`
+		Typing  *protocol.User   `json:"t,omitempty"`
 	}
 	// snapshot answers a query: a node's members in a room (in parts for large rooms).
 	snapshot struct {
-		Node    string   `json:"n"`
-		Room    string   `json:"r"`
-		Epoch   uint64   `json:"e"` // 0: the node has nobody in the room
-		Version uint64   `json:"v"`
-		Members []Member `json:"m"`
-		Part    int      `json:"p"`
-		Parts   int      `json:"ps"`
+		Node    string            `json:"n"`
+		Room    string            `json:"r"`
+		Epoch   uint64            `json:"e"` // 0: the node has nobody in the room
+		Version uint64            `json:"v"`
+		Members []presence.Member `json:"m"`
+		Part    int               `json:"p"`
+		Parts   int               `json:"ps"`
 	}
 	heartbeat struct {
 		Node string `json:"n"`
@@ -91,9 +104,9 @@ type (
 	}
 )
 
-// NATS is a Bus over core NATS. One goroutine handles every incoming message, in the
+// Bus is a presence.Bus over core NATS. One goroutine handles every incoming message, in the
 // order the connection received them, and the timers.
-type NATS struct {
+type Bus struct {
 	nc   *nats.Conn
 	opts Options
 	boot string
@@ -115,7 +128,7 @@ type NATS struct {
 // userWatch is one person's subject, watched while they have devices on this node.
 type userWatch struct {
 	sub *nats.Subscription
-	fns map[*func(UserEvent)]bool
+	fns map[*func(presence.UserEvent)]bool
 }
 
 type node struct {
@@ -126,13 +139,13 @@ type node struct {
 // watch is one watched room: this node's members and version, and the others' views.
 type watch struct {
 	name    string
-	h       Handler
+	h       presence.Handler
 	sub     *nats.Subscription
 	epoch   uint64
 	version uint64
-	local   map[string]Member
-	remote  map[string]*view  // by node
-	totals  map[string]Member // per user: devices on other nodes, with the latest name
+	local   map[string]presence.Member
+	remote  map[string]*view           // by node
+	totals  map[string]presence.Member // per user: devices on other nodes, with the latest name
 	synced  bool
 	waitFor map[string]bool // nodes whose first answer is awaited
 	syncBy  time.Time
@@ -141,17 +154,17 @@ type watch struct {
 // view is what one other node has in a room.
 type view struct {
 	epoch, version uint64
-	members        map[string]Member
-	parts          []Member // an answer in several parts, being assembled
+	members        map[string]presence.Member
+	parts          []presence.Member // an answer in several parts, being assembled
 	partsGot       int
 }
 
-var _ Bus = (*NATS)(nil)
+var _ presence.Bus = (*Bus)(nil)
 
-// NewNATS starts the bus on nc. Stop ends it (nc stays open).
-func NewNATS(nc *nats.Conn, o Options) (*NATS, error) {
+// New starts the bus on nc. Stop ends it (nc stays open).
+func New(nc *nats.Conn, o Options) (*Bus, error) {
 	o = o.withDefaults()
-	b := &NATS{
+	b := &Bus{
 		nc: nc, opts: o, boot: nuid.Next(), log: o.Logger,
 		in: make(chan *nats.Msg, busBuffer), inbox: nats.NewInbox(),
 		quit: make(chan struct{}), done: make(chan struct{}), start: time.Now(),
@@ -170,7 +183,7 @@ func NewNATS(nc *nats.Conn, o Options) (*NATS, error) {
 	return b, nil
 }
 
-func (b *NATS) unsubscribe() {
+func (b *Bus) unsubscribe() {
 	for _, s := range b.subs {
 		_ = s.Unsubscribe()
 	}
@@ -178,7 +191,7 @@ func (b *NATS) unsubscribe() {
 
 // Stop ends the bus: the other nodes see this node's people leave when its heartbeats stop
 // (rooms still watched should be stopped first, which tells them at once).
-func (b *NATS) Stop() {
+func (b *Bus) Stop() {
 	select {
 	case <-b.quit:
 		return
@@ -189,7 +202,7 @@ func (b *NATS) Stop() {
 	b.unsubscribe()
 }
 
-func (b *NATS) run() {
+func (b *Bus) run() {
 	defer close(b.done)
 	t := time.NewTicker(b.opts.Heartbeat / 4)
 	defer t.Stop()
@@ -212,11 +225,11 @@ func (b *NATS) run() {
 
 // warm reports whether this node has been up long enough to have heard every live
 // node's heartbeat.
-func (b *NATS) warm(now time.Time) bool {
+func (b *Bus) warm(now time.Time) bool {
 	return now.Sub(b.start) > b.opts.Heartbeat*3/2
 }
 
-func (b *NATS) handle(m *nats.Msg) {
+func (b *Bus) handle(m *nats.Msg) {
 	switch {
 	case m.Subject == b.opts.Prefix+"hb":
 		var hb heartbeat
@@ -231,7 +244,7 @@ func (b *NATS) handle(m *nats.Msg) {
 			b.onSnapshot(s)
 		}
 	case strings.HasPrefix(m.Subject, b.opts.Prefix+"user."):
-		var ev UserEvent
+		var ev presence.UserEvent
 		if json.Unmarshal(m.Data, &ev) == nil && ev.Node != b.opts.Node {
 			b.onUser(m.Subject, ev)
 		}
@@ -243,14 +256,14 @@ func (b *NATS) handle(m *nats.Msg) {
 	}
 }
 
-func (b *NATS) sendHeartbeat() {
+func (b *Bus) sendHeartbeat() {
 	data, _ := json.Marshal(heartbeat{Node: b.opts.Node, Boot: b.boot})
 	_ = b.nc.Publish(b.opts.Prefix+"hb", data)
 }
 
 // onHeartbeat notes a live node. A node not seen before (or started again) is asked for
 // its members in every watched room, and told about this one at once.
-func (b *NATS) onHeartbeat(hb heartbeat) {
+func (b *Bus) onHeartbeat(hb heartbeat) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := b.nodes[hb.Node]
@@ -274,7 +287,7 @@ func (b *NATS) onHeartbeat(hb heartbeat) {
 
 // tick drops nodes that stopped sending heartbeats and ends the wait of rooms whose first
 // answers are late.
-func (b *NATS) tick(now time.Time) {
+func (b *Bus) tick(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name, n := range b.nodes {
@@ -292,7 +305,7 @@ func (b *NATS) tick(now time.Time) {
 }
 
 // dropNode removes what a node had in every room. b.mu is held.
-func (b *NATS) dropNode(name string) {
+func (b *Bus) dropNode(name string) {
 	for _, w := range b.rooms {
 		if v := w.remote[name]; v != nil {
 			delete(w.remote, name)
@@ -307,11 +320,11 @@ func (b *NATS) dropNode(name string) {
 	}
 }
 
-// Watch implements Bus.
-func (b *NATS) Watch(room string, h Handler) Room {
+// Watch implements presence.Bus.
+func (b *Bus) Watch(room string, h presence.Handler) presence.Room {
 	w := &watch{
 		name: room, h: h, epoch: rand.Uint64() | 1,
-		local: map[string]Member{}, remote: map[string]*view{}, totals: map[string]Member{},
+		local: map[string]presence.Member{}, remote: map[string]*view{}, totals: map[string]presence.Member{},
 		waitFor: map[string]bool{},
 	}
 	sub, err := b.nc.ChanSubscribe(b.opts.Prefix+"room."+room, b.in)
@@ -336,25 +349,25 @@ func (b *NATS) Watch(room string, h Handler) Room {
 
 // query asks every node for its members in w's room; answers come to this node's inbox.
 // b.mu is held.
-func (b *NATS) query(w *watch) {
+func (b *Bus) query(w *watch) {
 	_ = b.nc.PublishRequest(b.opts.Prefix+"query."+w.name, b.inbox+"."+nuid.Next(), nil)
 }
 
-func (b *NATS) markSynced(w *watch) {
+func (b *Bus) markSynced(w *watch) {
 	if !w.synced {
 		w.synced = true
 		w.h.Synced()
 	}
 }
 
-func (b *NATS) maybeSynced(w *watch) {
+func (b *Bus) maybeSynced(w *watch) {
 	if len(w.waitFor) == 0 && b.warm(time.Now()) {
 		b.markSynced(w)
 	}
 }
 
 // onQuery answers with this node's members of a room.
-func (b *NATS) onQuery(room, reply string) {
+func (b *Bus) onQuery(room, reply string) {
 	if reply == "" {
 		return
 	}
@@ -368,7 +381,7 @@ func (b *NATS) onQuery(room, reply string) {
 		return
 	}
 	s.Epoch, s.Version = w.epoch, w.version
-	members := make([]Member, 0, len(w.local))
+	members := make([]presence.Member, 0, len(w.local))
 	for _, m := range w.local {
 		members = append(members, m)
 	}
@@ -383,7 +396,7 @@ func (b *NATS) onQuery(room, reply string) {
 
 // onSnapshot applies another node's answer: it replaces that node's view unless a newer
 // change was applied already.
-func (b *NATS) onSnapshot(s snapshot) {
+func (b *Bus) onSnapshot(s snapshot) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w := b.rooms[s.Room]
@@ -396,7 +409,7 @@ func (b *NATS) onSnapshot(s snapshot) {
 	}
 	v := w.remote[s.Node]
 	if v == nil {
-		v = &view{members: map[string]Member{}}
+		v = &view{members: map[string]presence.Member{}}
 		w.remote[s.Node] = v
 	}
 	if s.Epoch != 0 && s.Epoch == v.epoch && s.Version < v.version {
@@ -413,7 +426,7 @@ func (b *NATS) onSnapshot(s snapshot) {
 		s.Members, v.parts, v.partsGot = v.parts, nil, 0
 	}
 	old := v.members
-	v.epoch, v.version, v.members = s.Epoch, s.Version, make(map[string]Member, len(s.Members))
+	v.epoch, v.version, v.members = s.Epoch, s.Version, make(map[string]presence.Member, len(s.Members))
 	for _, m := range s.Members {
 		v.members[m.User.ID] = m
 	}
@@ -433,7 +446,7 @@ func (b *NATS) onSnapshot(s snapshot) {
 
 // onChange applies another node's change in a room, in version order; a change that does
 // not follow the last one applied means something was missed: ask again.
-func (b *NATS) onChange(room string, c change) {
+func (b *Bus) onChange(room string, c change) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w := b.rooms[room]
@@ -463,7 +476,7 @@ func (b *NATS) onChange(room string, c change) {
 				b.recount(w, id)
 			}
 		}
-		v = &view{epoch: c.Epoch, members: map[string]Member{}}
+		v = &view{epoch: c.Epoch, members: map[string]presence.Member{}}
 		w.remote[c.Node] = v
 	default:
 		b.query(w)
@@ -481,8 +494,8 @@ func (b *NATS) onChange(room string, c change) {
 
 // recount sums a person's devices on the other nodes and tells the room when that, or
 // their name, changed. b.mu is held.
-func (b *NATS) recount(w *watch, id string) {
-	var total Member
+func (b *Bus) recount(w *watch, id string) {
+	var total presence.Member
 	for _, v := range w.remote {
 		if m, ok := v.members[id]; ok {
 			total.User = m.User
@@ -496,7 +509,7 @@ func (b *NATS) recount(w *watch, id string) {
 	if total.Devices == 0 {
 		if had {
 			delete(w.totals, id)
-			w.h.Remote(Member{User: old.User})
+			w.h.Remote(presence.Member{User: old.User})
 		}
 		return
 	}
@@ -508,13 +521,13 @@ func (b *NATS) recount(w *watch, id string) {
 
 // userSubject is the subject of a person's events: their id hashed, since ids may hold
 // characters that subjects cannot.
-func (b *NATS) userSubject(id string) string {
+func (b *Bus) userSubject(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return b.opts.Prefix + "user." + hex.EncodeToString(sum[:16])
 }
 
-// WatchUser implements Bus.
-func (b *NATS) WatchUser(id string, fn func(UserEvent)) func() {
+// WatchUser implements presence.Bus.
+func (b *Bus) WatchUser(id string, fn func(presence.UserEvent)) func() {
 	subj := b.userSubject(id)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -524,7 +537,7 @@ func (b *NATS) WatchUser(id string, fn func(UserEvent)) func() {
 		if err != nil {
 			b.log.Warn("presence: subscribing to a person's events", "err", err)
 		}
-		w = &userWatch{sub: sub, fns: map[*func(UserEvent)]bool{}}
+		w = &userWatch{sub: sub, fns: map[*func(presence.UserEvent)]bool{}}
 		b.users[subj] = w
 	}
 	key := &fn
@@ -542,17 +555,17 @@ func (b *NATS) WatchUser(id string, fn func(UserEvent)) func() {
 	}
 }
 
-// PublishUser implements Bus.
-func (b *NATS) PublishUser(id string, ev UserEvent) {
+// PublishUser implements presence.Bus.
+func (b *Bus) PublishUser(id string, ev presence.UserEvent) {
 	ev.Node = b.opts.Node
 	data, _ := json.Marshal(ev)
 	_ = b.nc.Publish(b.userSubject(id), data)
 }
 
-func (b *NATS) onUser(subj string, ev UserEvent) {
+func (b *Bus) onUser(subj string, ev presence.UserEvent) {
 	b.mu.Lock()
 	w := b.users[subj]
-	var fns []func(UserEvent)
+	var fns []func(presence.UserEvent)
 	if w != nil {
 		for f := range w.fns {
 			fns = append(fns, *f)
@@ -566,11 +579,11 @@ func (b *NATS) onUser(subj string, ev UserEvent) {
 
 // natsRoom is a watched room's handle for its owner.
 type natsRoom struct {
-	b *NATS
+	b *Bus
 	w *watch
 }
 
-func (r *natsRoom) Set(m Member) {
+func (r *natsRoom) Set(m presence.Member) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
