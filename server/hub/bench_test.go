@@ -15,6 +15,7 @@ import (
 	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/people"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -64,7 +65,7 @@ func BenchmarkFanout(b *testing.B) {
 				if store == "jetstream" {
 					br = jstest.Embedded(b, jetstream.Options{})
 				}
-				h := hub.New(context.Background(), hub.Config{}, br, nil, slog.New(slog.DiscardHandler))
+				h := hub.New(context.Background(), hub.Config{}, br, people.New(br.State(), 0), nil, slog.New(slog.DiscardHandler))
 				defer func() { h.Close(); br.Close() }()
 				conns := make([]*counter, members)
 				for i := range conns {
@@ -134,7 +135,7 @@ func BenchmarkEncodeMessage(b *testing.B) {
 // queue sizes.
 func BenchmarkEmptyRoom(b *testing.B) {
 	br := jstest.Embedded(b, jetstream.Options{})
-	h := hub.New(context.Background(), hub.Config{MaxRooms: 1 << 30}, br, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(context.Background(), hub.Config{MaxRooms: 1 << 30}, br, people.New(br.State(), 0), nil, slog.New(slog.DiscardHandler))
 	defer func() { h.Close(); br.Close() }()
 	var before, after runtime.MemStats
 	runtime.GC()

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -23,7 +22,7 @@ type loadResult struct {
 	msgs  []protocol.Message
 	more  bool
 	topic string
-	dm    *dmRecord
+	dm    *[2]protocol.User
 	err   error
 }
 
@@ -87,21 +86,19 @@ func (r *room) read(ctx context.Context) *loadResult {
 	if res.err != nil {
 		return res
 	}
-	topic, err := h.broker.State().Get(ctx, topicKey(r.name))
-	if err != nil {
-		res.err = err
+	if res.topic, res.err = h.people.Topic(ctx, r.name); res.err != nil {
 		return res
 	}
-	res.topic = string(topic)
 	if protocol.IsDM(r.name) {
-		data, err := h.broker.State().Get(ctx, dmKey(r.name))
-		if err != nil {
+		// A record that cannot be decoded leaves the room without its two people, as if
+		// it had none; storage trouble is a failed load.
+		users, found, err := h.people.DM(ctx, r.name)
+		if err != nil && !found {
 			res.err = err
 			return res
 		}
-		var rec dmRecord
-		if json.Unmarshal(data, &rec) == nil {
-			res.dm = &rec
+		if err == nil && found {
+			res.dm = &users
 		}
 	}
 	return res

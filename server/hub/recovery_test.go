@@ -15,6 +15,7 @@ import (
 	"github.com/distchat/distchat/server/broker/jetstream"
 	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/people"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -76,7 +77,7 @@ func brokers(t *testing.T) map[string]func(t *testing.T) broker.Broker {
 
 func newHub(t *testing.T, b broker.Broker, cacheSize int) *hub.Hub {
 	t.Helper()
-	h := hub.New(context.Background(), hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(context.Background(), hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, people.New(b.State(), 0), nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 	return h
 }
