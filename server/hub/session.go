@@ -16,8 +16,15 @@ import (
 
 // Session is one connection's state in the hub: whose it is, which rooms it is in, its rate
 // limit. Its request handlers run on the connection's reader goroutine only, one request
-// at a time, so its fields need no lock. Storage results come back on other goroutines
-// and only send to the connection.
+// at a time, so its fields need no lock. Most storage work does not hold the reader up:
+// a publish's outcome comes back on the broker's callback, history pages and read
+// positions are read and stored in goroutines of their own (background), and those only
+// send to the connection. A few requests do wait for storage on the reader, each for at
+// most ReadTimeout: an edit, reaction or deletion reads the message it is about, a topic
+// is stored before it is published, joining a direct-message room may read its record,
+// hiding one writes the person's list, and opening one reads and writes both people's.
+// A publish also waits, there, while MaxInflight of the session's messages wait for
+// storage.
 type Session struct {
 	hub            *Hub
 	conn           Conn

@@ -11,15 +11,20 @@ import (
 //
 // nats-server elects a new leader for a raft group (the stream, the cluster's metadata)
 // only after a follower has heard nothing from the old one for a random 4-9 s, and a
-// leader that lost its majority steps down only after 10 s. Those times are package
-// variables with no option to set them. Measured on a three-node cluster here, killing
-// the stream's leader with SIGKILL stopped every publish for 7-8 s; the survivors are
-// meant to go on within about 2 s. The heartbeat is sent four times as often so that the
-// shorter election timeout still spans several missed heartbeats (no elections for a
-// leader that is merely slow), and the quorum check follows the heartbeat as upstream's
-// does (10 heartbeats).
+// leader that lost its majority steps down only once it has heard from no majority for
+// 10 s, which it looks at every 10 s (so after 10-20 s). Those times are package variables
+// with no option to set them. Measured on a three-node cluster here, killing the stream's
+// leader with SIGKILL stopped every publish for 7-8 s; the survivors are meant to go on
+// within about 2 s. The heartbeat is sent four times as often (250 ms instead of 1 s) so
+// that the shorter election timeout still spans several missed heartbeats (four to six:
+// no elections for a leader that is merely slow), and the quorum check follows the
+// heartbeat as upstream's does (10 heartbeats: a leader without its majority steps down
+// after 2.5-5 s).
 //
-// The linkname makes a rename upstream fail the build, never silently undo this.
+// A linkname to a variable that upstream renamed or removed still builds: it would set a
+// variable of its own that nats-server never reads, and silently undo this.
+// TestRaftTimingVariablesExist checks the names against nats-server's source, so that an
+// upgrade that renames one fails the tests.
 const (
 	raftHeartbeat          = 250 * time.Millisecond
 	raftMinElectionTimeout = 1000 * time.Millisecond

@@ -108,7 +108,8 @@ const (
 	// bootstrapRetry is the pause between two attempts to set up the stream.
 	bootstrapRetry = 500 * time.Millisecond
 	// replicaSilence: a copy of the stream that has not answered its leader for this long
-	// (three raft heartbeats) counts as unreachable.
+	// counts as unreachable: twelve raft heartbeats of the embedded server (250 ms, see
+	// natsnode/raft_timing.go), three of an external NATS with upstream's timing (1 s).
 	replicaSilence = 3 * time.Second
 	// catchUpLag: a copy of the stream this many operations behind is catching up.
 	catchUpLag = 1000
@@ -469,11 +470,13 @@ func (b *Broker) probeLoop() {
 }
 
 // probe asks the stream's leader how the stream is doing. A leader that lost its majority
-// still answers for a while (it steps down only after about ten seconds) but can no longer
-// store, so the copies it has heard from recently are counted; and a node of the cluster
-// that is catching up after a restart is not ready until its own copy is current. The
-// embedded server's disk is looked at first (diskTrouble): a full one is not ready even
-// before a write failed.
+// still answers for a while but can no longer store: it steps down only once it has heard
+// from no majority for the raft's lost-quorum interval, looked at as often (2.5 s on the
+// embedded server, so 2.5-5 s; 10 s with upstream's timing on an external NATS, so
+// 10-20 s). So the copies it has heard from recently are counted; and a node of the
+// cluster that is catching up after a restart is not ready until its own copy is current.
+// The embedded server's disk is looked at first (natsnode's DiskTrouble): a full one is
+// not ready even before a write failed.
 func (b *Broker) probe(first bool) {
 	b.probeMu.Lock()
 	defer b.probeMu.Unlock()
