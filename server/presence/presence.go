@@ -71,6 +71,8 @@ type Room interface {
 // Local is the Bus of a node alone: there are no other nodes, so nothing is shared.
 type Local struct{}
 
+var _ Bus = Local{}
+
 // Watch implements Bus: the room is in sync at once.
 func (Local) Watch(_ string, h Handler) Room {
 	h.Synced()
