@@ -23,8 +23,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/distchat/distchat/server/broker/brokertest"
 	"github.com/distchat/distchat/server/clustersecret"
+	"github.com/distchat/distchat/server/natsnode/nodetest"
 )
 
 // The tests in this file attack a cluster as someone who can reach a node's route port
@@ -461,9 +461,9 @@ func TestClusterMutualTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
 	}
-	ca := brokertest.NewCA(t, "distchat")
+	ca := nodetest.NewCA(t, "distchat")
 	c := newCluster(t, "--rate-limit", "0")
-	var certs []brokertest.TLSFiles
+	var certs []nodetest.TLSFiles
 	for i := range 3 {
 		certs = append(certs, ca.Issue(t, fmt.Sprintf("node%d", i+1), "127.0.0.1"))
 	}
@@ -489,7 +489,7 @@ func TestClusterMutualTLS(t *testing.T) {
 	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
 		t.Fatal("reading the test CA", err)
 	}
-	clientTLS := func(cert *brokertest.TLSFiles) *tls.Config {
+	clientTLS := func(cert *nodetest.TLSFiles) *tls.Config {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 		if cert != nil {
 			pair, err := tls.LoadX509KeyPair(cert.Cert, cert.Key)
@@ -507,7 +507,7 @@ func TestClusterMutualTLS(t *testing.T) {
 	t.Run("control: with the secret's credentials and a certificate of the CA", func(t *testing.T) {
 		tg.insider(t, rogue{user: tg.user, pass: tg.pass, tls: clientTLS(&good)})
 	})
-	foreign := brokertest.NewCA(t, "mallory").Issue(t, "rogue", "127.0.0.1")
+	foreign := nodetest.NewCA(t, "mallory").Issue(t, "rogue", "127.0.0.1")
 	for _, tt := range []struct {
 		name string
 		r    rogue

@@ -13,7 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/archive"
+	"github.com/distchat/distchat/server/broker/jetstream"
 )
 
 // A command is a subcommand of distchat: distchat NAME [flags].
@@ -128,7 +129,7 @@ func backupCommand(ctx context.Context, f *commandFlags, stdout io.Writer) error
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	var m *broker.Manifest
+	var m *archive.Manifest
 	from := f.data
 	if f.natsURL != "" {
 		from = "the NATS server"
@@ -137,9 +138,9 @@ func backupCommand(ctx context.Context, f *commandFlags, stdout io.Writer) error
 			return err
 		}
 		defer nc.Close()
-		m, err = broker.BackupConn(ctx, nc, w)
+		m, err = archive.BackupConn(ctx, nc, w)
 	} else {
-		m, err = broker.Backup(ctx, f.data, w)
+		m, err = archive.Backup(ctx, f.data, w)
 	}
 	if err != nil {
 		return err
@@ -166,7 +167,7 @@ func restoreCommand(ctx context.Context, f *commandFlags, stdout io.Writer) erro
 		return err
 	}
 	defer in.Close()
-	var m *broker.Manifest
+	var m *archive.Manifest
 	to := f.data
 	if f.natsURL != "" {
 		to = "the NATS server"
@@ -175,9 +176,9 @@ func restoreCommand(ctx context.Context, f *commandFlags, stdout io.Writer) erro
 			return err
 		}
 		defer nc.Close()
-		m, err = broker.RestoreConn(ctx, nc, in)
+		m, err = archive.RestoreConn(ctx, nc, in)
 	} else {
-		m, err = broker.Restore(ctx, f.data, in)
+		m, err = archive.Restore(ctx, f.data, in)
 	}
 	if err != nil {
 		return err
@@ -195,9 +196,9 @@ func exportCommand(ctx context.Context, f *commandFlags, stdout io.Writer) error
 			return err
 		}
 		defer nc.Close()
-		_, err = broker.ExportConn(ctx, nc, f.room, w, broker.JetStreamOptions{})
+		_, err = archive.ExportConn(ctx, nc, f.room, w, jetstream.Options{})
 	} else {
-		_, err = broker.Export(ctx, f.data, f.room, w)
+		_, err = archive.Export(ctx, f.data, f.room, w)
 	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
@@ -206,7 +207,7 @@ func exportCommand(ctx context.Context, f *commandFlags, stdout io.Writer) error
 }
 
 // describe summarises a backup: "2 streams (DISTCHAT, KV_settings), 1234 messages".
-func describe(m *broker.Manifest) string {
+func describe(m *archive.Manifest) string {
 	names := make([]string, 0, len(m.Streams))
 	for _, s := range m.Streams {
 		names = append(names, s.Name)

@@ -1,6 +1,6 @@
 package main
 
-import "github.com/distchat/distchat/server/broker"
+import "github.com/distchat/distchat/server/natsnode"
 
 // lockDataDir locks the data directory of the embedded NATS for as long as the node runs,
 // so that a second node, or a backup, restore or export, cannot use it at the same time
@@ -10,5 +10,5 @@ func lockDataDir(o *options) (release func(), err error) {
 	if o.store != "jetstream" || o.natsURL != "" {
 		return func() {}, nil
 	}
-	return broker.LockDataDir(o.data)
+	return natsnode.LockDataDir(o.data)
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/natsnode/nodetest"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -32,7 +32,7 @@ func mountSmallDisk() {
 	dir, rest, _ := strings.Cut(spec, ":")
 	sizeText, readOnly := strings.CutSuffix(rest, ":ro")
 	size, _ := strconv.Atoi(sizeText)
-	if err := brokertest.MountTmpfs(dir, size, readOnly); err != nil {
+	if err := nodetest.MountTmpfs(dir, size, readOnly); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(4)
 	}
@@ -46,7 +46,7 @@ func startOnSmallDisk(t *testing.T, size int, args ...string) (*process, string)
 	data := t.TempDir()
 	cmd := exec.Command(os.Args[0], append([]string{"--data", data}, args...)...)
 	cmd.Env = []string{fmt.Sprintf("%s=%s:%d", smallDiskEnv, data, size)}
-	brokertest.InNamespace(cmd)
+	nodetest.InNamespace(cmd)
 	p := startCmd(t, cmd)
 	return p, filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "root", data)
 }
@@ -99,7 +99,7 @@ func TestDiskFullProcess(t *testing.T) {
 	}
 
 	filler := filepath.Join(data, "filler")
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 	big := strings.Repeat("z", 4000)
 	var refused map[string]any
 	for i := 0; i < 5000 && refused == nil; i++ {
@@ -181,7 +181,7 @@ func TestUnusableDataDirFailsAtOnce(t *testing.T) {
 			cmd.Env = append(os.Environ(), "DISTCHAT_TEST_EXEC=1")
 			if c.env != "" {
 				cmd.Env = append(cmd.Env, c.env)
-				brokertest.InNamespace(cmd)
+				nodetest.InNamespace(cmd)
 			}
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -222,7 +222,7 @@ func TestUnusableDataDirFailsAtOnce(t *testing.T) {
 // and the messages from before are all there. The first start asks for a store far larger
 // than the disk and says it uses less.
 func TestDiskFullAtStartProcess(t *testing.T) {
-	dir := brokertest.InSmallDisk(t, 8<<20)
+	dir := nodetest.InSmallDisk(t, 8<<20)
 	if dir == "" {
 		return
 	}
@@ -244,7 +244,7 @@ func TestDiskFullAtStartProcess(t *testing.T) {
 	}
 
 	filler := filepath.Join(dir, "filler")
-	brokertest.FillDisk(t, filler)
+	nodetest.FillDisk(t, filler)
 	s = startRun(t, args...)
 	for start := time.Now(); time.Since(start) < 3*time.Second; time.Sleep(20 * time.Millisecond) {
 		code, body := readyStatus(t, s.base)

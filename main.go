@@ -233,7 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("opening message storage", "err", err)
 		return 1
 	}
-	authn, sessions, err := openAuth(ctx, o, b, log)
+	authn, sessions, err := openAuth(ctx, o, b.State(), log)
 	if err != nil {
 		b.Close()
 		log.Error("sign-in", "err", err)
@@ -357,7 +357,7 @@ func conns(n int) int {
 const announceWait = 3 * time.Second
 
 // waitReady waits until b is ready, at most d or until ctx ends, and returns why it is not.
-func waitReady(ctx context.Context, b broker.Broker, d time.Duration) error {
+func waitReady(ctx context.Context, b broker.Health, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		err := b.Ready()

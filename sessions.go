@@ -14,6 +14,7 @@ import (
 
 	"github.com/distchat/distchat/server"
 	"github.com/distchat/distchat/server/auth"
+	"github.com/distchat/distchat/server/backoff"
 	"github.com/distchat/distchat/server/broker"
 )
 
@@ -127,15 +128,17 @@ func (s *sessions) watch(ctx context.Context) {
 
 // retry runs a watch again and again, after a growing pause, until ctx ends.
 func (s *sessions) retry(ctx context.Context, what string, watch func(context.Context) error) {
-	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
+	pause := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for ctx.Err() == nil {
 		start := time.Now()
 		err := watch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if time.Since(start) > time.Minute {
-			wait = 100 * time.Millisecond
+			pause.Reset() // it watched for a while: trouble anew, not the same trouble
 		}
+		wait := pause.Next()
 		s.log.Debug("watching "+what+" again", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():

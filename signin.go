@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/auth"
+	"github.com/distchat/distchat/server/backoff"
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/clustersecret"
 )
@@ -33,7 +34,7 @@ const (
 // and, with --auth-jwt-key, the JWTs of the deployment's own sign-in. The sessions it
 // returns end sessions (revocations, a new key); they start watching once the server is
 // made (sessions.srv, sessions.watch).
-func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger) (*auth.Authenticator, *sessions, error) {
+func openAuth(ctx context.Context, o *options, st broker.State, log *slog.Logger) (*auth.Authenticator, *sessions, error) {
 	ttl := cmp.Or(o.sessionTTL, auth.DefaultTTL)
 	revoked := auth.NewRevocations(ttl)
 	opts := auth.Options{AllowGuests: o.allowGuests, TTL: o.sessionTTL, ExternalWindow: o.sessionTTL, Revoked: revoked.Revoked}
@@ -51,7 +52,7 @@ func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger
 		}
 	}
 	a := auth.New(opts)
-	ss := &sessions{auth: a, revoked: revoked, state: b.State(), log: log}
+	ss := &sessions{auth: a, revoked: revoked, state: st, log: log}
 	switch {
 	case o.secret != "":
 		ss.fixed = true
@@ -67,7 +68,7 @@ func openAuth(ctx context.Context, o *options, b broker.Broker, log *slog.Logger
 			log.Warn("the session key is stored unencrypted in the external NATS (the state bucket): whoever can read it can sign session tokens; set --cluster-secret to store it sealed")
 		}
 		// Shared through storage, once it is ready; the node is not ready until then.
-		ss.keys = &sessionKeys{state: b.State(), secret: o.clusterKey, external: o.natsURL != "", log: log}
+		ss.keys = &sessionKeys{state: st, secret: o.clusterKey, external: o.natsURL != "", log: log}
 		go ss.keys.share(ctx, a)
 		return a, ss, nil
 	default:
@@ -97,7 +98,8 @@ var errKeyFinal = errors.New("session key")
 // and the node stays not ready: a new key would sign everyone out, and the nodes would
 // no longer agree on it.
 func (k sessionKeys) share(ctx context.Context, a *auth.Authenticator) {
-	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
+	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		key, err := k.load(cctx)
 		cancel()
@@ -113,10 +115,7 @@ func (k sessionKeys) share(ctx context.Context, a *auth.Authenticator) {
 			k.log.Error("sign-in is not available: the cluster's session key", "err", err)
 			return
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
+		retry.Wait(ctx)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/distchat/distchat/server/auth"
 	"github.com/distchat/distchat/server/broker"
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/clustersecret"
 	"github.com/distchat/distchat/server/protocol"
 )
@@ -196,7 +196,7 @@ func TestSessionKeyDamaged(t *testing.T) {
 // then seals that key (an old token stays valid) and purges the plain entry with its
 // history; a node with another secret is not ready and says why.
 func TestSessionKeyExternalNATS(t *testing.T) {
-	ns := brokertest.StartNATS(t)
+	ns := jstest.StartNATS(t)
 	node := func(extra ...string) *runningServer {
 		return startRun(t, append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--nats-url", ns.ClientURL()}, extra...)...)
 	}

@@ -6,7 +6,10 @@ import (
 	"os"
 
 	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/presence"
+	"github.com/distchat/distchat/server/presence/natsbus"
 )
 
 // openStorage opens the message store the options name: the embedded NATS JetStream under
@@ -19,7 +22,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		log.Warn("messages are kept in memory only: a restart loses the history")
 		return broker.NewMemory(int(o.roomMaxMessages), broker.DefaultDedupeWindow), nil, nil
 	}
-	jo := broker.JetStreamOptions{
+	jo := jetstream.Options{
 		MaxMsgsPerRoom: o.roomMaxMessages, MaxAge: o.roomMaxAge, Replicas: o.replicas, Logger: log,
 	}
 	if o.natsURL != "" {
@@ -27,20 +30,20 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		jo.MaxBytes = o.maxStoreBytes
 	}
 	var (
-		b   *broker.JetStream
+		b   *jetstream.Broker
 		err error
 	)
 	clustered := o.clusterListen != "" || o.natsURL != ""
 	switch {
 	case o.natsURL != "":
-		b, err = broker.Connect(ctx, o.natsURL, jo)
+		b, err = jetstream.Connect(ctx, o.natsURL, jo)
 		log.Info("message storage: external NATS JetStream", "node", o.nodeName)
 	default:
-		eo := broker.EmbeddedOptions{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
+		eo := natsnode.Options{DataDir: o.data, ServerName: o.nodeName, SyncAlways: o.syncAlways, MaxStoreBytes: o.maxStoreBytes, Logger: log}
 		if o.clusterListen != "" {
-			eo.Cluster = broker.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers), Secret: o.clusterKey}
+			eo.Cluster = natsnode.ClusterOptions{Name: o.clusterName, Listen: o.clusterListen, Peers: splitList(o.clusterPeers), Secret: o.clusterKey}
 			if o.clusterTLSCert != "" {
-				if eo.Cluster.TLS, err = broker.RouteTLS(o.clusterTLSCert, o.clusterTLSKey, o.clusterTLSCA); err != nil {
+				if eo.Cluster.TLS, err = natsnode.RouteTLS(o.clusterTLSCert, o.clusterTLSKey, o.clusterTLSCA); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -49,7 +52,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 		} else {
 			log.Info("message storage: embedded NATS JetStream", "data", o.data)
 		}
-		b, err = broker.OpenEmbedded(ctx, eo, jo)
+		b, err = jetstream.OpenEmbedded(ctx, eo, jo)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -57,7 +60,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 	if !clustered {
 		return b, nil, nil
 	}
-	bus, err := presence.NewNATS(b.Conn(), presence.Options{Node: o.nodeName, Logger: log})
+	bus, err := natsbus.New(b.Conn(), natsbus.Options{Node: o.nodeName, Logger: log})
 	if err != nil {
 		b.Close()
 		return nil, nil, err

@@ -5,18 +5,18 @@ import (
 	"testing"
 
 	"github.com/distchat/distchat/server"
-	"github.com/distchat/distchat/server/broker"
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 )
 
 // TestTwoNodesShareRooms runs two distchat nodes on one external NATS server (as with
 // --nats-url): a client on node A and a client on node B chat in one room, both see every
 // message in the same order, and a newcomer on B gets the history written through A.
 func TestTwoNodesShareRooms(t *testing.T) {
-	ns := brokertest.StartNATS(t) // stopped after both nodes: cleanups run in reverse
+	ns := jstest.StartNATS(t) // stopped after both nodes: cleanups run in reverse
 
 	node := func() *testServer {
-		return startServer(t, server.Config{Broker: brokertest.Connect(t, ns.ClientURL(), broker.JetStreamOptions{}), RateLimit: 0})
+		return startServer(t, server.Config{Broker: jstest.Connect(t, ns.ClientURL(), jetstream.Options{}), RateLimit: 0})
 	}
 	a, b := node(), node()
 

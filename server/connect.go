@@ -113,7 +113,7 @@ func (s *Server) accept(conn *ws.Conn, r *http.Request, ip, rawName, room string
 	var err error
 	if !guest {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadTimeout)
-		id.DMs, err = s.hub.DMs(ctx, user.ID)
+		id.DMs, err = s.people.DMs(ctx, user.ID)
 		if err == nil && protocol.IsDM(room) {
 			var ok bool
 			if ok, err = s.hub.MayJoin(ctx, room, user.ID); err == nil && !ok {

@@ -21,7 +21,8 @@ import (
 
 	"github.com/distchat/distchat/server"
 	"github.com/distchat/distchat/server/broker"
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -60,7 +61,7 @@ func seedRoom(t *testing.T, b broker.Broker, room string, n, size int) {
 // of body bytes.
 func stormServer(t *testing.T, body int) *testServer {
 	t.Helper()
-	b := brokertest.Embedded(t, broker.JetStreamOptions{})
+	b := jstest.Embedded(t, jetstream.Options{})
 	seedRoom(t, b, "big", stormMessages, body)
 	return startServer(t, server.Config{Broker: b, RateLimit: 10, MaxBodyBytes: 16 << 10, MaxMessageBytes: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})

@@ -20,6 +20,7 @@ import (
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/hub"
 	"github.com/distchat/distchat/server/metrics"
+	"github.com/distchat/distchat/server/people"
 	"github.com/distchat/distchat/server/presence"
 	"github.com/distchat/distchat/server/protocol"
 	"github.com/distchat/distchat/server/webui"
@@ -82,7 +83,7 @@ type Config struct {
 	MaxRooms        int
 	MaxRoomsPerIP   int
 	MaxRoomsPerUser int
-	// MaxDMs bounds the conversations in one person's list (default 500; hub.Config).
+	// MaxDMs bounds the conversations in one person's list (default 500; see people.New).
 	MaxDMs       int
 	HistoryRate  float64
 	HistoryBurst int
@@ -124,6 +125,7 @@ type Server struct {
 	http   *http.Server
 	hub    *hub.Hub
 	broker broker.Broker
+	people *people.Store
 	auth   *auth.Authenticator
 	perIP  *connsPerIP
 	hosts  *hostPolicy
@@ -136,6 +138,9 @@ type Server struct {
 	// storageStarted: storage has been ready once (see storageStarting).
 	storageStarted atomic.Bool
 }
+
+// The hub keeps what is stored about people in the people store.
+var _ hub.People = (*people.Store)(nil)
 
 // DefaultMaxConnsPerIP bounds the connections from one address.
 const DefaultMaxConnsPerIP = 1000
@@ -194,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, broker: cfg.Broker, auth: cfg.Auth, perIP: perIP, hosts: hosts, stopTidy: make(chan struct{})}
+	s.people = people.New(cfg.Broker.State(), cfg.MaxDMs)
 
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
@@ -210,7 +216,6 @@ func New(cfg Config) (*Server, error) {
 		MaxRooms:        cfg.MaxRooms,
 		MaxRoomsPerIP:   cfg.MaxRoomsPerIP,
 		MaxRoomsPerUser: cfg.MaxRoomsPerUser,
-		MaxDMs:          cfg.MaxDMs,
 		HistoryRate:     cfg.HistoryRate,
 		HistoryBurst:    cfg.HistoryBurst,
 		Version:         cfg.Version,
@@ -221,7 +226,7 @@ func New(cfg Config) (*Server, error) {
 			Burst:           cfg.RateBurst,
 		},
 		Metrics: s.hubMetrics(),
-	}, cfg.Broker, cfg.Presence, cfg.Logger)
+	}, cfg.Broker, s.people, cfg.Presence, cfg.Logger)
 	s.ws = ws.NewServer(ws.Options{
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		SendQueue:       cfg.SendQueue,

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distchat/distchat/server/broker"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/natsnode"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -24,7 +25,7 @@ func main() {
 	if *data == "" {
 		log.Fatal("seed: --data is required")
 	}
-	b, err := broker.OpenEmbedded(context.Background(), broker.EmbeddedOptions{DataDir: *data}, broker.JetStreamOptions{})
+	b, err := jetstream.OpenEmbedded(context.Background(), natsnode.Options{DataDir: *data}, jetstream.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

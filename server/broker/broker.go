@@ -1,15 +1,22 @@
-// Package broker stores room messages and delivers them, in order, to the nodes that serve
-// the room. The hub talks to it through the Broker interface; Memory keeps everything in this
-// process (tests, development), JetStream keeps it in NATS JetStream (the default, durable
-// and shared by every node of a cluster).
+// Package broker is what distchat needs from storage, as interfaces with their guarantees:
+// Log (a room's entries: publish, live delivery, reads), State (the small key-value state
+// every node shares) and Health (readiness and counters), and Broker, all three with
+// Close, for whoever opens and owns the storage. Memory implements them in this process
+// (tests, development, --store memory); server/broker/jetstream on NATS JetStream (the
+// default, durable and shared by every node of a cluster); brokertest is the behaviour
+// every implementation passes. Nothing here knows NATS.
 package broker
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/distchat/distchat/server/protocol"
 )
+
+// DefaultDedupeWindow is how long brokers remember a message's dedupe key by default.
+const DefaultDedupeWindow = 2 * time.Minute
 
 // Errors returned by brokers.
 var (
@@ -22,37 +29,44 @@ var (
 	ErrNotFound = errors.New("broker: no such entry")
 )
 
-// Broker is what the hub needs from storage and distribution. Implementations must be safe
-// for concurrent use and keep these guarantees:
+// Log is the rooms' entries (messages and the events about them): what the hub stores,
+// receives and reads. Implementations are safe for concurrent use and keep these
+// guarantees:
 //
-//   - Publish does not wait for storage: it calls done exactly once, when the message is
-//     stored (durably, for a durable broker) or has failed, within the broker's publish
-//     timeout, never later. done may run before Publish returns and on any goroutine; it
-//     must not block. A stored message has Seq, TS and ID filled in. Seq is strictly
-//     increasing per room, not necessarily contiguous, and ID is unique across rooms.
-//     Publishes are pipelined: the next may start before the previous one is stored. A
-//     failed publish may still have been stored; publishing again with the same dedupe
-//     key stores it at most once.
-//   - Publish with a non-empty dedupe key that was already used for a stored message in the
+//   - Publish does not wait for storage: it calls done exactly once, when the entry is
+//     stored (durably, for a durable broker) or has failed, within about the broker's
+//     publish timeout (a duplicate's original is read after its acknowledgement, which
+//     may take a few seconds more), or at once with ErrClosed after Close. done may run
+//     before Publish returns and on any goroutine; it must not block. A stored entry has
+//     Seq, TS and ID filled in. Seq is strictly increasing per room, not necessarily
+//     contiguous, and ID is unique across rooms. Publishes are pipelined: the next may
+//     start before the previous one is stored. A failed publish may still have been
+//     stored; publishing again with the same dedupe key stores it at most once.
+//   - Publish with a non-empty dedupe key that was already used for a stored entry in the
 //     same room, within the broker's dedupe window, stores nothing and reports the
-//     original message's Seq and ID with dup=true.
-//   - Subscribe delivers every message of one room with Seq > after, whether stored before
-//     or after the call, exactly once and in Seq order (filling any gap in live delivery
-//     from storage), until stop is called or the broker is closed. fn is called from one
-//     goroutine at a time per subscription; it must not block.
-//   - Before and After read stored messages, oldest first, and report whether more messages
-//     remain beyond the page in the direction read. They cost a few round trips to storage
-//     per page, whatever the page size or the size of the store.
-type Broker interface {
+//     original entry's Seq and ID with dup=true.
+//   - Subscribe delivers the room's entries with Seq > after, whether stored before or
+//     after the call, in Seq order and never one twice, until stop is called (after it
+//     returns, fn is not called again) or the broker is closed. Every entry that storage
+//     still holds when the subscription reaches it is delivered: an entry that live
+//     delivery lost is read from storage before the later ones go on. An entry that
+//     storage no longer returns by then (removed by the room's retention, erased, or not
+//     yet on the copy that answers a distributed store's reads) may be skipped, and so
+//     may one that cannot be decoded; see each implementation. fn is called one call at
+//     a time per subscription, from any goroutine; it must not block.
+//   - Before and After read stored entries, oldest first, and report whether more remain
+//     beyond the page in the direction read. They cost a few round trips to storage per
+//     page, whatever the size of the store.
+type Log interface {
 	// Publish starts storing m in m.Room and reports the outcome to done.
 	Publish(m protocol.Message, dedupeKey string, done Done)
-	// Subscribe delivers room's messages after seq after to fn.
+	// Subscribe delivers room's entries after seq after to fn.
 	Subscribe(room string, after uint64, fn func([]protocol.Message)) (stop func(), err error)
-	// Before returns up to limit messages of room with Seq < before (before 0: the latest),
-	// oldest first, and whether older messages remain.
+	// Before returns up to limit entries of room with Seq < before (before 0: the latest),
+	// oldest first, and whether older entries remain.
 	Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error)
-	// After returns up to limit messages of room with Seq > after, oldest first, and whether
-	// newer messages remain.
+	// After returns up to limit entries of room with Seq > after, oldest first, and whether
+	// newer entries remain.
 	After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error)
 	// Get reads the entry of room stored at seq, or fails with ErrNotFound.
 	Get(ctx context.Context, room string, seq uint64) (protocol.Message, error)
@@ -61,15 +75,26 @@ type Broker interface {
 	Erase(ctx context.Context, room string, seq uint64) error
 	// CountAfter returns how many entries of room are stored after seq.
 	CountAfter(ctx context.Context, room string, seq uint64) (uint64, error)
-	// Rooms lists the rooms that have stored messages.
+	// Rooms lists the rooms that have stored entries.
 	Rooms(ctx context.Context) ([]RoomInfo, error)
-	// State is the small key-value store of the node's shared state (read positions,
-	// direct-message rooms, topics, the session key), kept with the messages.
-	State() State
+}
+
+// Health is how the node's storage is doing, for readiness probes and metrics.
+type Health interface {
 	// Ready returns nil when the broker can store and deliver messages, or why it cannot.
 	Ready() error
-	// Stats reports what this node's broker carries, for health checks and tests.
+	// Stats reports what this node's broker carries.
 	Stats() Stats
+}
+
+// Broker is the node's storage as a whole, for whoever opens it and owns it (main, the
+// server): the log, the shared state kept with it, its health, and Close.
+type Broker interface {
+	Log
+	Health
+	// State is the small key-value store of the node's shared state (read positions,
+	// direct-message rooms, topics, revocations, the session key), kept with the entries.
+	State() State
 	// Close stops deliveries, fails publishes still waiting for storage with ErrClosed, and
 	// releases resources.
 	Close() error
@@ -84,13 +109,16 @@ type RoomInfo struct {
 	Name string
 	// Messages is how many entries the room holds in storage.
 	Messages uint64
-	// LastTS is when its latest entry was stored (Unix milliseconds).
+	// LastTS is when its latest entry was stored (Unix milliseconds; 0: unknown).
 	LastTS int64
 }
 
 // State is a key-value store shared by every node. Keys are dot-separated tokens of
-// [-_=a-zA-Z0-9]. Its guarantees: a value read after a Put or Create that returned
-// reflects it, on any node; Create stores a key once, however many nodes try at once.
+// [-_=a-zA-Z0-9]. Its guarantees: Create stores a key once, however many nodes try at
+// once, and Update is a compare-and-set, so that concurrent changes from several nodes are
+// never lost. Reads are not linearizable in a cluster: any copy of the state may answer
+// them, so a read made right after a Put or Create returned (on any node) may, for a
+// moment, still see the value before. Implementations are safe for concurrent use.
 type State interface {
 	// Get returns a key's value, or nil when there is none.
 	Get(ctx context.Context, key string) ([]byte, error)
@@ -107,9 +135,10 @@ type State interface {
 	// afterwards Get returns nil for it. Purging a missing key is no error.
 	Purge(ctx context.Context, key string) error
 	// Watch calls fn with the current value of every key that starts with prefix (which
-	// ends with '.'), then with every change made afterwards on any node (value nil: the
-	// key was removed), one call at a time, in order, until ctx ends. It returns ctx's
-	// error then, or an error sooner when storage cannot be watched (try again).
+	// ends with '.'; value nil for a key removed earlier, where the store keeps a marker of
+	// it), then with every change made afterwards on any node (value nil: the key was
+	// removed), one call at a time, in order, until ctx ends. It returns ctx's error then,
+	// or an error sooner when storage cannot be watched (try again).
 	Watch(ctx context.Context, prefix string, fn func(key string, value []byte)) error
 }
 
@@ -130,4 +159,28 @@ type Stats struct {
 	// times storage sent faster than a connection read (messages were dropped).
 	Disconnects   uint64 `json:"disconnects"`
 	SlowConsumers uint64 `json:"slow_consumers"`
+}
+
+// StorageState is the message stream's state as its leader reports it, for monitoring.
+type StorageState struct {
+	// Messages and Bytes are what the stream holds, every room together.
+	Messages uint64
+	Bytes    uint64
+	// Leader is the name of the NATS server that leads the stream (the node's own server
+	// when it is alone); empty while the stream has no leader.
+	Leader string
+	// Replicas are the stream's other copies, in a cluster.
+	Replicas []ReplicaState
+}
+
+// ReplicaState is one copy of the stream other than the leader's.
+type ReplicaState struct {
+	// Name is the NATS server that keeps the copy.
+	Name string
+	// Current: the copy has everything the leader has.
+	Current bool
+	// Offline: the leader cannot reach the copy.
+	Offline bool
+	// Lag is how many operations the copy is behind the leader.
+	Lag uint64
 }

@@ -46,7 +46,7 @@ func NewMemory(maxPerRoom int, window time.Duration) *Memory {
 	}
 }
 
-// Publish implements Broker. The message is stored, and done called, before Publish
+// Publish implements Log. The message is stored, and done called, before Publish
 // returns.
 func (b *Memory) Publish(m protocol.Message, dedupeKey string, done Done) {
 	stored, dup, err := b.store(m, dedupeKey)
@@ -95,7 +95,9 @@ func (b *Memory) expireDedupe(now time.Time) {
 	}
 }
 
-// Subscribe implements Broker.
+// Subscribe implements Log: every entry after `after` that is still kept (maxPerRoom, Erase)
+// when the subscription starts, then every one stored later, each exactly once, in order,
+// from a goroutine of the subscription's own.
 func (b *Memory) Subscribe(room string, after uint64, fn func([]protocol.Message)) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -126,7 +128,7 @@ func (b *Memory) Subscribe(room string, after uint64, fn func([]protocol.Message
 	return stop, nil
 }
 
-// Before implements Broker.
+// Before implements Log.
 func (b *Memory) Before(ctx context.Context, room string, before uint64, limit int) ([]protocol.Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -142,7 +144,7 @@ func (b *Memory) Before(ctx context.Context, room string, before uint64, limit i
 	return append([]protocol.Message(nil), log[start:end]...), start > 0, nil
 }
 
-// After implements Broker.
+// After implements Log.
 func (b *Memory) After(ctx context.Context, room string, after uint64, limit int) ([]protocol.Message, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -155,7 +157,7 @@ func (b *Memory) After(ctx context.Context, room string, after uint64, limit int
 	return append([]protocol.Message(nil), log[start:end]...), end < len(log), nil
 }
 
-// Get implements Broker.
+// Get implements Log.
 func (b *Memory) Get(ctx context.Context, room string, seq uint64) (protocol.Message, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -167,7 +169,7 @@ func (b *Memory) Get(ctx context.Context, room string, seq uint64) (protocol.Mes
 	return log[i], nil
 }
 
-// Erase implements Broker.
+// Erase implements Log.
 func (b *Memory) Erase(_ context.Context, room string, seq uint64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -180,7 +182,7 @@ func (b *Memory) Erase(_ context.Context, room string, seq uint64) error {
 	return nil
 }
 
-// CountAfter implements Broker.
+// CountAfter implements Log.
 func (b *Memory) CountAfter(ctx context.Context, room string, seq uint64) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -192,7 +194,7 @@ func (b *Memory) CountAfter(ctx context.Context, room string, seq uint64) (uint6
 // State implements Broker: a map in this process.
 func (b *Memory) State() State { return &b.state }
 
-// Rooms implements Broker.
+// Rooms implements Log.
 func (b *Memory) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -206,7 +208,7 @@ func (b *Memory) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	return out, nil
 }
 
-// Ready implements Broker: memory is always ready until closed.
+// Ready implements Health: memory is always ready until closed.
 func (b *Memory) Ready() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -216,7 +218,7 @@ func (b *Memory) Ready() error {
 	return nil
 }
 
-// Stats implements Broker.
+// Stats implements Health.
 func (b *Memory) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()

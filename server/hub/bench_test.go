@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/distchat/distchat/server/broker"
-	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/people"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -61,9 +63,9 @@ func BenchmarkFanout(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/members=%d", store, members), func(b *testing.B) {
 				var br broker.Broker = broker.NewMemory(0, time.Minute)
 				if store == "jetstream" {
-					br = brokertest.Embedded(b, broker.JetStreamOptions{})
+					br = jstest.Embedded(b, jetstream.Options{})
 				}
-				h := hub.New(context.Background(), hub.Config{}, br, nil, slog.New(slog.DiscardHandler))
+				h := hub.New(context.Background(), hub.Config{}, br, people.New(br.State(), 0), nil, slog.New(slog.DiscardHandler))
 				defer func() { h.Close(); br.Close() }()
 				conns := make([]*counter, members)
 				for i := range conns {
@@ -132,8 +134,8 @@ func BenchmarkEncodeMessage(b *testing.B) {
 // member's session) once they are all open: an empty room must cost little, whatever the
 // queue sizes.
 func BenchmarkEmptyRoom(b *testing.B) {
-	br := brokertest.Embedded(b, broker.JetStreamOptions{})
-	h := hub.New(context.Background(), hub.Config{MaxRooms: 1 << 30}, br, nil, slog.New(slog.DiscardHandler))
+	br := jstest.Embedded(b, jetstream.Options{})
+	h := hub.New(context.Background(), hub.Config{MaxRooms: 1 << 30}, br, people.New(br.State(), 0), nil, slog.New(slog.DiscardHandler))
 	defer func() { h.Close(); br.Close() }()
 	var before, after runtime.MemStats
 	runtime.GC()

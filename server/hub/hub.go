@@ -1,9 +1,12 @@
 // Package hub keeps the rooms served by this node, their members and presence, and fans
 // every stored message out to the local members of its room. Each room is owned by one
-// goroutine that talks over channels; the hub itself only creates and retires rooms. It
-// knows nothing of HTTP or NATS: it stores and receives messages through a broker.Broker,
-// shares presence through a presence.Bus, and sends encoded objects through the Conn
-// interface.
+// goroutine that talks over channels (room.go, fanout.go); the Hub creates and retires
+// rooms, and keeps what spans rooms on this node: the sessions of the people connected
+// here (session.go, users.go), the rooms held per address and per person (holders.go) and
+// the node's read slots. It knows nothing of HTTP or NATS: it stores and receives a room's
+// entries through a broker.Log, keeps what is stored about people (direct-message rooms,
+// read positions, topics) through People, shares presence through a presence.Bus, and
+// sends encoded objects through the Conn interface.
 package hub
 
 import (
@@ -88,9 +91,6 @@ type Config struct {
 	// limit). Direct-message rooms are not counted.
 	MaxRoomsPerIP   int
 	MaxRoomsPerUser int
-	// MaxDMs bounds the conversations in one person's list (default 500): opening one
-	// more with them, or by them, is refused until they hide one.
-	MaxDMs int
 	// HistoryRate and HistoryBurst limit a connection's history requests, apart from its
 	// other requests (default 5 a second, bursts of 10; a negative rate: no limit).
 	HistoryRate  float64
@@ -122,7 +122,6 @@ const (
 	DefaultMaxRooms         = 10000
 	DefaultMaxRoomsPerIP    = 500
 	DefaultMaxRoomsPerUser  = 100
-	DefaultMaxDMs           = 500
 	DefaultHistoryRate      = 5
 	DefaultHistoryBurst     = 10
 	// MaxRecovery is how many missed messages a join with since replays at most.
@@ -182,9 +181,6 @@ func (c Config) withDefaults() Config {
 	if c.MaxRoomsPerUser == 0 {
 		c.MaxRoomsPerUser = DefaultMaxRoomsPerUser
 	}
-	if c.MaxDMs <= 0 {
-		c.MaxDMs = DefaultMaxDMs
-	}
 	if c.HistoryRate == 0 {
 		c.HistoryRate = DefaultHistoryRate
 	}
@@ -208,10 +204,39 @@ var (
 	ErrTooManyRooms = errors.New("hub: too many rooms")
 )
 
+// People is what the hub keeps in the shared state about people and rooms, beyond the
+// rooms' entries (people.Store). Calls wait for storage; the hub makes them with a
+// deadline (Config.ReadTimeout), never from a room's goroutine.
+type People interface {
+	// DM returns the two people of a direct-message room as recorded when it was opened;
+	// found is false when nobody opened it. A record that is stored but cannot be decoded
+	// is found, with an error.
+	DM(ctx context.Context, room string) (users [2]protocol.User, found bool, err error)
+	// OpenDM records room as the direct-message room of me and other (once) and adds it
+	// to both people's lists, or refuses (a *protocol.Error for me) when a list is full.
+	// It returns other named as the record or their id names them when other has no name.
+	OpenDM(ctx context.Context, room string, me, other protocol.User) (protocol.User, *protocol.Error, error)
+	// HideDM takes a direct-message room off a person's list of conversations.
+	HideDM(ctx context.Context, userID, room string) error
+	// ReadPosition returns a person's stored read position in a room; ok is false when
+	// they have none.
+	ReadPosition(ctx context.Context, userID, room string) (seq uint64, ok bool, err error)
+	// MoveRead stores a person's read position in a room, never moving it backwards,
+	// whichever node or device stores one at the same time.
+	MoveRead(ctx context.Context, userID, room string, seq uint64) error
+	// Topic returns a room's current topic ("": none).
+	Topic(ctx context.Context, room string) (string, error)
+	// SetTopic stores a room's current topic.
+	SetTopic(ctx context.Context, room, topic string) error
+	// Topics returns every room's topic, by room.
+	Topics(ctx context.Context) (map[string]string, error)
+}
+
 // Hub creates rooms on demand and retires them when their last local member leaves.
 type Hub struct {
 	cfg    Config
-	broker broker.Broker
+	broker broker.Log
+	people People
 	bus    presence.Bus
 	log    *slog.Logger
 	// ctx ends when the hub closes; storage reads use it.
@@ -238,10 +263,11 @@ type Hub struct {
 	lastErrLog    atomic.Int64
 }
 
-// New returns a hub that stores and receives messages through b and shares presence
-// through bus (nil: this node is alone). ctx is the server's lifetime: the storage calls
-// the hub makes for its rooms end with it, and with Close.
-func New(ctx context.Context, cfg Config, b broker.Broker, bus presence.Bus, log *slog.Logger) *Hub {
+// New returns a hub that stores and receives messages through b, keeps what is stored
+// about people in p, and shares presence through bus (nil: this node is alone). ctx is
+// the server's lifetime: the storage calls the hub makes for its rooms end with it, and
+// with Close.
+func New(ctx context.Context, cfg Config, b broker.Log, p People, bus presence.Bus, log *slog.Logger) *Hub {
 	if bus == nil {
 		bus = presence.Local{}
 	}
@@ -251,6 +277,7 @@ func New(ctx context.Context, cfg Config, b broker.Broker, bus presence.Bus, log
 	h := &Hub{
 		cfg:      cfg.withDefaults(),
 		broker:   b,
+		people:   p,
 		bus:      bus,
 		log:      log,
 		rooms:    make(map[string]*room),
@@ -334,7 +361,7 @@ func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	topics, err := h.broker.State().List(ctx, "topic.")
+	topics, err := h.people.Topics(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +382,7 @@ func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 			delete(infos, name)
 			continue
 		}
-		info.Topic = string(topics[topicKey(name)])
+		info.Topic = topics[name]
 	}
 	out := make([]RoomInfo, 0, len(infos))
 	for _, i := range infos {

@@ -2,10 +2,10 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
+	"github.com/distchat/distchat/server/backoff"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -22,7 +22,7 @@ type loadResult struct {
 	msgs  []protocol.Message
 	more  bool
 	topic string
-	dm    *dmRecord
+	dm    *[2]protocol.User
 	err   error
 }
 
@@ -31,7 +31,8 @@ type loadResult struct {
 func (r *room) load() {
 	h := r.hub
 	var after uint64
-	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
+	retry := backoff.Backoff{Min: loadRetryMin, Max: loadRetryMax}
+	for {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 		start := time.Now()
 		var res *loadResult
@@ -51,12 +52,13 @@ func (r *room) load() {
 			}
 			break
 		}
-		if !r.pause(wait) {
+		if !r.pause(retry.Next()) {
 			return
 		}
 	}
 	// Live messages reach the room only through this subscription, from after on.
-	for wait := loadRetryMin; ; wait = min(2*wait, loadRetryMax) {
+	retry.Reset()
+	for {
 		stop, err := h.broker.Subscribe(r.name, after, func(ms []protocol.Message) { r.inbox.push(item{msgs: ms}) })
 		if err == nil {
 			r.sub.Lock()
@@ -69,7 +71,7 @@ func (r *room) load() {
 			return
 		}
 		h.storageFailed("subscribing to a room", r.name, err)
-		if !r.pause(wait) {
+		if !r.pause(retry.Next()) {
 			return
 		}
 	}
@@ -84,21 +86,19 @@ func (r *room) read(ctx context.Context) *loadResult {
 	if res.err != nil {
 		return res
 	}
-	topic, err := h.broker.State().Get(ctx, topicKey(r.name))
-	if err != nil {
-		res.err = err
+	if res.topic, res.err = h.people.Topic(ctx, r.name); res.err != nil {
 		return res
 	}
-	res.topic = string(topic)
 	if protocol.IsDM(r.name) {
-		data, err := h.broker.State().Get(ctx, dmKey(r.name))
-		if err != nil {
+		// A record that cannot be decoded leaves the room without its two people, as if
+		// it had none; storage trouble is a failed load.
+		users, found, err := h.people.DM(ctx, r.name)
+		if err != nil && !found {
 			res.err = err
 			return res
 		}
-		var rec dmRecord
-		if json.Unmarshal(data, &rec) == nil {
-			res.dm = &rec
+		if err == nil && found {
+			res.dm = &users
 		}
 	}
 	return res

@@ -8,6 +8,7 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/people"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -26,7 +27,7 @@ func count(objs []map[string]any, typ string) int {
 // reported as online_count at most every PresenceInterval.
 func TestLargeRoomPresence(t *testing.T) {
 	b := broker.NewMemory(0, time.Minute)
-	h := hub.New(context.Background(), hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond, PresenceGrace: -1}, b, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(context.Background(), hub.Config{PresenceLimit: 3, PresenceInterval: 50 * time.Millisecond, PresenceGrace: -1}, b, people.New(b.State(), 0), nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 
 	first := newRecorder()

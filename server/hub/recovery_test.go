@@ -12,7 +12,10 @@ import (
 
 	"github.com/distchat/distchat/server/broker"
 	"github.com/distchat/distchat/server/broker/brokertest"
+	"github.com/distchat/distchat/server/broker/jetstream"
+	"github.com/distchat/distchat/server/broker/jetstream/jstest"
 	"github.com/distchat/distchat/server/hub"
+	"github.com/distchat/distchat/server/people"
 	"github.com/distchat/distchat/server/protocol"
 )
 
@@ -68,13 +71,13 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func([]map[string]any
 func brokers(t *testing.T) map[string]func(t *testing.T) broker.Broker {
 	return map[string]func(t *testing.T) broker.Broker{
 		"memory":    func(t *testing.T) broker.Broker { return broker.NewMemory(0, time.Minute) },
-		"jetstream": func(t *testing.T) broker.Broker { return brokertest.Embedded(t, broker.JetStreamOptions{}) },
+		"jetstream": func(t *testing.T) broker.Broker { return jstest.Embedded(t, jetstream.Options{}) },
 	}
 }
 
 func newHub(t *testing.T, b broker.Broker, cacheSize int) *hub.Hub {
 	t.Helper()
-	h := hub.New(context.Background(), hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, nil, slog.New(slog.DiscardHandler))
+	h := hub.New(context.Background(), hub.Config{HistorySize: 20, CacheSize: cacheSize}, b, people.New(b.State(), 0), nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { h.Close(); b.Close() })
 	return h
 }

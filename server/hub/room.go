@@ -51,8 +51,8 @@ type room struct {
 	// People whose last device left less than PresenceGrace ago are still listed; the
 	// timer ends the grace of the earliest.
 	graceEnd   alarm
-	topic      string    // the room's topic
-	dm         *dmRecord // the two people of a direct-message room
+	topic      string            // the room's topic
+	dm         *[2]protocol.User // the two people of a direct-message room
 	lastTyping map[string]time.Time
 	// Encoded for the next joiner, nil when out of date: the online list (its first
 	// PresenceLimit people) and the latest HistorySize messages.
@@ -389,7 +389,7 @@ func (r *room) otherOf(id string) *protocol.User {
 	if r.dm == nil {
 		return nil
 	}
-	for _, u := range r.dm.Users {
+	for _, u := range r.dm {
 		if u.ID != id {
 			if p := r.persons[u.ID]; p != nil {
 				u.Name = p.user.Name // the current name, if they are around

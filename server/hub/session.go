@@ -2,10 +2,8 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -18,8 +16,15 @@ import (
 
 // Session is one connection's state in the hub: whose it is, which rooms it is in, its rate
 // limit. Its request handlers run on the connection's reader goroutine only, one request
-// at a time, so its fields need no lock. Storage results come back on other goroutines
-// and only send to the connection.
+// at a time, so its fields need no lock. Most storage work does not hold the reader up:
+// a publish's outcome comes back on the broker's callback, history pages and read
+// positions are read and stored in goroutines of their own (background), and those only
+// send to the connection. A few requests do wait for storage on the reader, each for at
+// most ReadTimeout: an edit, reaction or deletion reads the message it is about, a topic
+// is stored before it is published, joining a direct-message room may read its record,
+// hiding one writes the person's list, and opening one reads and writes both people's.
+// A publish also waits, there, while MaxInflight of the session's messages wait for
+// storage.
 type Session struct {
 	hub            *Hub
 	conn           Conn
@@ -324,7 +329,7 @@ func (s *Session) topic(req protocol.Request) {
 	}
 	ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
 	defer cancel()
-	if err := s.hub.broker.State().Put(ctx, topicKey(r.name), []byte(req.Body)); err != nil {
+	if err := s.hub.people.SetTopic(ctx, r.name, req.Body); err != nil {
 		s.hub.storageFailed("storing a topic", r.name, err)
 		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the topic could not be stored; try again"}, req.Ref)
 		return
@@ -406,7 +411,7 @@ func (s *Session) leave(req protocol.Request) {
 	if req.Hide && protocol.IsDM(req.Room) {
 		// Hidden: off the person's list of conversations until one of the two opens it again.
 		ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
-		err := s.hub.hideDM(ctx, s.lu.id, req.Room)
+		err := s.hub.people.HideDM(ctx, s.lu.id, req.Room)
 		cancel()
 		if err != nil {
 			s.hub.storageFailed("hiding a direct-message room", req.Room, err)
@@ -557,16 +562,18 @@ func (s *Session) dm(req protocol.Request) {
 	room := DMRoom(me.ID, req.User)
 	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
 	defer cancel()
-	st := h.broker.State()
 	// The other person's name: as connected here, as the room was opened with, or else
 	// as seen in a room shared with them.
 	other := protocol.User{ID: req.User}
 	shared := s.sharesRoomWith(req.User)
-	var rec []byte
 	var err error
 	if !shared {
-		// Not in a room with them now: only a conversation they had before reopens.
-		if rec, err = st.Get(ctx, dmKey(room)); err == nil && rec == nil {
+		// Not in a room with them now: only a conversation they had before reopens (a
+		// record that cannot be decoded still says it was opened).
+		var found bool
+		if _, found, err = h.people.DM(ctx, room); found {
+			err = nil
+		} else if err == nil {
 			code, msg := protocol.CodeNotFound, "nobody with this id is in a room with you"
 			if h.localUserOf(req.User) != nil {
 				code, msg = protocol.CodeForbidden, "you can write to people you share a room with"
@@ -581,25 +588,8 @@ func (s *Session) dm(req protocol.Request) {
 		other.Name = name
 	}
 	if err == nil {
-		data, _ := json.Marshal(dmRecord{Users: [2]protocol.User{me, other}})
-		rec, err = st.Create(ctx, dmKey(room), data)
-	}
-	if err == nil && other.Name == "" {
-		var got dmRecord
-		if json.Unmarshal(rec, &got) == nil {
-			for _, u := range got.Users {
-				if u.ID == other.ID {
-					other.Name = u.Name
-				}
-			}
-		}
-	}
-	if other.Name == "" {
-		other.Name = other.ID
-	}
-	if err == nil {
 		var perr *protocol.Error
-		if perr, err = h.addDMs(ctx, room, me, other); perr != nil {
+		if other, perr, err = h.people.OpenDM(ctx, room, me, other); perr != nil {
 			s.fail(perr, req.Ref)
 			return
 		}
@@ -661,13 +651,7 @@ func (s *Session) read(req protocol.Request) {
 	s.background(func(ctx context.Context) {
 		// Compare-and-set: two devices, here or on other nodes, may store positions at the
 		// same time; the one further on wins.
-		err := h.broker.State().Update(ctx, readKey(u.id, room), func(old []byte) []byte {
-			if prev, err := strconv.ParseUint(string(old), 10, 64); err == nil && old != nil && prev >= seq {
-				return nil
-			}
-			return []byte(strconv.FormatUint(seq, 10))
-		})
-		if err != nil {
+		if err := h.people.MoveRead(ctx, u.id, room, seq); err != nil {
 			h.storageFailed("storing a read position", room, err)
 			return
 		}

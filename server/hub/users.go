@@ -4,11 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,9 +16,12 @@ import (
 //
 // A person (a user id) may have several connections, on this node and on others. The hub
 // keeps one localUser per person connected here: their current name, shared by their
-// sessions, and their read positions. News about a person from another node (a rename, a
-// direct-message room opened with them, a read position moved on another device) comes
-// through the presence bus's per-person subject while they are connected here.
+// sessions, and the read positions known here. News about a person from another node (a
+// rename, a direct-message room opened with them, a read position moved on another
+// device) comes through the presence bus's per-person subject while they are connected
+// here. What is stored about people (direct-message rooms and lists, read positions) is
+// the People store's (server/people); the hub keeps a cache of the direct-message rooms'
+// two people, which never change once a room is opened.
 
 // localUser is a person with at least one connection on this node.
 type localUser struct {
@@ -188,24 +186,6 @@ func (h *Hub) roomList() []*room {
 	return out
 }
 
-// Keys of the shared state. Person ids are hashed: they may hold characters keys cannot.
-func userKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:16])
-}
-
-func readKey(userID, room string) string { return "read." + userKey(userID) + "." + room }
-func dmKey(room string) string           { return "dm." + room }
-func topicKey(room string) string        { return "topic." + room }
-
-// A person's conversations are one key each (dmlist.<person>.<room>: the other person),
-// so that opening one writes one small value, never a list that grows with every
-// conversation. Earlier versions kept the whole list in one value (dms.<person>), which is
-// still read, and changed only to hide a conversation.
-func dmListPrefix(userID string) string     { return "dmlist." + userKey(userID) + "." }
-func dmEntryKey(userID, room string) string { return dmListPrefix(userID) + room }
-func legacyDMsKey(userID string) string     { return "dms." + userKey(userID) }
-
 // DMRoom returns the name of the direct-message room of two people: derived from both ids,
 // the same whoever opens it, and not a name anyone picks.
 func DMRoom(a, b string) string {
@@ -216,11 +196,6 @@ func DMRoom(a, b string) string {
 	return protocol.DMPrefix + hex.EncodeToString(sum[:16])
 }
 
-// dmRecord is a direct-message room's two people, in the shared state.
-type dmRecord struct {
-	Users [2]protocol.User `json:"users"`
-}
-
 func (h *Hub) cacheDM(room string, ids [2]string) { h.dms.Store(room, ids) }
 
 // dmMembers returns the two people of a direct-message room, from the cache or the shared
@@ -229,15 +204,11 @@ func (h *Hub) dmMembers(ctx context.Context, room string) (ids [2]string, ok boo
 	if v, ok := h.dms.Load(room); ok {
 		return v.([2]string), true, nil
 	}
-	data, err := h.broker.State().Get(ctx, dmKey(room))
-	if err != nil || data == nil {
+	users, found, err := h.people.DM(ctx, room)
+	if err != nil || !found {
 		return ids, false, err
 	}
-	var rec dmRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return ids, false, err
-	}
-	ids = [2]string{rec.Users[0].ID, rec.Users[1].ID}
+	ids = [2]string{users[0].ID, users[1].ID}
 	h.cacheDM(room, ids)
 	return ids, true, nil
 }
@@ -250,87 +221,6 @@ func (h *Hub) MayJoin(ctx context.Context, room, userID string) (bool, error) {
 	}
 	ids, ok, err := h.dmMembers(ctx, room)
 	return ok && (ids[0] == userID || ids[1] == userID), err
-}
-
-// DMs lists a person's direct-message rooms and the other person of each: one watch of
-// their entries (and one read of an earlier version's list).
-func (h *Hub) DMs(ctx context.Context, userID string) ([]protocol.DMRoom, error) {
-	st := h.broker.State()
-	entries, err := st.List(ctx, dmListPrefix(userID))
-	if err != nil {
-		return nil, err
-	}
-	legacy, err := st.Get(ctx, legacyDMsKey(userID))
-	if err != nil {
-		return nil, err
-	}
-	var dms []protocol.DMRoom
-	seen := map[string]bool{}
-	for _, v := range entries {
-		var d protocol.DMRoom
-		if json.Unmarshal(v, &d) == nil && protocol.IsDM(d.Room) && !seen[d.Room] {
-			seen[d.Room] = true
-			dms = append(dms, d)
-		}
-	}
-	var old []protocol.DMRoom
-	if legacy != nil && json.Unmarshal(legacy, &old) == nil {
-		for _, d := range old {
-			if !seen[d.Room] {
-				seen[d.Room] = true
-				dms = append(dms, d)
-			}
-		}
-	}
-	sort.Slice(dms, func(i, j int) bool { return dms[i].Room < dms[j].Room })
-	return dms, nil
-}
-
-// addDMs adds a direct-message room to both people's lists (once each), or refuses it when
-// one of the lists holds MaxDMs conversations already.
-func (h *Hub) addDMs(ctx context.Context, room string, me, other protocol.User) (*protocol.Error, error) {
-	st := h.broker.State()
-	for i, who := range []protocol.User{me, other} {
-		have, err := h.DMs(ctx, who.ID)
-		if err != nil {
-			return nil, err
-		}
-		if len(have) < h.cfg.MaxDMs || slices.ContainsFunc(have, func(d protocol.DMRoom) bool { return d.Room == room }) {
-			continue
-		}
-		msg := fmt.Sprintf("you have %d conversations, the most (--max-dms): hide one first", h.cfg.MaxDMs)
-		if i == 1 {
-			msg = fmt.Sprintf("%s has %d conversations, the most (--max-dms)", other.Name, h.cfg.MaxDMs)
-		}
-		return &protocol.Error{Code: protocol.CodeLimitExceeded, Message: msg}, nil
-	}
-	mine, _ := json.Marshal(protocol.DMRoom{Room: room, User: other})
-	theirs, _ := json.Marshal(protocol.DMRoom{Room: room, User: me})
-	if err := st.Put(ctx, dmEntryKey(me.ID, room), mine); err != nil {
-		return nil, err
-	}
-	return nil, st.Put(ctx, dmEntryKey(other.ID, room), theirs)
-}
-
-// hideDM takes a direct-message room off a person's list (until one of the two opens it
-// again); the conversation and the other person's entry stay.
-func (h *Hub) hideDM(ctx context.Context, userID, room string) error {
-	st := h.broker.State()
-	if err := st.Purge(ctx, dmEntryKey(userID, room)); err != nil {
-		return err
-	}
-	return st.Update(ctx, legacyDMsKey(userID), func(old []byte) []byte {
-		var dms []protocol.DMRoom
-		if old == nil || json.Unmarshal(old, &dms) != nil {
-			return nil
-		}
-		kept := slices.DeleteFunc(dms, func(d protocol.DMRoom) bool { return d.Room == room })
-		if len(kept) == len(dms) {
-			return nil
-		}
-		v, _ := json.Marshal(kept)
-		return v
-	})
 }
 
 // sendReadState tells a person's devices here (all, or only s) their read position in a
@@ -361,14 +251,9 @@ func (h *Hub) readPosition(ctx context.Context, u *localUser, room string) (uint
 	if seq, ok := u.readPosition(room); ok {
 		return seq, true, nil
 	}
-	data, err := h.broker.State().Get(ctx, readKey(u.id, room))
-	if err != nil || data == nil {
-		return 0, false, err
+	seq, ok, err := h.people.ReadPosition(ctx, u.id, room)
+	if ok {
+		u.moveRead(room, seq)
 	}
-	seq, err := strconv.ParseUint(string(data), 10, 64)
-	if err != nil {
-		return 0, false, nil
-	}
-	u.moveRead(room, seq)
-	return seq, true, nil
+	return seq, ok, err
 }

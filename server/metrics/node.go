@@ -13,7 +13,7 @@ import (
 // storageTimeout bounds the request for the stream's state made by one scrape.
 const storageTimeout = time.Second
 
-// storageStater is a broker that can report its stream's state (broker.JetStream).
+// storageStater is a broker that can report its stream's state (jetstream.Broker).
 type storageStater interface {
 	StorageState(ctx context.Context) (broker.StorageState, error)
 }
@@ -23,7 +23,7 @@ type storageStater interface {
 // broker that has a stream, its state as the stream's leader reports it (one request per
 // scrape). Nothing here runs on a message's path. Watch is called once per Metrics; ctx
 // is the server's lifetime, which ends the storage requests of a scrape.
-func (m *Metrics) Watch(ctx context.Context, rooms func() hub.Stats, b broker.Broker) error {
+func (m *Metrics) Watch(ctx context.Context, rooms func() hub.Stats, b broker.Health) error {
 	c := newNodeCollector(rooms, b)
 	c.ctx = ctx
 	return m.reg.Register(c)
@@ -32,7 +32,7 @@ func (m *Metrics) Watch(ctx context.Context, rooms func() hub.Stats, b broker.Br
 type nodeCollector struct {
 	ctx      context.Context
 	hubStats func() hub.Stats
-	broker   broker.Broker
+	broker   broker.Health
 
 	rooms, people                        *prometheus.Desc
 	liveMessages, gapFills, readRequests *prometheus.Desc
@@ -41,7 +41,7 @@ type nodeCollector struct {
 	peers, peersCurrent, leader, peerLag *prometheus.Desc
 }
 
-func newNodeCollector(rooms func() hub.Stats, b broker.Broker) *nodeCollector {
+func newNodeCollector(rooms func() hub.Stats, b broker.Health) *nodeCollector {
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "node", name), help, labels, nil)
 	}

@@ -1,15 +1,7 @@
-// Package presence shares who is in which room, and who is typing, between the nodes of a
-// cluster over core NATS subjects. Each node announces the people connected to it, per
-// room, as absolute device counts stamped with a version; a node that starts serving a
-// room asks the others for their current view; heartbeats tell which nodes are alive, and
-// a node that stops sending them (killed, cut off) has its people removed everywhere.
-// Nothing is stored: presence is rebuilt from the live nodes at any time.
-//
-// Why not a JetStream KV bucket with TTLs: a join would be a replicated, fsynced write,
-// and keeping thousands of keys alive would need a write per key per TTL period. Presence
-// is ephemeral and only the nodes serving a room need it; core NATS carries it at the cost
-// of one small message per change and one heartbeat per node per second (see
-// docs/architecture.md, "Presence across nodes").
+// Package presence is how a node shares who is in which room, and who is typing, with the
+// other nodes of a cluster: the Bus interface the hub uses, with its guarantees, and Local
+// for a node alone. The NATS implementation is natsbus. Presence is never stored: it is
+// rebuilt from the live nodes at any time.
 package presence
 
 import (
@@ -37,7 +29,10 @@ type Handler interface {
 	Synced()
 }
 
-// Bus shares presence with the other nodes.
+// Bus shares presence with the other nodes. Implementations are safe for concurrent use;
+// nothing they send is stored, so what a node misses (it was cut off, a message was lost)
+// is made good by the next change, the answers to a room's first query and the nodes'
+// heartbeats, not by a replay. The hub keeps everything it must not lose in storage.
 type Bus interface {
 	// Watch starts sharing the room's presence: h learns about the other nodes' members,
 	// and the returned Room announces this node's. One watch per room at a time.
@@ -45,7 +40,8 @@ type Bus interface {
 	// WatchUser delivers the events about one person published by other nodes (at most
 	// once, in order per node) until stop is called. fn must not block.
 	WatchUser(id string, fn func(UserEvent)) (stop func())
-	// PublishUser tells the other nodes something about a person.
+	// PublishUser tells the other nodes something about a person, without waiting (at
+	// most once: a node that misses it is not told again).
 	PublishUser(id string, ev UserEvent)
 }
 
@@ -74,6 +70,8 @@ type Room interface {
 
 // Local is the Bus of a node alone: there are no other nodes, so nothing is shared.
 type Local struct{}
+
+var _ Bus = Local{}
 
 // Watch implements Bus: the room is in sync at once.
 func (Local) Watch(_ string, h Handler) Room {
