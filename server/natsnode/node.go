@@ -244,7 +244,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		// NoAdvertise: the nodes' client URLs (this loopback port) are nobody's business;
 		// only this process connects, in-process.
 		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port, Advertise: c.Advertise,
-			Username: user, Password: password, NoAdvertise: true}
+			Username: user, Password: password, NoAdvertise: true,
+			PingInterval: routePingInterval, MaxPingsOut: routeMaxPingsOut, WriteDeadline: routeWriteDeadline}
 		if c.TLS != nil {
 			opts.Cluster.TLSConfig = c.TLS
 			opts.Cluster.TLSTimeout = routeTLSTimeout.Seconds()
@@ -290,6 +291,19 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	return n, nil
 }
+
+// Routes give up on a peer that stopped answering within a few seconds (nats-server's
+// defaults are 2 minutes of pings and a 10 s write deadline). A route whose peer was cut
+// off keeps its TCP connection: without this the nodes would go on writing into it, and
+// after the cut heals the kernel's retransmission backoff (up to many seconds by then)
+// holds every message on it, raft elections between the two nodes still connected
+// included. Closed at once instead, the route is dialled again on a fresh connection as
+// soon as the peer can be reached.
+const (
+	routePingInterval  = time.Second
+	routeMaxPingsOut   = 2
+	routeWriteDeadline = 2 * time.Second
+)
 
 // startTimeout bounds opening the store (recovering a very large store takes long).
 const startTimeout = 2 * time.Minute
