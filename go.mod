@@ -40,3 +40,6 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// nats-server with one fix to raft catchups after a partition: third_party/nats-server/DISTCHAT.md
+replace github.com/nats-io/nats-server/v2 => ./third_party/nats-server
