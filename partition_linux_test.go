@@ -68,7 +68,7 @@ func newNetLab(t *testing.T, n int) *netLab {
 }
 
 func (l *netLab) bridge(side string) string { return "dc" + l.id + side }
-func (l *netLab) ns(i int) string          { return fmt.Sprintf("dc%s-%d", l.id, i+1) }
+func (l *netLab) ns(i int) string           { return fmt.Sprintf("dc%s-%d", l.id, i+1) }
 func (l *netLab) link(i int, side string) string {
 	return fmt.Sprintf("dc%s%s%d", l.id, side, i+1)
 }
@@ -496,4 +496,3 @@ func TestPartitions(t *testing.T) {
 		t.Error(f)
 	}
 }
-
