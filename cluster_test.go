@@ -236,7 +236,7 @@ func tryPeerWith(t *testing.T, base, name, room, token string) (*peer, error) {
 	w, ok := p.waitFor(10*time.Second, func(o map[string]any) bool { return o["type"] == "welcome" || o["type"] == "error" })
 	if !ok || w["type"] != "welcome" {
 		conn.Close()
-		return nil, fmt.Errorf("%s on %s: no welcome: %v (%v)", name, base, w, p.closeErr())
+		return nil, fmt.Errorf("%s on %s: no welcome: %v (%w)", name, base, w, p.closeErr())
 	}
 	return p, nil
 }

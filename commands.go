@@ -133,9 +133,9 @@ func backupCommand(ctx context.Context, f *commandFlags, stdout io.Writer) error
 	from := f.data
 	if f.natsURL != "" {
 		from = "the NATS server"
-		nc, err := connectNATS(f.natsURL)
-		if err != nil {
-			return err
+		nc, cerr := connectNATS(f.natsURL)
+		if cerr != nil {
+			return cerr
 		}
 		defer nc.Close()
 		m, err = archive.BackupConn(ctx, nc, w)
@@ -171,9 +171,9 @@ func restoreCommand(ctx context.Context, f *commandFlags, stdout io.Writer) erro
 	to := f.data
 	if f.natsURL != "" {
 		to = "the NATS server"
-		nc, err := connectNATS(f.natsURL)
-		if err != nil {
-			return err
+		nc, cerr := connectNATS(f.natsURL)
+		if cerr != nil {
+			return cerr
 		}
 		defer nc.Close()
 		m, err = archive.RestoreConn(ctx, nc, in)

@@ -235,7 +235,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	authn, sessions, err := openAuth(ctx, o, b.State(), log)
 	if err != nil {
-		b.Close()
+		_ = b.Close()
 		log.Error("sign-in", "err", err)
 		return 1
 	}
@@ -277,7 +277,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:         m,
 	})
 	if err != nil {
-		b.Close()
+		_ = b.Close()
 		log.Error("starting server", "err", err)
 		return 1
 	}

@@ -62,7 +62,7 @@ func openStorage(ctx context.Context, o *options, log *slog.Logger) (broker.Brok
 	}
 	bus, err := natsbus.New(b.Conn(), natsbus.Options{Node: o.nodeName, Logger: log})
 	if err != nil {
-		b.Close()
+		_ = b.Close()
 		return nil, nil, err
 	}
 	return b, bus, nil

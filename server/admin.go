@@ -25,7 +25,7 @@ type SessionControl interface {
 	RotateKey(ctx context.Context) error
 }
 
-// ErrKeyFixed: the session key is the operator's --secret, which only they can change.
+// ErrKeyFixed means the session key is the operator's --secret, which only they can change.
 var ErrKeyFixed = errors.New("the session key is --secret: change it on every node and restart them")
 
 // adminOnly lets a request through only with Authorization: Bearer <the admin token>.

@@ -317,14 +317,3 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
-
-// nextAny returns the next object of one of the types, skipping any other.
-func nextAny(c *client, timeout time.Duration, types ...string) (object, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		o, err := c.next(time.Until(deadline))
-		if err != nil || slices.Contains(types, o.Type) {
-			return o, err
-		}
-	}
-}

@@ -63,7 +63,7 @@ func (s *Server) secureRequest(r *http.Request) bool {
 
 // sessionCookie carries token until exp; an empty token clears the cookie.
 func (s *Server) sessionCookie(r *http.Request, token string, exp time.Time) *http.Cookie {
-	c := &http.Cookie{
+	c := &http.Cookie{ //nolint:gosec // G124: Secure whenever the browser came over TLS (secureRequest)
 		Name: SessionCookie, Value: token, Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureRequest(r),
 	}

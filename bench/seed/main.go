@@ -29,7 +29,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	ctx, cancel := contextWithTimeout(time.Minute)
 	defer cancel()
 	if err := b.WaitReady(ctx); err != nil {

@@ -425,7 +425,7 @@ func rewriteManifest(t *testing.T, tarball []byte, edit func(map[string]any)) []
 	tr, tw := tar.NewReader(bytes.NewReader(tarball)), tar.NewWriter(&out)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -325,7 +325,7 @@ func unauthorized(err error) error {
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return fmt.Errorf("%w: the token is not valid yet", ErrUnauthorized)
 	}
-	return fmt.Errorf("%w: the token is not valid (%v)", ErrUnauthorized, err)
+	return fmt.Errorf("%w: the token is not valid (%w)", ErrUnauthorized, err)
 }
 
 // idEncoding writes user ids in lowercase letters and digits: safe in room names,

@@ -164,7 +164,7 @@ func dirSize(dir string) int64 {
 	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return nil // a file that went away, an unreadable one: counted as empty
+			return nil //nolint:nilerr // a file that went away, an unreadable one: counted as empty
 		}
 		if d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {

@@ -206,9 +206,8 @@ func (s *Store) ReadPosition(ctx context.Context, userID, room string) (seq uint
 	if err != nil || data == nil {
 		return 0, false, err
 	}
-	seq, err = strconv.ParseUint(string(data), 10, 64)
-	if err != nil {
-		return 0, false, nil
+	if seq, err = strconv.ParseUint(string(data), 10, 64); err != nil {
+		return 0, false, nil //nolint:nilerr // a damaged position counts as none: the person reads from the start
 	}
 	return seq, true, nil
 }

@@ -152,12 +152,12 @@ func (p *Presence) Encode() []byte {
 func appendRaw(obj []byte, fields ...any) []byte {
 	n := len(obj)
 	for i := 0; i < len(fields); i += 2 {
-		n += len(fields[i].(string)) + len(fields[i+1].([]byte)) + 4
+		n += len(fields[i].(string)) + len(fields[i+1].([]byte)) + 4 //nolint:gosec // G602: fields come in pairs
 	}
 	out := make([]byte, 0, n)
 	out = append(out, obj[:len(obj)-1]...) // without the closing brace
 	for i := 0; i < len(fields); i += 2 {
-		raw := fields[i+1].([]byte)
+		raw := fields[i+1].([]byte) //nolint:gosec // G602: fields come in pairs
 		if raw == nil {
 			raw = []byte("[]")
 		}

@@ -50,7 +50,7 @@ func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name string)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	st, err := f.Stat()
 	if err != nil || st.IsDir() {
 		return false

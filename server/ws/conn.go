@@ -294,7 +294,7 @@ func (c *Conn) run(onFrame func(data []byte, text bool)) {
 	<-c.finished
 	c.ws.Close()
 	c.opts.Metrics.Disconnected(code)
-	if err != nil && !isNormalClose(err) {
+	if !isNormalClose(err) { // readLoop always ends with why
 		c.log.Debug("connection ended", "err", err)
 	}
 }

@@ -167,7 +167,7 @@ func TestCloseWritesQueuedThenCloseFrame(t *testing.T) {
 	if err != nil || string(data) != "last-1\nlast-2" {
 		t.Fatalf("after the big frame: %q, %v; want the two objects queued before Close", data, err)
 	}
-	_, data, err = c.ReadMessage()
+	_, _, err = c.ReadMessage()
 	if ce := expectClose(t, err, 4000); ce.Text != "bye" {
 		t.Errorf("close reason %q, want bye", ce.Text)
 	}

@@ -2,6 +2,7 @@ package ws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -360,8 +361,8 @@ func (p *peer) end(t *testing.T) error {
 // expectClose fails unless err is a close frame with code.
 func expectClose(t *testing.T, err error, code int) *websocket.CloseError {
 	t.Helper()
-	ce, ok := err.(*websocket.CloseError)
-	if !ok || ce.Code != code {
+	ce := (*websocket.CloseError)(nil)
+	if !errors.As(err, &ce) || ce.Code != code {
 		t.Fatalf("connection ended with %v, want close code %d", err, code)
 	}
 	return ce

@@ -77,7 +77,7 @@ func pack(o options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil { //nolint:gosec // G301: release archives are for everyone to read
 		return nil, err
 	}
 	var names []string
@@ -116,7 +116,7 @@ func pack(o options) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(o.outDir, name), buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(o.outDir, name), buf.Bytes(), 0o644); err != nil { //nolint:gosec // G306: release archives are for everyone to read
 			return nil, err
 		}
 		sum := sha256.Sum256(buf.Bytes())
@@ -132,7 +132,7 @@ func pack(o options) ([]string, error) {
 		// Two spaces: sha256sum's text mode, which `sha256sum -c` reads.
 		fmt.Fprintf(&list, "%s  %s\n", sums[n], n)
 	}
-	if err := os.WriteFile(filepath.Join(o.outDir, "SHA256SUMS"), []byte(list.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(o.outDir, "SHA256SUMS"), []byte(list.String()), 0o644); err != nil { //nolint:gosec // G306: the checksums are public
 		return nil, err
 	}
 	return append(names, "SHA256SUMS"), nil

@@ -149,7 +149,7 @@ func (s stateOf) List(ctx context.Context, prefix string) (map[string][]byte, er
 	if err != nil {
 		return nil, s.b.readErr(err)
 	}
-	defer w.Stop()
+	defer func() { _ = w.Stop() }()
 	out := make(map[string][]byte)
 	for {
 		select {
@@ -174,7 +174,7 @@ func (s stateOf) Watch(ctx context.Context, prefix string, fn func(key string, v
 	if err != nil {
 		return s.b.readErr(err)
 	}
-	defer w.Stop()
+	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case e, ok := <-w.Updates():

@@ -7,7 +7,7 @@ import (
 	"github.com/distchat/distchat/server/broker"
 )
 
-// broker.StorageState asks the stream's leader for the stream's state: one request, for
+// StorageState asks the stream's leader for the stream's state: one request, for
 // monitoring (never on a message's path).
 func (b *Broker) StorageState(ctx context.Context) (broker.StorageState, error) {
 	if b.closed.Load() {

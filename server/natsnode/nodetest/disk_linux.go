@@ -55,7 +55,7 @@ func InSmallDisk(t *testing.T, size int) string {
 		return dir
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1") //nolint:gosec // G204: this test binary, again
 	cmd.Env = append(os.Environ(), env+"="+dir)
 	InNamespace(cmd)
 	var out bytes.Buffer

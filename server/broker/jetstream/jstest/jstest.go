@@ -62,7 +62,7 @@ func WaitReady(t testing.TB, b *jetstream.Broker) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.WaitReady(ctx); err != nil {
-		b.Close()
+		_ = b.Close()
 		t.Fatalf("broker not ready: %v", err)
 	}
 }
