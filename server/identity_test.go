@@ -193,7 +193,7 @@ func TestDirectMessages(t *testing.T) {
 		t.Fatalf("carol's join answered %s", e)
 	}
 	carol.sendJSON(map[string]any{"type": "history", "room": room, "ref": "c2"})
-	if e := carol.expect("error", "join"); e.Code != "not_member" || e.Ref != "c2" {
+	if e := carol.expect("error", "join"); e.Code != "forbidden" || e.Ref != "c2" {
 		t.Fatalf("carol's history answered %s", e)
 	}
 	snoop := ts.connectWith(t, "carol", room, carol.welcome.Token)

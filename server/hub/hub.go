@@ -255,7 +255,7 @@ type Hub struct {
 
 	usersMu sync.Mutex
 	users   map[string]*localUser // people connected here, by user id
-	dms     sync.Map              // direct-message room -> [2]string, its two people
+	dms     *dmCache              // direct-message room -> its two people
 
 	readers chan struct{} // one per read running, at most MaxNodeReads
 
@@ -283,6 +283,7 @@ func New(ctx context.Context, cfg Config, b broker.Log, p People, bus presence.B
 		rooms:    make(map[string]*room),
 		retiring: make(map[string]*room),
 		users:    make(map[string]*localUser),
+		dms:      newDMCache(maxCachedDMs),
 		held:     make(map[string]holders),
 	}
 	h.readers = make(chan struct{}, h.cfg.MaxNodeReads)

@@ -195,6 +195,14 @@ func (s *Session) member(req protocol.Request) *room {
 	if r := s.rooms[name]; r != nil {
 		return r
 	}
+	if protocol.IsDM(name) {
+		// Someone else's conversation is not theirs to read, joined or not; one of the two
+		// (as far as this node knows) is told to join first.
+		if ids, ok := s.hub.dms.load(name); !ok || ids[0] != s.lu.id && ids[1] != s.lu.id {
+			s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "this direct-message room is not yours"}, req.Ref)
+			return nil
+		}
+	}
 	s.fail(&protocol.Error{Code: protocol.CodeNotMember, Message: fmt.Sprintf("join room %q first", name)}, req.Ref)
 	return nil
 }

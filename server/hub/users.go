@@ -196,13 +196,13 @@ func DMRoom(a, b string) string {
 	return protocol.DMPrefix + hex.EncodeToString(sum[:16])
 }
 
-func (h *Hub) cacheDM(room string, ids [2]string) { h.dms.Store(room, ids) }
+func (h *Hub) cacheDM(room string, ids [2]string) { h.dms.store(room, ids) }
 
 // dmMembers returns the two people of a direct-message room, from the cache or the shared
 // state; ok is false when no such room was opened.
 func (h *Hub) dmMembers(ctx context.Context, room string) (ids [2]string, ok bool, err error) {
-	if v, ok := h.dms.Load(room); ok {
-		return v.([2]string), true, nil
+	if ids, ok := h.dms.load(room); ok {
+		return ids, true, nil
 	}
 	users, found, err := h.people.DM(ctx, room)
 	if err != nil || !found {
