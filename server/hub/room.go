@@ -121,8 +121,9 @@ type op struct {
 	user    protocol.User // opRename: the person and their new name; opHas: who
 	notice  []byte        // sent right after the welcome
 	present chan<- bool   // opHas: the answer
-	id      string        // opEdits: the message
+	id      string        // opEdits, opMessage: the message
 	seqs    chan<- []uint64
+	found   chan<- *protocol.Message // opMessage: the cached message, or nil
 }
 
 type opKind int
@@ -133,8 +134,9 @@ const (
 	opTyping
 	opPresence
 	opRename
-	opHas   // is user present in the room (here or on another node)?
-	opEdits // the seqs of the cached edits of message id
+	opHas     // is user present in the room (here or on another node)?
+	opEdits   // the seqs of the cached edits of message id
+	opMessage // the cached chat message id
 )
 
 func newRoom(name string, h *Hub, prev *room) *room {
@@ -239,6 +241,16 @@ func (r *room) handle(o op) {
 	case opHas:
 		p := r.persons[o.user.ID]
 		o.present <- p != nil && p.devices() > 0
+	case opMessage:
+		var found *protocol.Message
+		for i := len(r.cache) - 1; i >= 0; i-- {
+			if m := &r.cache[i].msg; m.ID == o.id && m.Kind == protocol.KindMessage {
+				c := *m
+				found = &c
+				break
+			}
+		}
+		o.found <- found
 	case opEdits:
 		var seqs []uint64
 		for _, c := range r.cache {
@@ -373,6 +385,18 @@ func (r *room) admit(o op, history []byte, more bool) {
 		s.conn.Send(j.Encode())
 	}
 	s.joined(r.name)
+}
+
+// cachedMessage returns the chat message id when it is among the room's recent ones.
+func (r *room) cachedMessage(id string) (protocol.Message, bool) {
+	answer := make(chan *protocol.Message, 1)
+	if !r.post(op{kind: opMessage, id: id, found: answer}) {
+		return protocol.Message{}, false
+	}
+	if m := <-answer; m != nil {
+		return *m, true
+	}
+	return protocol.Message{}, false
 }
 
 // editsOf returns the seqs of the room's cached edits of message id.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -15,23 +16,26 @@ import (
 )
 
 // Session is one connection's state in the hub: whose it is, which rooms it is in, its rate
-// limit. Its request handlers run on the connection's reader goroutine only, one request
-// at a time, so its fields need no lock. Most storage work does not hold the reader up:
-// a publish's outcome comes back on the broker's callback, history pages and read
-// positions are read and stored in goroutines of their own (background), and those only
-// send to the connection. A few requests do wait for storage on the reader, each for at
-// most ReadTimeout: an edit, reaction or deletion reads the message it is about, a topic
-// is stored before it is published, joining a direct-message room may read its record,
-// hiding one writes the person's list, and opening one reads and writes both people's.
-// A publish also waits, there, while MaxInflight of the session's messages wait for
-// storage.
+// limit. Its request handlers run on the connection's reader goroutine, one request at a
+// time; none of them waits for storage there. A publish's outcome comes back on the
+// broker's callback; history pages, recoveries and read positions are read in goroutines of
+// their own (background, readTurn), and so is every other request's storage work (async):
+// the message an edit, reaction or deletion is about when it is not among the room's
+// recent ones, the record of a direct-message room to join, opening and hiding one. Those
+// finish the request from there (enter, changeTarget), which is why the rooms are guarded
+// by mu. The reader does wait while MaxInflight of the session's messages wait for
+// storage, or MaxReads of its storage requests run: that is how a client that sends
+// faster than storage answers is held back.
 type Session struct {
-	hub            *Hub
-	conn           Conn
-	id             string     // the connection's id
-	addr           string     // the client's address
-	since          time.Time  // when it connected
-	lu             *localUser // the person
+	hub   *Hub
+	conn  Conn
+	id    string     // the connection's id
+	addr  string     // the client's address
+	since time.Time  // when it connected
+	lu    *localUser // the person
+	// mu guards rooms, current and closed: the reader goroutine changes them, and so do
+	// requests finished off it (a join that waited for storage).
+	mu             sync.Mutex
 	rooms          map[string]*room
 	current        string
 	limiter        *rate.Limiter // nil: unlimited
@@ -188,11 +192,14 @@ func (s *Session) handle(req protocol.Request) {
 // member returns the joined room a request names (or the current room), or answers
 // not_member.
 func (s *Session) member(req protocol.Request) *room {
+	s.mu.Lock()
 	name := req.Room
 	if name == "" {
 		name = s.current
 	}
-	if r := s.rooms[name]; r != nil {
+	r := s.rooms[name]
+	s.mu.Unlock()
+	if r != nil {
 		return r
 	}
 	if protocol.IsDM(name) {
@@ -280,7 +287,23 @@ func (s *Session) change(req protocol.Request) {
 	case protocol.TypeReact:
 		m.Kind, m.Emoji, m.On = protocol.KindReaction, req.Emoji, *req.On
 	}
-	target, err := s.target(r.name, req.ID)
+	// The message is in the room's cache when it is recent; else it is read from storage,
+	// off the reader goroutine, and the request goes on from there.
+	if target, ok := r.cachedMessage(req.ID); ok {
+		s.changeTarget(r, m, target, nil)
+		return
+	}
+	s.async(func(ctx context.Context) {
+		target, err := s.target(ctx, r.name, req.ID)
+		s.changeTarget(r, m, target, err)
+	})
+}
+
+// changeTarget goes on with a change once the message it is about is known (or its read
+// failed).
+func (s *Session) changeTarget(r *room, m protocol.Message, target protocol.Message, err error) {
+	me, id := m.From, m.Target
+	req := struct{ ID, Ref string }{id, m.Ref}
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
 		s.fail(&protocol.Error{Code: protocol.CodeNotFound, Message: fmt.Sprintf("no message %q in room %q", req.ID, r.name)}, req.Ref)
@@ -288,6 +311,9 @@ func (s *Session) change(req protocol.Request) {
 	case err != nil:
 		s.hub.storageFailed("reading a message", r.name, err)
 		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the message cannot be read right now; try again"}, req.Ref)
+		return
+	case target.Kind != protocol.KindMessage:
+		s.fail(&protocol.Error{Code: protocol.CodeNotFound, Message: fmt.Sprintf("no message %q in room %q", req.ID, r.name)}, req.Ref)
 		return
 	case m.Kind != protocol.KindReaction && target.From.ID != me.ID:
 		s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "only its author may edit or delete a message"}, req.Ref)
@@ -314,13 +340,11 @@ func (s *Session) change(req protocol.Request) {
 }
 
 // target reads the message an event is about: a chat message of the room.
-func (s *Session) target(room, id string) (protocol.Message, error) {
+func (s *Session) target(ctx context.Context, room, id string) (protocol.Message, error) {
 	seq, ok := protocol.SeqOfID(id)
 	if !ok {
 		return protocol.Message{}, broker.ErrNotFound
 	}
-	ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
-	defer cancel()
 	m, err := s.hub.broker.Get(ctx, room, seq)
 	if err == nil && m.Kind != protocol.KindMessage {
 		return m, broker.ErrNotFound
@@ -328,49 +352,80 @@ func (s *Session) target(room, id string) (protocol.Message, error) {
 	return m, err
 }
 
-// topic sets the room's topic: an event in the room's order, and the room's current topic
-// in the shared state for those who join later.
+// topic sets the room's topic: an event in the room's order (the stream is where it is
+// kept), and once that is stored, the room's latest topic in the shared state, an index of
+// the stream's latest topic event for those who join later.
 func (s *Session) topic(req protocol.Request) {
 	r := s.member(req)
 	if r == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
-	defer cancel()
-	if err := s.hub.people.SetTopic(ctx, r.name, req.Body); err != nil {
-		s.hub.storageFailed("storing a topic", r.name, err)
-		s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the topic could not be stored; try again"}, req.Ref)
-		return
-	}
-	s.publish(protocol.Message{Room: r.name, From: s.me(), Kind: protocol.KindTopic, Body: req.Body, Ref: req.Ref})
+	h, room, body := s.hub, r.name, req.Body
+	s.publishThen(protocol.Message{Room: room, From: s.me(), Kind: protocol.KindTopic, Body: body, Ref: req.Ref}, func(protocol.Message) {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		defer cancel()
+		if err := h.people.SetTopic(ctx, room, body); err != nil {
+			// The members have it (the event); those who join before another topic is
+			// set see the one before.
+			h.storageFailed("indexing a topic", room, err)
+		}
+	})
 }
 
 func (s *Session) join(name string, since *uint64, ref string) {
+	s.mu.Lock()
+	_, in := s.rooms[name]
+	s.mu.Unlock()
+	if in || !protocol.IsDM(name) {
+		s.enter(name, since, ref)
+		return
+	}
+	// Whose a direct-message room is may need storage: asked off the reader goroutine.
+	if ids, ok := s.hub.dms.load(name); ok {
+		s.enterDM(name, ids[0] == s.lu.id || ids[1] == s.lu.id, nil, since, ref)
+		return
+	}
+	s.async(func(ctx context.Context) {
+		ok, err := s.hub.MayJoin(ctx, name, s.lu.id)
+		s.enterDM(name, ok, err, since, ref)
+	})
+}
+
+// enterDM goes on with a join of a direct-message room once whose it is is known.
+func (s *Session) enterDM(name string, mine bool, err error, since *uint64, ref string) {
+	switch {
+	case err != nil:
+		s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the room cannot be checked right now; try again"}, ref)
+	case !mine:
+		s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "this direct-message room is not yours"}, ref)
+	default:
+		s.enter(name, since, ref)
+	}
+}
+
+// enter joins a room the person may be in: from the reader goroutine or from a request
+// finished off it.
+func (s *Session) enter(name string, since *uint64, ref string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	r := s.rooms[name]
 	if r == nil {
-		if protocol.IsDM(name) {
-			ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
-			ok, err := s.hub.MayJoin(ctx, name, s.lu.id)
-			cancel()
-			if err != nil {
-				s.fail(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the room cannot be checked right now; try again"}, ref)
-				return
-			}
-			if !ok {
-				s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "this direct-message room is not yours"}, ref)
-				return
-			}
-		}
 		if err := s.roomLimit(protocol.IsDM(name)); err != nil {
+			s.mu.Unlock()
 			s.fail(err, ref)
 			return
 		}
 		if perr := s.hub.hold(s, name); perr != nil {
+			s.mu.Unlock()
 			s.fail(perr, ref)
 			return
 		}
 		var err error
 		if r, err = s.hub.acquire(name); err != nil {
+			s.mu.Unlock()
 			s.hub.unhold(s, name)
 			if errors.Is(err, ErrTooManyRooms) {
 				s.fail(&protocol.Error{Code: protocol.CodeLimitExceeded, Message: fmt.Sprintf(
@@ -384,6 +439,7 @@ func (s *Session) join(name string, since *uint64, ref string) {
 		s.roomsHeld.Store(name, true)
 	}
 	s.current = name
+	s.mu.Unlock()
 	r.post(op{kind: opJoin, s: s, since: since, ref: ref})
 }
 
@@ -392,7 +448,8 @@ func (s *Session) join(name string, since *uint64, ref string) {
 // (a client is in all of its DMs) while a connection's rooms stay bounded.
 const dmRoomsPerRoom = 4
 
-// roomLimit says whether the session may be in one more room (a DM room when dm).
+// roomLimit says whether the session may be in one more room (a DM room when dm). s.mu is
+// held.
 func (s *Session) roomLimit(dm bool) *protocol.Error {
 	dms := 0
 	for name := range s.rooms {
@@ -416,23 +473,11 @@ func (s *Session) roomLimit(dm bool) *protocol.Error {
 }
 
 func (s *Session) leave(req protocol.Request) {
-	if req.Hide && protocol.IsDM(req.Room) {
-		// Hidden: off the person's list of conversations until one of the two opens it again.
-		ctx, cancel := context.WithTimeout(s.hub.ctx, s.hub.cfg.ReadTimeout)
-		err := s.hub.people.HideDM(ctx, s.lu.id, req.Room)
-		cancel()
-		if err != nil {
-			s.hub.storageFailed("hiding a direct-message room", req.Room, err)
-			s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the conversation cannot be hidden right now; try again"}, req.Ref)
-			return
-		}
-	}
-	if r := s.rooms[req.Room]; r != nil {
-		r.post(op{kind: opLeave, s: s})
+	s.mu.Lock()
+	r := s.rooms[req.Room]
+	if r != nil {
 		delete(s.rooms, req.Room)
 		s.roomsHeld.Delete(req.Room)
-		s.hub.release(r)
-		s.hub.unhold(s, req.Room)
 		if s.current == req.Room {
 			s.current = ""
 			for name := range s.rooms {
@@ -441,7 +486,27 @@ func (s *Session) leave(req protocol.Request) {
 			}
 		}
 	}
-	s.conn.Send(protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Room: req.Room, Ref: req.Ref}))
+	s.mu.Unlock()
+	if r != nil {
+		r.post(op{kind: opLeave, s: s})
+		s.hub.release(r)
+		s.hub.unhold(s, req.Room)
+	}
+	left := protocol.Encode(protocol.Left{Type: protocol.TypeLeft, Room: req.Room, Ref: req.Ref})
+	if !req.Hide || !protocol.IsDM(req.Room) {
+		s.conn.Send(left)
+		return
+	}
+	// Hidden: off the person's list of conversations until one of the two opens it again;
+	// left answers once that is stored.
+	s.async(func(ctx context.Context) {
+		if err := s.hub.people.HideDM(ctx, s.lu.id, req.Room); err != nil {
+			s.hub.storageFailed("hiding a direct-message room", req.Room, err)
+			s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the conversation cannot be hidden right now; try again"}, req.Ref)
+			return
+		}
+		s.conn.Send(left)
+	})
 }
 
 // history reads a page in the background (at most MaxReads storage reads at once per
@@ -480,6 +545,20 @@ func (s *Session) background(f func(ctx context.Context)) {
 			return
 		}
 		defer release()
+		f(ctx)
+	}()
+}
+
+// async runs a request's storage work (a write, a small read) off the reader goroutine, in
+// one of the session's MaxReads slots (the reader waits for one, so that a client cannot
+// start more at once), within ReadTimeout.
+func (s *Session) async(f func(ctx context.Context)) {
+	s.reads <- struct{}{}
+	h := s.hub
+	go func() {
+		defer func() { <-s.reads }()
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
+		defer cancel()
 		f(ctx)
 	}()
 }
@@ -566,14 +645,17 @@ func (s *Session) dm(req protocol.Request) {
 		s.fail(&protocol.Error{Code: protocol.CodeBadRequest, Message: "a direct-message room is with someone else"}, req.Ref)
 		return
 	}
-	h := s.hub
 	room := DMRoom(me.ID, req.User)
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.ReadTimeout)
-	defer cancel()
+	shared := s.sharesRoomWith(req.User)
+	s.async(func(ctx context.Context) { s.openDM(ctx, req, me, room, shared) })
+}
+
+// openDM is dm's storage work, off the reader goroutine.
+func (s *Session) openDM(ctx context.Context, req protocol.Request, me protocol.User, room string, shared bool) {
+	h := s.hub
 	// The other person's name: as connected here, as the room was opened with, or else
 	// as seen in a room shared with them.
 	other := protocol.User{ID: req.User}
-	shared := s.sharesRoomWith(req.User)
 	var err error
 	if !shared {
 		// Not in a room with them now: only a conversation they had before reopens (a
@@ -624,15 +706,18 @@ func (s *Session) dm(req protocol.Request) {
 		}
 	}
 	h.bus.PublishUser(me.ID, presence.UserEvent{Kind: "dm", Room: room, Other: other})
-	s.join(room, nil, req.Ref)
+	s.enter(room, nil, req.Ref)
 }
 
 // sharesRoomWith reports whether a person is present (on any node) in one of the rooms
 // this session is in, direct-message rooms aside.
 func (s *Session) sharesRoomWith(userID string) bool {
-	answers := make(chan bool, len(s.rooms))
+	s.mu.Lock()
+	rooms := maps.Clone(s.rooms)
+	s.mu.Unlock()
+	answers := make(chan bool, len(rooms))
 	asked := 0
-	for name, r := range s.rooms {
+	for name, r := range rooms {
 		if protocol.IsDM(name) {
 			continue
 		}
@@ -715,15 +800,19 @@ func (s *Session) tell(perr *protocol.Error, ref string) {
 // Close leaves every room, telling the other members. It runs once, when the connection
 // has ended.
 func (s *Session) Close() {
+	s.mu.Lock()
 	if s.closed {
+		s.mu.Unlock()
 		return
 	}
 	s.closed = true
-	for name, r := range s.rooms {
+	rooms := s.rooms
+	s.rooms = map[string]*room{}
+	s.mu.Unlock()
+	for name, r := range rooms {
 		r.post(op{kind: opLeave, s: s})
 		s.hub.release(r)
 		s.hub.unhold(s, name)
-		delete(s.rooms, name)
 		s.roomsHeld.Delete(name)
 	}
 	s.hub.detach(s)
