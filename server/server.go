@@ -258,6 +258,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve accepts connections on ln until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	go s.tidyMemory(s.stopTidy)
+	go s.watchEpoch(s.stopTidy)
 	serve := s.http.Serve
 	if s.cfg.TLS != nil {
 		// ServeTLS adds "h2" to the config's protocols; the certificate comes from it.

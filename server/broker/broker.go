@@ -77,6 +77,10 @@ type Log interface {
 	CountAfter(ctx context.Context, room string, seq uint64) (uint64, error)
 	// Rooms lists the rooms that have stored entries.
 	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// Epoch names the store the seqs belong to ("" until it is known): it changes when the
+	// store is made anew (a restored backup, a re-created stream), whose seqs start again
+	// and mean other entries.
+	Epoch() string
 }
 
 // Health is how the node's storage is doing, for readiness probes and metrics.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ type Memory struct {
 	now     func() time.Time
 	stats   Stats
 	state   memoryState
+	epoch   string // this process's store: random, made at start
 }
 
 type dedupeEntry struct {
@@ -43,8 +45,12 @@ func NewMemory(maxPerRoom int, window time.Duration) *Memory {
 		maxRoom: maxPerRoom,
 		subs:    make(map[string]map[*memorySub]bool),
 		now:     time.Now,
+		epoch:   "m" + strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 }
+
+// Epoch implements Log: the store lives as long as the process.
+func (b *Memory) Epoch() string { return b.epoch }
 
 // Publish implements Log. The message is stored, and done called, before Publish
 // returns.

@@ -115,6 +115,8 @@ type op struct {
 	kind    opKind
 	s       *Session
 	since   *uint64
+	epoch   string // the epoch since belongs to ("": the client does not say)
+	reset   bool   // since was of another epoch: the joiner gets the latest page instead
 	ref     string
 	welcome *protocol.Welcome
 	at      time.Time     // when a join started waiting
@@ -349,6 +351,10 @@ func (r *room) small(people int) bool { return people <= r.hub.cfg.PresenceLimit
 // join admits a session, once its history is at hand: from the cache, or from storage for
 // a long absence (recover, in load.go).
 func (r *room) join(o op) {
+	if o.since != nil && o.epoch != "" && o.epoch != r.hub.broker.Epoch() {
+		// Seqs of another store: nothing to recover from them.
+		o.since, o.reset = nil, true
+	}
 	if o.since != nil && *o.since < r.coverFrom {
 		r.recover(o, false)
 		return
@@ -372,6 +378,7 @@ func (r *room) admit(o op, history []byte, more bool) {
 		w := *o.welcome
 		w.Topic = r.topic
 		w.Online, w.OnlineCount, w.History, w.LastSeq, w.HasMore = r.online(), len(r.order), history, r.lastSeq, more
+		w.Epoch = r.hub.broker.Epoch()
 		s.conn.Send(w.Encode())
 		if o.notice != nil {
 			s.conn.Send(o.notice)
@@ -381,6 +388,7 @@ func (r *room) admit(o op, history []byte, more bool) {
 			Type: protocol.TypeJoined, Room: r.name, Topic: r.topic, DM: r.otherOf(s.lu.id),
 			Online: r.online(), OnlineCount: len(r.order),
 			History: history, LastSeq: r.lastSeq, HasMore: more, Ref: o.ref,
+			Epoch: r.hub.broker.Epoch(), Reset: o.reset,
 		}
 		s.conn.Send(j.Encode())
 	}

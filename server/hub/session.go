@@ -167,7 +167,7 @@ func (s *Session) handle(req protocol.Request) {
 	case protocol.TypeTopic:
 		s.topic(req)
 	case protocol.TypeJoin:
-		s.join(req.Room, req.Since, req.Ref)
+		s.join(req.Room, req.Since, req.Epoch, req.Ref)
 	case protocol.TypeLeave:
 		s.leave(req)
 	case protocol.TypeHistory:
@@ -372,40 +372,40 @@ func (s *Session) topic(req protocol.Request) {
 	})
 }
 
-func (s *Session) join(name string, since *uint64, ref string) {
+func (s *Session) join(name string, since *uint64, epoch, ref string) {
 	s.mu.Lock()
 	_, in := s.rooms[name]
 	s.mu.Unlock()
 	if in || !protocol.IsDM(name) {
-		s.enter(name, since, ref)
+		s.enter(name, since, epoch, ref)
 		return
 	}
 	// Whose a direct-message room is may need storage: asked off the reader goroutine.
 	if ids, ok := s.hub.dms.load(name); ok {
-		s.enterDM(name, ids[0] == s.lu.id || ids[1] == s.lu.id, nil, since, ref)
+		s.enterDM(name, ids[0] == s.lu.id || ids[1] == s.lu.id, nil, since, epoch, ref)
 		return
 	}
 	s.async(func(ctx context.Context) {
 		ok, err := s.hub.MayJoin(ctx, name, s.lu.id)
-		s.enterDM(name, ok, err, since, ref)
+		s.enterDM(name, ok, err, since, epoch, ref)
 	})
 }
 
 // enterDM goes on with a join of a direct-message room once whose it is is known.
-func (s *Session) enterDM(name string, mine bool, err error, since *uint64, ref string) {
+func (s *Session) enterDM(name string, mine bool, err error, since *uint64, epoch, ref string) {
 	switch {
 	case err != nil:
 		s.tell(&protocol.Error{Code: protocol.CodeUnavailable, Message: "the room cannot be checked right now; try again"}, ref)
 	case !mine:
 		s.fail(&protocol.Error{Code: protocol.CodeForbidden, Message: "this direct-message room is not yours"}, ref)
 	default:
-		s.enter(name, since, ref)
+		s.enter(name, since, epoch, ref)
 	}
 }
 
 // enter joins a room the person may be in: from the reader goroutine or from a request
 // finished off it.
-func (s *Session) enter(name string, since *uint64, ref string) {
+func (s *Session) enter(name string, since *uint64, epoch, ref string) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -440,7 +440,7 @@ func (s *Session) enter(name string, since *uint64, ref string) {
 	}
 	s.current = name
 	s.mu.Unlock()
-	r.post(op{kind: opJoin, s: s, since: since, ref: ref})
+	r.post(op{kind: opJoin, s: s, since: since, epoch: epoch, ref: ref})
 }
 
 // dmRoomsPerRoom: direct-message rooms are counted apart from the others, up to this many
@@ -706,7 +706,7 @@ func (s *Session) openDM(ctx context.Context, req protocol.Request, me protocol.
 		}
 	}
 	h.bus.PublishUser(me.ID, presence.UserEvent{Kind: "dm", Room: room, Other: other})
-	s.enter(room, nil, req.Ref)
+	s.enter(room, nil, "", req.Ref)
 }
 
 // sharesRoomWith reports whether a person is present (on any node) in one of the rooms

@@ -116,6 +116,28 @@ func (h *Hub) Disconnect(match func(userID string) bool, before time.Time, reaso
 	}
 }
 
+// Restart closes every connection with 1012 (service restart), telling it why: what it
+// holds no longer matches the store (a new epoch), and it reconnects and starts afresh.
+// The rooms retire as their members leave, and start again from the store.
+func (h *Hub) Restart(reason string) {
+	h.usersMu.Lock()
+	var ss []*Session
+	for _, u := range h.users {
+		for s := range u.sessions {
+			ss = append(ss, s)
+		}
+	}
+	h.usersMu.Unlock()
+	obj := protocol.EncodeError(&protocol.Error{Code: protocol.CodeUnavailable, Message: reason}, "")
+	for _, s := range ss {
+		s.conn.Send(obj)
+		s.conn.Close(closeServiceRestart, "the store was made anew")
+	}
+}
+
+// closeServiceRestart (1012) tells clients to reconnect: the server restarted what they use.
+const closeServiceRestart = 1012
+
 // closePolicyViolation closes a connection whose session was ended (1008).
 const closePolicyViolation = 1008
 

@@ -36,6 +36,8 @@ type Request struct {
 	Seq uint64 `json:"seq"`
 	// Hide, on leaving a direct-message room, takes it off the person's list.
 	Hide bool `json:"hide"`
+	// Epoch, with since in a join, is the epoch the client's seqs belong to.
+	Epoch string `json:"epoch"`
 }
 
 // DecodeFrame splits one client text frame into requests and calls fn for each, in order,

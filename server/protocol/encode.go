@@ -41,6 +41,9 @@ type Welcome struct {
 	History     []byte   `json:"-"`
 	LastSeq     uint64   `json:"last_seq"`
 	HasMore     bool     `json:"has_more"`
+	// Epoch names the store the seqs belong to: a join with since presents it, and seqs of
+	// another epoch (a restored backup, a re-created stream) are not recovered from.
+	Epoch string `json:"epoch"`
 	// DMs are the user's direct-message rooms.
 	DMs     []DMRoom `json:"dms"`
 	Limits  Limits   `json:"limits"`
@@ -65,7 +68,11 @@ type Joined struct {
 	History     []byte `json:"-"`
 	LastSeq     uint64 `json:"last_seq"`
 	HasMore     bool   `json:"has_more"`
-	Ref         string `json:"ref,omitempty"`
+	Epoch       string `json:"epoch"`
+	// Reset: the join's since belonged to another epoch; History is the latest page, and
+	// whatever the client held of the room is to be replaced by it.
+	Reset bool   `json:"reset,omitempty"`
+	Ref   string `json:"ref,omitempty"`
 }
 
 // OnlineCount tells a large room how many members it has now.

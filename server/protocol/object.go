@@ -128,6 +128,7 @@ const (
 	bitUser
 	bitSeq
 	bitHide
+	bitEpoch
 )
 
 // fieldBit returns the bit of the Request field whose JSON name is exactly key, or 0.
@@ -162,6 +163,8 @@ func fieldBit[T string | []byte](key T) uint64 {
 		return bitSeq
 	case "hide":
 		return bitHide
+	case "epoch":
+		return bitEpoch
 	}
 	return 0
 }
@@ -197,6 +200,8 @@ func (r *Request) field(bit uint64) any {
 		return &r.Seq
 	case bitHide:
 		return &r.Hide
+	case bitEpoch:
+		return &r.Epoch
 	}
 	panic("protocol: no Request field for bit " + fmt.Sprint(bit))
 }

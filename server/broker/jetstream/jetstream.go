@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,8 +145,9 @@ type Broker struct {
 	// bootstrapped is closed once the stream exists (with this node's settings); stream is
 	// set before.
 	bootstrapped chan struct{}
-	stream       natsjs.Stream         // rstream is set with it
-	notReady     atomic.Pointer[error] // nil: ready
+	stream       natsjs.Stream          // rstream is set with it
+	notReady     atomic.Pointer[error]  // nil: ready
+	epoch        atomic.Pointer[string] // see Epoch
 	leader       atomic.Pointer[string]
 	probeMu      sync.Mutex // one probe at a time: the probe loop's, or the disk watcher's after a restart
 	behindSince  time.Time  // guarded by probeMu
@@ -393,6 +395,7 @@ func (b *Broker) ensureStream() error {
 		return fmt.Errorf("no answer from the stream's leader on the reads' connection: %w", err)
 	}
 	b.stream, b.rstream = s, rs
+	b.noteEpoch(s.CachedInfo().Created)
 	return nil
 }
 
@@ -499,6 +502,7 @@ func (b *Broker) probe(first bool) {
 		}
 		return
 	}
+	b.noteEpoch(info.Created)
 	leader := ""
 	if c := info.Cluster; c != nil {
 		leader = c.Leader
@@ -598,6 +602,24 @@ func (b *Broker) isBootstrapped() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// Epoch implements broker.Log: the stream's creation time, which a restored backup or a
+// re-created stream changes (the same on every node: it is the stream's).
+func (b *Broker) Epoch() string {
+	if e := b.epoch.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
+// noteEpoch records the stream's creation time as the epoch, and says so when it changed.
+func (b *Broker) noteEpoch(created time.Time) {
+	e := "s" + strconv.FormatInt(created.UnixNano(), 36)
+	if prev := b.epoch.Swap(&e); prev != nil && *prev != e {
+		b.opts.Logger.Warn("the message stream was made anew (a restored backup, or re-created): its seqs start over, and every connection starts afresh",
+			"epoch", e, "was", *prev)
 	}
 }
 
