@@ -50,9 +50,9 @@ var (
 //     returns, fn is not called again) or the broker is closed. Every entry that storage
 //     still holds when the subscription reaches it is delivered: an entry that live
 //     delivery lost is read from storage before the later ones go on. An entry that
-//     storage no longer returns by then (removed by the room's retention, erased, or not
-//     yet on the copy that answers a distributed store's reads) may be skipped, and so
-//     may one that cannot be decoded; see each implementation. fn is called one call at
+//     storage no longer holds by then (removed by the room's retention, erased) is
+//     skipped, and so is one that cannot be decoded; one that a lagging copy of a
+//     distributed store does not have yet is waited for, never skipped. fn is called one call at
 //     a time per subscription, from any goroutine; it must not block.
 //   - Before and After read stored entries, oldest first, and report whether more remain
 //     beyond the page in the direction read. They cost a few round trips to storage per

@@ -41,9 +41,6 @@ const (
 	fillRetryMax = 2 * time.Second
 	// fillPage is how many messages one read of a gap fill asks for.
 	fillPage = 512
-	// fillGiveUp: when the stream has nothing more although a previous sequence promised
-	// a message (retention removed it), after this many empty reads the gap is closed.
-	fillGiveUp = 5
 )
 
 type liveSet struct {
@@ -90,10 +87,9 @@ type heldMessage struct {
 // Subscribe implements broker.Log. Entries come live from the room's republished copies
 // and, for what those miss (before the subscription took effect, lost on the way, stored
 // during a leader election or a reconnect), from the stream, each at most once and in Seq
-// order. A gap that the stream's copies answer empty fillGiveUp times (retention
-// removed the entries, they were erased, or the copy that answers lags behind for that
-// long: well under a second of retries) is closed without them; an entry that cannot be
-// decoded is skipped.
+// order. A gap is closed without entries only when the stream's leader has none in it
+// (retention removed them, or they were erased): a copy that lags behind is never taken for
+// an empty gap, whatever it answers. An entry that cannot be decoded is skipped.
 func (b *Broker) Subscribe(room string, after uint64, fn func([]protocol.Message)) (func(), error) {
 	if b.closed.Load() {
 		return nil, broker.ErrClosed
@@ -240,7 +236,7 @@ func (lr *liveRoom) catchUp() {
 // another fill).
 func (lr *liveRoom) fill() {
 	b := lr.set.b
-	retry, empty := backoff.Backoff{Min: fillRetryMin, Max: fillRetryMax}, 0
+	retry := backoff.Backoff{Min: fillRetryMin, Max: fillRetryMax}
 	for {
 		lr.mu.Lock()
 		if lr.stopped {
@@ -257,16 +253,24 @@ func (lr *liveRoom) fill() {
 
 		ctx, cancel := context.WithTimeout(b.ctx, probeTimeout)
 		msgs, _, err := b.batch(ctx, lr.room, from+1, fillPage)
-		cancel()
 		if err == nil && len(msgs) == 0 {
-			// A replica behind the leader, or the message was removed by retention.
-			if empty++; empty >= fillGiveUp {
-				lr.mu.Lock()
-				lr.last = max(lr.last, target)
-				lr.mu.Unlock()
-				continue
+			// The copy that answered has nothing after from: it lags behind the leader, or
+			// the entries were removed (retention, an erased message). The leader says
+			// which, and a lagging copy is never taken for a gap that is empty.
+			var m protocol.Message
+			var found bool
+			if m, found, err = b.leaderNext(ctx, lr.room, from+1); err == nil {
+				if !found || m.Seq > target {
+					lr.mu.Lock()
+					lr.last = max(lr.last, target) // nothing stored in the gap any more
+					lr.mu.Unlock()
+					cancel()
+					continue
+				}
+				msgs = []protocol.Message{m}
 			}
 		}
+		cancel()
 		if err != nil || len(msgs) == 0 {
 			if !retry.Wait(b.ctx) {
 				return
@@ -274,7 +278,6 @@ func (lr *liveRoom) fill() {
 			continue
 		}
 		retry.Reset()
-		empty = 0
 		lr.mu.Lock()
 		if !lr.stopped {
 			lr.deliverFrom(msgs)

@@ -78,3 +78,48 @@ func TestLiveGapsAreFilledFromStorage(t *testing.T) {
 		t.Fatal("no gap fill was counted")
 	}
 }
+
+// TestLiveGapWithNothingInItCloses: a gap whose entries are gone from the stream (erased,
+// or removed by retention) is closed once the stream's leader says it holds none of them,
+// and the live message held behind it is delivered.
+func TestLiveGapWithNothingInItCloses(t *testing.T) {
+	b, err := OpenEmbedded(t.Context(), natsnode.Options{DataDir: t.TempDir()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.WaitReady(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var stored []protocol.Message
+	for i := range 4 {
+		done := make(chan struct{})
+		b.Publish(protocol.Message{Room: "r", Body: fmt.Sprint(i)}, "", func(m protocol.Message, _ bool, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			stored = append(stored, m)
+			close(done)
+		})
+		<-done
+	}
+	for _, m := range stored[1:] {
+		if err := b.Erase(t.Context(), "r", m.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []protocol.Message, 4)
+	lr := &liveRoom{set: b.live, room: "r", last: stored[0].Seq, target: stored[0].Seq, fn: func(ms []protocol.Message) { got <- ms }}
+	// A live message (its entry not in the stream either: only its seq matters) whose
+	// previous seq is the last erased one.
+	held := protocol.Message{Room: "r", Seq: stored[3].Seq + 10, ID: "held", Body: "held"}
+	lr.live(held, stored[3].Seq, true)
+	select {
+	case ms := <-got:
+		if len(ms) != 1 || ms[0].ID != "held" {
+			t.Fatalf("delivered %+v, want only the held message", ms)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gap was not closed")
+	}
+}

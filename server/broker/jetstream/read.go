@@ -105,8 +105,17 @@ func (b *Broker) Before(ctx context.Context, room string, before uint64, limit i
 	// shift them; a page found short for that reason is looked for again.
 	for attempt := 0; ; attempt++ {
 		msgs, more, err := b.before(ctx, room, before, limit)
-		if err != nil || !more || len(msgs) == limit || attempt == 2 {
+		if err != nil || !more || len(msgs) == limit {
 			return msgs, more, err
+		}
+		if attempt == 2 {
+			if len(msgs) == 0 {
+				// Older entries are counted but none was read (the copy that answered
+				// lags behind the counts): an empty page must never say there is more,
+				// nor look like the end.
+				return nil, false, fmt.Errorf("%w: reading messages: the store's copies disagree about room %s before %d; try again", broker.ErrUnavailable, room, before)
+			}
+			return msgs, more, nil
 		}
 	}
 }
@@ -205,23 +214,39 @@ func (b *Broker) pageStart(ctx context.Context, room string, first, total, end, 
 // lastSeq asks the stream's leader (not a replica that may lag behind) for the sequence of
 // the room's latest message, 0 when it has none.
 func (b *Broker) lastSeq(ctx context.Context, room string) (uint64, error) {
+	m, found, err := b.leaderGet(ctx, room, map[string]any{"last_by_subj": b.subject(room)})
+	if err != nil || !found {
+		return 0, err
+	}
+	return m.Seq, nil
+}
+
+// leaderNext asks the stream's leader (never a copy that may lag) for the room's first
+// entry at or after seq; found is false when it has none.
+func (b *Broker) leaderNext(ctx context.Context, room string, seq uint64) (protocol.Message, bool, error) {
+	return b.leaderGet(ctx, room, map[string]any{"seq": max(seq, 1), "next_by_subj": b.subject(room)})
+}
+
+// leaderGet is one $JS.API.STREAM.MSG.GET request, which the stream's leader answers.
+func (b *Broker) leaderGet(ctx context.Context, room string, request map[string]any) (protocol.Message, bool, error) {
 	if !b.isBootstrapped() {
-		return 0, b.Ready()
+		return protocol.Message{}, false, b.Ready()
 	}
 	release, err := b.acquireRead(ctx)
 	if err != nil {
-		return 0, err
+		return protocol.Message{}, false, err
 	}
 	defer release()
 	b.reads.Add(1)
-	req, _ := json.Marshal(map[string]string{"last_by_subj": b.subject(room)})
+	req, _ := json.Marshal(request)
 	resp, err := b.rnc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+b.opts.Stream, req)
 	if err != nil {
-		return 0, b.readErr(err)
+		return protocol.Message{}, false, b.readErr(err)
 	}
 	var r struct {
 		Message *struct {
-			Seq uint64 `json:"seq"`
+			Seq  uint64 `json:"seq"`
+			Data []byte `json:"data"`
 		} `json:"message"`
 		Error *struct {
 			Code        int    `json:"code"`
@@ -230,18 +255,22 @@ func (b *Broker) lastSeq(ctx context.Context, room string) (uint64, error) {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(resp.Data, &r); err != nil {
-		return 0, b.readErr(err)
+		return protocol.Message{}, false, b.readErr(err)
 	}
 	if r.Error != nil {
 		if r.Error.Code == 404 {
-			return 0, nil
+			return protocol.Message{}, false, nil
 		}
-		return 0, b.readErr(fmt.Errorf("%s (%d)", r.Error.Description, r.Error.ErrCode))
+		return protocol.Message{}, false, b.readErr(fmt.Errorf("%s (%d)", r.Error.Description, r.Error.ErrCode))
 	}
 	if r.Message == nil {
-		return 0, b.readErr(errors.New("empty answer"))
+		return protocol.Message{}, false, b.readErr(errors.New("empty answer"))
 	}
-	return r.Message.Seq, nil
+	m, err := DecodeStored(room, r.Message.Seq, r.Message.Data)
+	if err != nil {
+		m = protocol.Message{Room: room, Seq: r.Message.Seq} // its seq counts all the same
+	}
+	return m, true, nil
 }
 
 // lastSeqAnyCopy returns the sequence of the room's latest message as any copy of the stream
