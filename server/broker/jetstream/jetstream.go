@@ -172,12 +172,47 @@ func Connect(ctx context.Context, url string, o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(url), err)
 	}
+	if err := checkServerVersion(nc); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	b, err := New(ctx, nc, o)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// minServerVersion is the oldest nats-server distchat can read history from: batched direct
+// gets, with their end-of-batch marker, came in 2.11.
+var minServerVersion = [3]int{2, 11, 0}
+
+// checkServerVersion refuses a NATS server older than minServerVersion (once connected; a
+// server not reached yet is checked when it is). Such a server looks healthy and takes
+// messages, but answers no batched read, so every room with history would be refused.
+func checkServerVersion(nc *nats.Conn) error { return versionError(nc.ConnectedServerVersion()) }
+
+// versionError refuses a server version (as the server reports it) older than
+// minServerVersion; "" is not known yet.
+func versionError(v string) error {
+	if v == "" {
+		return nil
+	}
+	var have [3]int
+	for i, part := range strings.SplitN(strings.TrimPrefix(strings.SplitN(v, "-", 2)[0], "v"), ".", 3) {
+		have[i], _ = strconv.Atoi(part)
+	}
+	for i := range have {
+		if have[i] != minServerVersion[i] {
+			if have[i] < minServerVersion[i] {
+				return fmt.Errorf("the NATS server is version %s: distchat needs nats-server %d.%d or newer (batched direct gets, for history)",
+					v, minServerVersion[0], minServerVersion[1])
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // redactURL hides credentials in a NATS URL for error messages and logs.
@@ -355,6 +390,9 @@ func (b *Broker) ensureStream() error {
 	defer cancel()
 	if !b.nc.IsConnected() {
 		return errors.New("not connected to NATS yet")
+	}
+	if err := checkServerVersion(b.nc); err != nil {
+		return err
 	}
 	want := b.opts.Replicas
 	if want == 0 {
